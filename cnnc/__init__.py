@@ -1,0 +1,14 @@
+"""cnnc — a compiler for convolutional neural networks.
+
+    import cnnc
+    g = cnnc.load_onnx("model.onnx", input_shapes={"images": (1, 3, 320, 320)})
+    m = cnnc.compile(g, target="reference")
+    outs = m.run({"images": x})
+"""
+from . import ops  # noqa: F401  (registers every op)
+from .backends import compile  # noqa: A004
+from .ir import CnncError, Graph, TensorType, Value, VerifyError
+
+__version__ = "0.1.0"
+
+__all__ = ["compile", "CnncError", "Graph", "TensorType", "Value", "VerifyError", "__version__"]

@@ -1,0 +1,54 @@
+"""What every backend returns: a compiled model with one ``run`` API.
+
+``run`` takes a dict of graph-input name -> array, checks names, shapes and dtypes
+against the graph, and returns a dict of graph-output name -> array in graph-output order.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from ..ir import CnncError, Graph, TensorType
+
+
+class CompiledModel:
+    target = "?"
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.inputs: dict[str, TensorType] = graph.input_types()
+        self.outputs: dict[str, TensorType] = graph.output_types()
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        arrays = self.check_feeds(feeds)
+        results = self._run(arrays)
+        return dict(zip(self.outputs, results))
+
+    def __call__(self, *args, **feeds) -> dict[str, np.ndarray]:
+        if args:
+            if len(args) != len(self.inputs) or feeds:
+                raise CnncError(f"pass the {len(self.inputs)} input(s) "
+                                f"{', '.join(self.inputs)} positionally or by name")
+            feeds = dict(zip(self.inputs, args))
+        return self.run(feeds)
+
+    def check_feeds(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        missing = [n for n in self.inputs if n not in feeds]
+        unknown = [n for n in feeds if n not in self.inputs]
+        if missing or unknown:
+            raise CnncError(f"model {self.graph.name!r} takes inputs "
+                            f"{', '.join(repr(n) for n in self.inputs)}"
+                            + (f"; missing {', '.join(map(repr, missing))}" if missing else "")
+                            + (f"; unknown {', '.join(map(repr, unknown))}" if unknown else ""))
+        arrays = []
+        for name, t in self.inputs.items():
+            a = np.asarray(feeds[name])
+            if a.shape != t.shape or a.dtype.name != t.dtype:
+                raise CnncError(f"input {name!r} must be {t.dtype}{list(t.shape)}, got "
+                                f"{a.dtype.name}{list(a.shape)}")
+            arrays.append(np.ascontiguousarray(a))
+        return arrays
+
+    def _run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError

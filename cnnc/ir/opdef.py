@@ -1,0 +1,229 @@
+"""The op registry: one :class:`OpDef` per op, declared in one file of ``cnnc/ops/``.
+
+An OpDef is a record of hooks, in the spirit of TVM's per-op attribute records but kept in
+one place: the attribute schema (defaults, validation), shape/type inference and the numpy
+reference semantics.  Later layers hang their own hooks on the same record
+(``OpDef.hooks``: ONNX import/export, backend kernels), so adding an op touches one file
+plus its templates.  The registry lives at the bottom layer so that the IR's verifier can
+check inferred types without importing the ops package.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import AttributeError_, CnncError, UnsupportedError
+from .types import TensorType
+
+REQUIRED = object()
+
+_KINDS = ("int", "float", "str", "bool", "ints", "floats", "strs", "tensor")
+
+
+@dataclass(frozen=True)
+class Attr:
+    """Schema of one attribute.
+
+    ``kind`` is one of ``int, float, str, bool, ints, floats, strs, tensor``; ``default``
+    is :data:`REQUIRED` or a value, where ``None`` means "derived from the operand types by
+    the op's ``canonicalize`` hook".  ``choices`` restricts a ``str``; ``check`` returns an
+    error text for a bad value or ``None``.
+    """
+
+    kind: str
+    default: Any = REQUIRED
+    choices: tuple | None = None
+    check: Callable[[Any], str | None] | None = None
+    doc: str = ""
+
+    def __post_init__(self):
+        assert self.kind in _KINDS, self.kind
+
+    def convert(self, name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            v = _CONVERT[self.kind](value)
+        except (TypeError, ValueError) as exc:
+            raise AttributeError_(f"attribute {name!r} expects {self.kind}, got {value!r}") from exc
+        if self.choices is not None and v not in self.choices:
+            raise AttributeError_(f"attribute {name!r} must be one of "
+                                  f"{', '.join(map(repr, self.choices))}; got {v!r}")
+        if self.check is not None and (msg := self.check(v)):
+            raise AttributeError_(f"attribute {name!r}={v!r}: {msg}")
+        return v
+
+
+def _int(v) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(v)
+    return int(v)
+
+
+def _float(v) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(v)
+    return float(v)
+
+
+def _str(v) -> str:
+    if not isinstance(v, str):
+        raise TypeError(v)
+    return v
+
+
+def _bool(v) -> bool:
+    if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and v in (0, 1)):
+        return bool(v)
+    raise TypeError(v)
+
+
+def _seq(conv):
+    def f(v):
+        if isinstance(v, (str, bytes)) or not isinstance(v, (Sequence, np.ndarray)):
+            raise TypeError(v)
+        return tuple(conv(x) for x in v)
+    return f
+
+
+def _tensor(v) -> np.ndarray:
+    a = np.array(v, copy=True)
+    if a.dtype == object:
+        raise TypeError(v)
+    a.setflags(write=False)
+    return a
+
+
+_CONVERT = {"int": _int, "float": _float, "str": _str, "bool": _bool, "ints": _seq(_int),
+            "floats": _seq(_float), "strs": _seq(_str), "tensor": _tensor}
+
+
+class Attrs(Mapping):
+    """Immutable attribute mapping (tuples and read-only arrays inside)."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, d: Mapping[str, Any] = ()):
+        object.__setattr__(self, "_d", dict(d))
+
+    def __getitem__(self, k):
+        return self._d[k]
+
+    def __iter__(self):
+        return iter(self._d)
+
+    def __len__(self):
+        return len(self._d)
+
+    def __setattr__(self, k, v):
+        raise TypeError("Attrs is immutable; use .replace(...)")
+
+    def __getattr__(self, k):
+        try:
+            return self._d[k]
+        except KeyError:
+            raise AttributeError(k) from None
+
+    def replace(self, **changes) -> "Attrs":
+        return Attrs({**self._d, **changes})
+
+    def __eq__(self, other):
+        if not isinstance(other, Mapping) or set(self) != set(other):
+            return False
+        return all(_attr_equal(self[k], other[k]) for k in self)
+
+    def __repr__(self):
+        return f"Attrs({self._d!r})"
+
+
+def _attr_equal(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+    return a == b
+
+
+InferFn = Callable[[Sequence[TensorType], Attrs], Sequence[TensorType]]
+RefFn = Callable[[Sequence[np.ndarray], Attrs], "np.ndarray | tuple[np.ndarray, ...]"]
+CanonFn = Callable[[dict, Sequence[TensorType]], dict]
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """One op of the IR.
+
+    ``inputs`` names the operands in order; a trailing ``?`` marks an optional one (only
+    trailing operands may be omitted), a trailing ``*`` a variadic last operand (one or
+    more).  ``infer`` maps operand types and canonical attributes to the output types;
+    ``reference`` is the numpy semantics, the oracle every backend is checked against.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    infer: InferFn
+    reference: RefFn
+    attrs: Mapping[str, Attr] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ("Y",)
+    canonicalize: CanonFn | None = None
+    doc: str = ""
+    hooks: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def arity(self) -> tuple[int, float]:
+        required = sum(1 for i in self.inputs if not i.endswith(("?", "*")))
+        if self.inputs and self.inputs[-1].endswith("*"):
+            return required + 1, float("inf")
+        return required, len(self.inputs)
+
+    def make_attrs(self, given: Mapping[str, Any] | None, in_types: Sequence[TensorType]) -> Attrs:
+        """Validate ``given`` attributes, fill defaults and canonicalize them."""
+        given = dict(given or {})
+        unknown = sorted(set(given) - set(self.attrs))
+        if unknown:
+            known = ", ".join(self.attrs) or "none"
+            raise AttributeError_(f"unknown attribute(s) {', '.join(unknown)}; {self.name} takes {known}")
+        out = {}
+        for name, spec in self.attrs.items():
+            if name in given:
+                out[name] = spec.convert(name, given[name])
+            elif spec.default is REQUIRED:
+                raise AttributeError_(f"missing required attribute {name!r}")
+            else:
+                out[name] = spec.default
+        if self.canonicalize is not None:
+            out = self.canonicalize(out, in_types)
+        return Attrs(out)
+
+    def check_arity(self, n: int) -> None:
+        lo, hi = self.arity
+        if not lo <= n <= hi:
+            want = f"{lo}" if lo == hi else (f"at least {lo}" if hi == float("inf") else f"{lo} to {hi}")
+            raise CnncError(f"{self.name} takes {want} operand(s) ({', '.join(self.inputs)}), got {n}")
+
+    def run(self, arrays: Sequence[np.ndarray], attrs: Attrs) -> tuple[np.ndarray, ...]:
+        out = self.reference(arrays, attrs)
+        return out if isinstance(out, tuple) else (out,)
+
+
+_REGISTRY: dict[str, OpDef] = {}
+
+
+def register(op: OpDef) -> OpDef:
+    if op.name in _REGISTRY:
+        raise ValueError(f"op {op.name!r} registered twice")
+    _REGISTRY[op.name] = op
+    return op
+
+
+def get_op(name: str) -> OpDef:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnsupportedError(f"unknown op {name!r}") from None
+
+
+def all_ops() -> dict[str, OpDef]:
+    return dict(_REGISTRY)

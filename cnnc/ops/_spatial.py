@@ -1,0 +1,159 @@
+"""Shared pad/stride/window logic of every sliding-window op (conv, transposed conv,
+pooling, unshared and tiled conv) — the one place padding arithmetic lives.
+
+Conventions (ONNX's): spatial axes are the trailing ``nd`` axes of an ``N, C, *spatial``
+tensor; ``pads`` is ``(begin_1..begin_nd, end_1..end_nd)``; ``auto_pad`` is one of
+``NOTSET`` (use ``pads``), ``VALID``, ``SAME_UPPER``, ``SAME_LOWER`` (output extent
+``ceil(in / stride)``; odd total padding goes to the end, resp. the beginning) or
+``FULL`` (``dilation * (kernel - 1)`` on both sides).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..ir import Attr, ShapeError
+
+AUTO_PAD = ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER", "FULL")
+
+
+def _positive(v):
+    return None if all(x >= 1 for x in v) else "every entry must be >= 1"
+
+
+def _non_negative(v):
+    return None if all(x >= 0 for x in v) else "every entry must be >= 0"
+
+
+def window_attrs(*, dilations: bool = True) -> dict[str, Attr]:
+    """Attribute schema shared by the sliding-window ops."""
+    attrs = {
+        "kernel_shape": Attr("ints", None, check=_positive, doc="window extent per spatial axis"),
+        "strides": Attr("ints", None, check=_positive),
+        "pads": Attr("ints", None, check=_non_negative, doc="begin..., end..."),
+        "auto_pad": Attr("str", "NOTSET", choices=AUTO_PAD),
+    }
+    if dilations:
+        attrs["dilations"] = Attr("ints", None, check=_positive)
+    return attrs
+
+
+def canonical_window(attrs: dict, nd: int, kernel: Sequence[int] | None = None) -> dict:
+    """Fill derived defaults: ``kernel_shape`` (from ``kernel`` if given), unit strides and
+    dilations, zero pads; check every tuple has one entry per spatial axis."""
+    out = dict(attrs)
+    if kernel is not None:
+        if out.get("kernel_shape") not in (None, tuple(kernel)):
+            raise ShapeError(f"kernel_shape {out['kernel_shape']} disagrees with the weight's "
+                             f"spatial shape {tuple(kernel)}")
+        out["kernel_shape"] = tuple(kernel)
+    if out.get("kernel_shape") is None:
+        raise ShapeError("kernel_shape is required")
+    defaults = {"strides": (1,) * nd, "dilations": (1,) * nd, "pads": (0,) * (2 * nd)}
+    for key, dflt in defaults.items():
+        if key not in out:
+            continue
+        if out[key] is None:
+            out[key] = dflt
+        if len(out[key]) != len(dflt):
+            raise ShapeError(f"{key} has {len(out[key])} entries, expected {len(dflt)} for "
+                             f"{nd} spatial axes")
+    if len(out["kernel_shape"]) != nd:
+        raise ShapeError(f"kernel_shape {out['kernel_shape']} has {len(out['kernel_shape'])} "
+                         f"entries, expected {nd}")
+    return out
+
+
+def spatial_rank(shape: Sequence[int], what: str = "input", ranks=(1, 2, 3)) -> int:
+    nd = len(shape) - 2
+    if nd not in ranks:
+        raise ShapeError(f"{what} must be N, C, then {' or '.join(map(str, ranks))} spatial "
+                         f"axes; got shape {tuple(shape)}")
+    return nd
+
+
+def resolve_pads(in_shape: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+                 dilations: Sequence[int], auto_pad: str, pads: Sequence[int]) -> tuple[int, ...]:
+    """Explicit ``(begin..., end...)`` pads for the given spatial extents."""
+    nd = len(in_shape)
+    dk = [d * (k - 1) + 1 for k, d in zip(kernel, dilations)]
+    if auto_pad == "NOTSET":
+        return tuple(pads)
+    if auto_pad == "VALID":
+        return (0,) * (2 * nd)
+    if auto_pad == "FULL":
+        return tuple(k - 1 for k in dk) * 2
+    begin, end = [], []
+    for n, k, s in zip(in_shape, dk, strides):
+        total = max((math.ceil(n / s) - 1) * s + k - n, 0)
+        small, big = total // 2, total - total // 2
+        begin.append(small if auto_pad == "SAME_UPPER" else big)
+        end.append(big if auto_pad == "SAME_UPPER" else small)
+    return tuple(begin + end)
+
+
+def output_extent(n: int, k: int, s: int, d: int, pb: int, pe: int, *, ceil_mode: bool = False,
+                  axis: int = 0) -> int:
+    """Output length of one spatial axis (ONNX rule, including ceil_mode's last-window rule)."""
+    dk = d * (k - 1) + 1
+    span = n + pb + pe - dk
+    if span < 0:
+        raise ShapeError(f"window of extent {dk} (kernel {k}, dilation {d}) is larger than the "
+                         f"padded input ({n} + {pb} + {pe}) on spatial axis {axis}")
+    if not ceil_mode:
+        return span // s + 1
+    out = -(-span // s) + 1
+    if (out - 1) * s >= n + pb:  # the last window would start inside the end padding
+        out -= 1
+    return out
+
+
+def output_shape(in_spatial: Sequence[int], attrs, *, ceil_mode: bool = False) -> tuple[int, ...]:
+    """Spatial output shape of a sliding-window op from its canonical attributes."""
+    dil = attrs.get("dilations") or (1,) * len(in_spatial)
+    pads = resolve_pads(in_spatial, attrs["kernel_shape"], attrs["strides"], dil,
+                        attrs["auto_pad"], attrs["pads"])
+    nd = len(in_spatial)
+    return tuple(output_extent(n, k, s, d, pads[i], pads[i + nd], ceil_mode=ceil_mode, axis=i)
+                 for i, (n, k, s, d) in enumerate(zip(in_spatial, attrs["kernel_shape"],
+                                                      attrs["strides"], dil)))
+
+
+def windows(x: np.ndarray, attrs, *, pad_value: float = 0.0, ceil_mode: bool = False
+            ) -> np.ndarray:
+    """The windows of ``x`` (N, C, *spatial) seen by a sliding-window op: a read-only view of
+    shape ``(N, C, *out, *kernel)`` over the padded input (padding filled with
+    ``pad_value``; ceil_mode's overhang too)."""
+    nd = x.ndim - 2
+    kernel, strides = attrs["kernel_shape"], attrs["strides"]
+    dil = attrs.get("dilations") or (1,) * nd
+    pads = resolve_pads(x.shape[2:], kernel, strides, dil, attrs["auto_pad"], attrs["pads"])
+    out = output_shape(x.shape[2:], attrs, ceil_mode=ceil_mode)
+    dk = [d * (k - 1) + 1 for k, d in zip(kernel, dil)]
+    # extra end padding so that every (ceil-mode) window lies inside the buffer
+    need = [(o - 1) * s + k for o, s, k in zip(out, strides, dk)]
+    width = [(0, 0), (0, 0)]
+    for i in range(nd):
+        pe = max(pads[nd + i], need[i] - x.shape[2 + i] - pads[i])
+        width.append((pads[i], pe))
+    xp = np.pad(x, width, constant_values=pad_value)
+    view = sliding_window_view(xp, dk, axis=tuple(range(2, 2 + nd)))
+    index = ((slice(None),) * 2 + tuple(slice(0, o * s, s) for o, s in zip(out, strides))
+             + tuple(slice(None, None, d) for d in dil))
+    return view[index]
+
+
+def valid_mask(x_shape: Sequence[int], attrs, *, ceil_mode: bool = False) -> np.ndarray:
+    """Windows of a ones-tensor of spatial shape ``x_shape``: 1 where a window element lies on
+    the input, 0 on padding. Shape ``(*out, *kernel)``."""
+    ones = np.ones((1, 1, *x_shape), dtype=np.float64)
+    return windows(ones, attrs, ceil_mode=ceil_mode)[0, 0]
+
+
+def check_spatial_match(in_shape, out, what="output"):
+    if any(o <= 0 for o in out):
+        raise ShapeError(f"{what} would be empty: input spatial shape {tuple(in_shape)} "
+                         f"gives {tuple(out)}")

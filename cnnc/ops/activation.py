@@ -1,0 +1,90 @@
+"""Elementwise activations: one registry entry each, sharing one infer rule.
+
+Each entry is ``name: (attrs, numpy function)``.  The numpy functions compute in the
+input's dtype and match ONNX's definitions (``Gelu`` with ``approximate`` none|tanh,
+``HardSwish = x * HardSigmoid(x; 1/6, 1/2)``, ``Silu = x * sigmoid(x)``).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ir import Attr, OpDef, ShapeError, register
+from ._common import broadcast_shapes, require_float
+
+
+def _unary_infer(types, a):
+    require_float(types[0])
+    return (types[0],)
+
+
+def _sigmoid(x):
+    # split by sign so that exp never overflows
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def _gelu(x, a):
+    if a["approximate"] == "tanh":
+        y = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+    else:
+        y = 0.5 * x * (1 + _erf(x.astype(np.float64) / np.sqrt(2)))
+    return y.astype(x.dtype)
+
+
+def _hard_sigmoid(x, alpha, beta):
+    return np.clip(alpha * x + beta, 0, 1).astype(x.dtype)
+
+
+def _clip(x, a):
+    lo = -np.inf if a["min"] is None else a["min"]
+    hi = np.inf if a["max"] is None else a["max"]
+    return np.clip(x, lo, hi).astype(x.dtype)
+
+
+_F = Attr("float", 1.0)
+UNARY = {
+    "Relu": ({}, lambda x, a: np.maximum(x, 0).astype(x.dtype)),
+    "LeakyRelu": ({"alpha": Attr("float", 0.01)},
+                  lambda x, a: np.where(x >= 0, x, a["alpha"] * x).astype(x.dtype)),
+    "Elu": ({"alpha": _F}, lambda x, a: np.where(x > 0, x, a["alpha"] * np.expm1(np.minimum(x, 0))).astype(x.dtype)),
+    "Selu": ({"alpha": Attr("float", 1.67326319217681884765625),
+              "gamma": Attr("float", 1.05070102214813232421875)},
+             lambda x, a: (a["gamma"] * np.where(x > 0, x, a["alpha"] * np.expm1(np.minimum(x, 0)))).astype(x.dtype)),
+    "Sigmoid": ({}, lambda x, a: _sigmoid(x)),
+    "HardSigmoid": ({"alpha": Attr("float", 0.2), "beta": Attr("float", 0.5)},
+                    lambda x, a: _hard_sigmoid(x, a["alpha"], a["beta"])),
+    "HardSwish": ({}, lambda x, a: (x * _hard_sigmoid(x, 1 / 6, 0.5)).astype(x.dtype)),
+    "Silu": ({}, lambda x, a: (x * _sigmoid(x)).astype(x.dtype)),
+    "Tanh": ({}, lambda x, a: np.tanh(x)),
+    "Softplus": ({}, lambda x, a: np.logaddexp(0, x).astype(x.dtype)),
+    "Softsign": ({}, lambda x, a: (x / (1 + np.abs(x))).astype(x.dtype)),
+    "Mish": ({}, lambda x, a: (x * np.tanh(np.logaddexp(0, x))).astype(x.dtype)),
+    "Gelu": ({"approximate": Attr("str", "none", choices=("none", "tanh"))}, _gelu),
+    "Clip": ({"min": Attr("float", None), "max": Attr("float", None)}, _clip),
+}
+
+for _name, (_attrs, _fn) in UNARY.items():
+    register(OpDef(name=_name, inputs=("X",), attrs=_attrs, infer=_unary_infer,
+                   reference=lambda inputs, a, fn=_fn: fn(inputs[0], a),
+                   doc=f"elementwise {_name}"))
+
+
+def _prelu_infer(types, a):
+    x, slope = types
+    require_float(x)
+    if broadcast_shapes(x.shape, slope.shape) != x.shape:
+        raise ShapeError(f"slope {slope.shape} must broadcast to the input {x.shape} "
+                         "(per-channel slopes have shape (C, 1, 1) for NCHW)")
+    return (x,)
+
+
+register(OpDef(
+    name="PRelu", inputs=("X", "slope"), infer=_prelu_infer,
+    reference=lambda inputs, a: np.where(inputs[0] >= 0, inputs[0], inputs[0] * inputs[1]).astype(inputs[0].dtype),
+    doc="leaky ReLU with learned slopes, broadcast against X"))

@@ -1,0 +1,72 @@
+"""Shared test utilities: run one op through cnnc's reference and through ONNX's."""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import onnx
+from onnx import helper
+
+import cnnc
+from cnnc.ir import Graph, TensorType
+
+OPSET = 21
+
+
+def cnnc_run(op: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None,
+             const: Sequence[int] = ()) -> tuple[np.ndarray, ...]:
+    """Build a one-node graph (operands listed in ``const`` become Constants, the rest graph
+    inputs), run it on the reference backend, and assert that the inferred output types
+    equal the computed outputs' shapes and dtypes."""
+    g = Graph(f"single_{op}")
+    vals, feeds = [], {}
+    for i, a in enumerate(inputs):
+        a = np.asarray(a)
+        if i in const:
+            vals.append(g.add_constant(a, f"c{i}"))
+        else:
+            vals.append(g.add_input(f"in{i}", TensorType.of(a)))
+            feeds[f"in{i}"] = a
+    outs = g.add_node(op, vals, attrs or {}, label=op.lower())
+    for i, v in enumerate(outs):
+        g.add_output(v, f"out{i}")
+    g.verify()
+    res = cnnc.compile(g, target="reference").run(feeds)
+    for (name, arr), v in zip(res.items(), outs):
+        t = g.type_of(v)
+        assert arr.shape == t.shape and arr.dtype.name == t.dtype, (name, arr.shape, t)
+    return tuple(res.values())
+
+
+def onnx_run(op_type: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None,
+             n_outputs: int = 1, opset: int = OPSET, domain: str = "",
+             runtime: str = "reference") -> list[np.ndarray]:
+    """Run one ONNX node through ``onnx.reference.ReferenceEvaluator`` (or onnxruntime with
+    ``runtime="ort"``, where ONNX's reference is known to be wrong). ``None`` entries in
+    ``inputs`` become omitted optional inputs."""
+    names = [f"in{i}" if a is not None else "" for i, a in enumerate(inputs)]
+    node = helper.make_node(op_type, names, [f"out{i}" for i in range(n_outputs)],
+                            domain=domain, **(attrs or {}))
+    graph_inputs = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+                    for n, a in zip(names, inputs) if a is not None]
+    out_type = helper.np_dtype_to_tensor_dtype(next(a for a in inputs if a is not None).dtype)
+    graph_outputs = [helper.make_tensor_value_info(f"out{i}", out_type, None)
+                     for i in range(n_outputs)]
+    model = helper.make_model(helper.make_graph([node], "single", graph_inputs, graph_outputs),
+                              opset_imports=[helper.make_opsetid(domain, opset)])
+    feeds = {n: a for n, a in zip(names, inputs) if a is not None}
+    if runtime == "ort":
+        import onnxruntime as ort
+        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        return sess.run(None, feeds)
+    from onnx.reference import ReferenceEvaluator
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return list(ReferenceEvaluator(model).run(None, feeds))
+
+
+def assert_close(actual, expected, rtol=1e-4, atol=1e-5):
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
