@@ -79,7 +79,8 @@ def test_conv_transpose_matches_onnx(rng, xs, ws, attrs, bias):
     ((1, 3, 8, 8), (4, 3, 3, 3), {"strides": (1, 1, 1)}, "3 entries"),
     ((1, 3, 8, 8), (4, 3, 3, 3), {"auto_pad": "SAMEISH"}, "must be one of"),
     ((1, 3, 8, 8), (4, 3, 3, 3), {"padding": 1}, "unknown attribute"),
-    ((3, 8, 8), (4, 3, 3, 3), {}, "spatial axes"),
+    ((3, 8, 8), (4, 3, 3, 3), {}, "weight must have rank 3"),
+    ((8,), (4, 3, 3), {}, "spatial axes"),
 ])
 def test_conv_rejects_bad_shapes(rng, xs, ws, attrs, msg):
     with pytest.raises(CnncError, match=msg):
