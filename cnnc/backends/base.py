@@ -47,7 +47,7 @@ class CompiledModel:
             if a.shape != t.shape or a.dtype.name != t.dtype:
                 raise CnncError(f"input {name!r} must be {t.dtype}{list(t.shape)}, got "
                                 f"{a.dtype.name}{list(a.shape)}")
-            arrays.append(np.ascontiguousarray(a))
+            arrays.append(np.require(a, requirements="C"))  # keeps 0-d arrays 0-d
         return arrays
 
     def _run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:

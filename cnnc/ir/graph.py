@@ -161,9 +161,11 @@ class Graph:
         return any(v == value for _, v in self._outputs)
 
     def topo_order(self) -> list[str]:
-        """Node names in a deterministic topological order (ties broken by name)."""
+        """Node names in a deterministic topological order (ties broken by insertion order,
+        so constants appear next to the layer that made them)."""
+        rank = {n: i for i, n in enumerate(self._g.nodes)}
         try:
-            return list(nx.lexicographical_topological_sort(self._g))
+            return list(nx.lexicographical_topological_sort(self._g, key=rank.__getitem__))
         except nx.NetworkXUnfeasible:
             cycle = nx.find_cycle(self._g)
             raise VerifyError("graph has a cycle through "

@@ -1,7 +1,10 @@
 """Small checks shared by op definitions."""
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+
+import numpy as np
 
 from ..ir import ShapeError, TensorType
 
@@ -38,3 +41,8 @@ def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
                              + " do not broadcast")
         out.append(dims.pop() if dims else 1)
     return tuple(out)
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """Elementwise error function (numpy has none), in the input's dtype."""
+    return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype)

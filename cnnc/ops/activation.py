@@ -6,12 +6,10 @@ input's dtype and match ONNX's definitions (``Gelu`` with ``approximate`` none|t
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..ir import Attr, OpDef, ShapeError, register
-from ._common import broadcast_shapes, require_float
+from ._common import broadcast_shapes, erf, require_float
 
 
 def _unary_infer(types, a):
@@ -25,15 +23,11 @@ def _sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
 
 
-def _erf(x):
-    return np.vectorize(math.erf, otypes=[np.float64])(x)
-
-
 def _gelu(x, a):
     if a["approximate"] == "tanh":
         y = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
     else:
-        y = 0.5 * x * (1 + _erf(x.astype(np.float64) / np.sqrt(2)))
+        y = 0.5 * x * (1 + erf(x.astype(np.float64) / np.sqrt(2)))
     return y.astype(x.dtype)
 
 

@@ -1,0 +1,86 @@
+"""Concat (variadic inputs) and Split (variadic outputs) along one axis.
+
+ONNX semantics (latest opsets).  Split's ``split`` is a run-time tensor in ONNX and an
+**attribute** here, because cnnc has static shapes.  An OpDef has no fixed output count:
+Split has as many outputs as its ``infer`` returns types, so the number of parts must be
+known from the attributes — ``split`` (the part sizes) or ``num_outputs`` (ONNX 18: parts
+of ``ceil(dim / num_outputs)``, the last one smaller), exactly one of them.  Canonical
+attributes hold the normalized axis and the resolved ``split`` (``num_outputs`` None).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Attr, OpDef, ShapeError, register
+from ._common import norm_axis, same_dtype
+
+
+def _concat_canon(a, types):
+    return {**a, "axis": norm_axis(a["axis"], types[0].rank)}
+
+
+def _concat_infer(types, a):
+    same_dtype(types, [f"inputs[{i}]" for i in range(len(types))])
+    axis, first = a["axis"], types[0].shape
+    def others(shape):
+        return shape[:axis] + shape[axis + 1:]
+
+    if any(t.rank != len(first) or others(t.shape) != others(first) for t in types):
+        raise ShapeError(f"inputs must share their rank and every dim but axis {axis}; got "
+                         + ", ".join(str(t.shape) for t in types))
+    size = sum(t.shape[axis] for t in types)
+    return (types[0].with_shape(first[:axis] + (size,) + first[axis + 1:]),)
+
+
+register(OpDef(
+    name="Concat",
+    inputs=("inputs*",),
+    attrs={"axis": Attr("int")},
+    canonicalize=_concat_canon,
+    infer=_concat_infer,
+    reference=lambda inputs, a: np.concatenate(inputs, axis=a["axis"]),
+    doc="join tensors along one axis",
+))
+
+
+def _split_canon(a, types):
+    shape = types[0].shape
+    axis = norm_axis(a["axis"], len(shape))
+    split, n = a["split"], a["num_outputs"]
+    if (split is None) == (n is None):
+        raise ShapeError("give exactly one of split (part sizes) and num_outputs")
+    dim = shape[axis]
+    if split is None:
+        chunk = -(-dim // n)
+        split = (chunk,) * (n - 1) + (dim - chunk * (n - 1),)
+        if split[-1] < 0:
+            raise ShapeError(f"axis {axis} of input shape {shape} cannot be split into "
+                             f"{n} parts of ceil({dim}/{n}) = {chunk}")
+    if sum(split) != dim:
+        raise ShapeError(f"split {split} sums to {sum(split)}, but axis {axis} of input shape "
+                         f"{shape} has {dim}")
+    return {**a, "axis": axis, "split": split, "num_outputs": None}
+
+
+def _split_infer(types, a):
+    x, axis = types[0], a["axis"]
+    return tuple(x.with_shape(x.shape[:axis] + (n,) + x.shape[axis + 1:]) for n in a["split"])
+
+
+def _split_ref(inputs, a):
+    return tuple(np.split(inputs[0], np.cumsum(a["split"])[:-1], axis=a["axis"]))
+
+
+register(OpDef(
+    name="Split",
+    inputs=("input",),
+    outputs=("outputs*",),
+    attrs={"axis": Attr("int", 0),
+           "split": Attr("ints", None, check=lambda v: None if v and all(x >= 0 for x in v)
+                         else "needs at least one entry, every entry >= 0"),
+           "num_outputs": Attr("int", None, check=lambda v: None if v >= 1 else "must be >= 1")},
+    canonicalize=_split_canon,
+    infer=_split_infer,
+    reference=_split_ref,
+    doc="cut a tensor into parts along one axis",
+))

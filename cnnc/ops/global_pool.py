@@ -1,0 +1,42 @@
+"""Global pooling: one value per channel, over every spatial position.
+
+``GlobalAveragePool``, ``GlobalMaxPool`` and ``GlobalLpPool`` (``p`` an int >= 1, default
+2) map ``N, C, *spatial`` (1 to 3 spatial axes) to ``N, C, 1, ...`` with the spatial axes
+kept as ones, as ONNX does.  They are the windowed pools with the window the whole input
+and no padding, but need none of the window machinery, so ``GLOBAL_POOLS`` is a table of
+``name: (attributes, reduction over the spatial axes)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Attr, OpDef, register
+from . import _spatial as sp
+from ._common import require_float
+
+
+def _infer(types, a):
+    x = types[0]
+    require_float(x)
+    nd = sp.spatial_rank(x.shape)
+    return (x.with_shape((*x.shape[:2],) + (1,) * nd),)
+
+
+def _lp(x, axes, a):
+    p = a["p"]
+    return (np.abs(x) ** p).sum(axes, keepdims=True) ** (1.0 / p)
+
+
+GLOBAL_POOLS = {
+    "GlobalAveragePool": ({}, lambda x, axes, a: x.mean(axes, keepdims=True)),
+    "GlobalMaxPool": ({}, lambda x, axes, a: x.max(axes, keepdims=True)),
+    "GlobalLpPool": ({"p": Attr("int", 2, check=lambda p: None if p >= 1 else "must be >= 1")},
+                     _lp),
+}
+
+for _name, (_attrs, _reduce) in GLOBAL_POOLS.items():
+    register(OpDef(
+        name=_name, inputs=("X",), attrs=_attrs, infer=_infer,
+        reference=lambda inputs, a, fn=_reduce: fn(
+            inputs[0], tuple(range(2, inputs[0].ndim)), a).astype(inputs[0].dtype),
+        doc=f"{_name} over all spatial axes"))

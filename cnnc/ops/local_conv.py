@@ -1,0 +1,83 @@
+"""Convolutions without full weight sharing (Goodfellow et al., *Deep Learning* §9.6).
+
+``LocalConv`` — unshared convolution (a locally connected layer): every output position
+has its own kernel.  ``W`` has shape ``(*O, M, C, *K)`` (the 6-D kernel of the book for 2-D:
+out-rows, out-cols, out-channels, in-channels, kernel-rows, kernel-cols); optional ``B`` has
+shape ``(M, *O)``.  The weight's leading dims must equal the output extent the window
+attributes give.
+
+``TiledConv`` — tiled convolution: ``t`` kernels per axis cycle over output positions;
+position ``o`` uses kernel ``W[o % T]``.  ``W`` has shape ``(*T, M, C, *K)``; optional ``B``
+has shape ``(M,)``.
+
+Both take the usual window attributes (strides, pads, auto_pad, dilations) and share one
+reference: tiled convolution is an unshared one whose weights are gathered by position.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import OpDef, ShapeError, register
+from . import _spatial as sp
+from ._common import require_float, same_dtype
+
+_LETTERS = "pqrstu"  # spatial subscripts; n, m, c are taken
+
+
+def _canon(attrs, types):
+    nd = sp.spatial_rank(types[0].shape)
+    if types[1].rank != 2 * nd + 2:
+        raise ShapeError(f"weight must have rank {2 * nd + 2} (*positions, M, C, *kernel) for "
+                         f"{nd} spatial axes, got {types[1]}")
+    return sp.canonical_window(attrs, nd, types[1].shape[-nd:])
+
+
+def _infer(kind):
+    def infer(types, a):
+        x, w = types[0], types[1]
+        require_float(x)
+        same_dtype(types, ("X", "W", "B"))
+        nd = x.rank - 2
+        lead, m, c = w.shape[:nd], w.shape[nd], w.shape[nd + 1]
+        if c != x.shape[1]:
+            raise ShapeError(f"input has {x.shape[1]} channels but weight {w.shape} expects {c}")
+        out = sp.output_shape(x.shape[2:], a)
+        if kind == "local" and lead != out:
+            raise ShapeError(f"unshared weight has positions {lead} but the output extent is "
+                             f"{out} (weight must be (*out, M, C, *kernel))")
+        if len(types) > 2:
+            want = (m, *out) if kind == "local" else (m,)
+            if types[2].shape != want:
+                raise ShapeError(f"bias must have shape {want}, got {types[2].shape}")
+        return (x.with_shape((x.shape[0], m, *out)),)
+    return infer
+
+
+def local_conv(x, w, a):
+    """y[n, m, *o] = sum_{c, *k} window[n, c, *o, *k] * w[*o, m, c, *k]."""
+    nd = x.ndim - 2
+    o, k = _LETTERS[:nd], _LETTERS[nd:2 * nd]
+    win = sp.windows(x, a)
+    return np.einsum(f"nc{o}{k},{o}mc{k}->nm{o}", win, w, optimize=True).astype(x.dtype)
+
+
+def _local_ref(inputs, a):
+    y = local_conv(inputs[0], inputs[1], a)
+    return y + inputs[2][None] if len(inputs) > 2 else y
+
+
+def _tiled_ref(inputs, a):
+    x, w = inputs[0], inputs[1]
+    nd = x.ndim - 2
+    out = sp.output_shape(x.shape[2:], a)
+    tiles = w.shape[:nd]
+    index = np.ix_(*[np.arange(n) % t for n, t in zip(out, tiles)])
+    y = local_conv(x, w[index], a)
+    return y + inputs[2].reshape((1, -1) + (1,) * nd) if len(inputs) > 2 else y
+
+
+for _name, _kind, _ref, _doc in (
+        ("LocalConv", "local", _local_ref, "unshared convolution: one kernel per output position"),
+        ("TiledConv", "tiled", _tiled_ref, "tiled convolution: T kernels cycling over positions")):
+    register(OpDef(name=_name, inputs=("X", "W", "B?"), attrs=sp.window_attrs(),
+                   canonicalize=_canon, infer=_infer(_kind), reference=_ref, doc=_doc))

@@ -1,0 +1,62 @@
+"""Unary elementwise math (``Sqrt Exp Log Erf Neg Abs Reciprocal Floor Ceil``) and ``Cast``.
+
+The unary ops are one table, ``name: (numpy function, accepted dtypes)``, registered by one
+loop, like ``activation.py``.  Dtypes are ONNX's constraints restricted to what cnnc carries:
+float only, except ``Neg`` (also signed integers) and ``Abs`` (every numeric dtype).  The
+result keeps the input's dtype; out-of-domain inputs give NaN/inf as in IEEE (``Log(-1)``,
+``Reciprocal(0)``), and integer ``Neg``/``Abs`` wrap at the minimum value.
+
+``Cast`` deviates from ONNX in how ``to`` is spelled: cnnc stores the numpy dtype name (one
+of :data:`cnnc.ir.types.DTYPES`, e.g. ``"int64"``) instead of ONNX's ``TensorProto`` enum;
+the ONNX importer/exporter translates.  ONNX's ``saturate`` and ``round_mode`` only concern
+float8/float4 types, which cnnc does not carry, so they are not attributes.  Conversions
+follow numpy's ``astype`` (floats to integers truncate toward zero, non-zero to ``bool`` is
+True); float-to-integer of NaN or out-of-range values is undefined, as in ONNX.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Attr, OpDef, ShapeError, TensorType, register
+from ..ir.types import DTYPES
+from ._common import FLOATS, erf
+from .elementwise import NUMERIC
+
+SIGNED = tuple(d for d in NUMERIC if d != "uint8")
+
+
+UNARY = {
+    "Sqrt": (np.sqrt, FLOATS),
+    "Exp": (np.exp, FLOATS),
+    "Log": (np.log, FLOATS),
+    "Erf": (erf, FLOATS),
+    "Neg": (np.negative, SIGNED),
+    "Abs": (np.abs, NUMERIC),
+    "Reciprocal": (np.reciprocal, FLOATS),
+    "Floor": (np.floor, FLOATS),
+    "Ceil": (np.ceil, FLOATS),
+}
+
+
+def _unary_infer(name, allowed):
+    def infer(types, a):
+        if types[0].dtype not in allowed:
+            raise ShapeError(f"{name} needs a {' or '.join(allowed)} input; got {types[0]}")
+        return (types[0],)
+    return infer
+
+
+for _name, (_fn, _allowed) in UNARY.items():
+    register(OpDef(name=_name, inputs=("X",), infer=_unary_infer(_name, _allowed),
+                   reference=lambda arrays, a, fn=_fn: np.asarray(fn(arrays[0])),
+                   doc=f"elementwise {_name}"))
+
+
+register(OpDef(
+    name="Cast",
+    inputs=("input",),
+    attrs={"to": Attr("str", choices=DTYPES, doc="target dtype, by its numpy name")},
+    infer=lambda types, a: (TensorType(types[0].shape, a["to"]),),
+    reference=lambda arrays, a: arrays[0].astype(a["to"]),
+    doc="elementwise conversion to the dtype named by `to`",
+))

@@ -1,0 +1,186 @@
+"""Normalization layers (inference semantics): batch, instance, layer and group norm.
+
+All four compute ``(x - mean) / sqrt(var + epsilon) * scale + bias``; they differ only in
+where ``mean``/``var`` come from and the shape ``scale``/``bias`` broadcast from:
+
+* ``BatchNormalization`` — ``X (N, C, *S)`` with 0..3 spatial axes; ``scale, B,
+  input_mean, input_var`` of shape ``(C,)``.  Inference mode only: the running statistics
+  are operands, so ``momentum`` (which only updates them in training) is accepted for
+  ONNX compatibility and ignored, and ``training_mode=1`` (batch statistics, three extra
+  outputs) is rejected — cnnc compiles inference graphs.  ONNX lets ``scale``/``B`` and
+  ``input_mean``/``input_var`` have float types other than ``X``'s; so does cnnc.
+* ``InstanceNormalization`` — statistics per ``(n, c)`` over the 1..3 spatial axes;
+  ``scale, B`` of shape ``(C,)``.
+* ``LayerNormalization`` — statistics over axes ``axis..rank-1``; ``Scale`` and optional
+  ``B`` must broadcast to the normalized shape ``X.shape[axis:]``.  Only the ``Y`` output
+  exists (ONNX's optional ``Mean``/``InvStdDev`` are training-time by-products);
+  ``stash_type`` is accepted for ONNX compatibility, but the statistics are always kept in
+  float64 (at least as precise as any stash type ONNX allows).
+* ``GroupNormalization`` — ONNX opset-21 semantics: the ``C`` channels are split into
+  ``num_groups`` groups, statistics per ``(n, group)`` over the group's channels and all
+  spatial axes, then ``scale``/``bias`` of shape ``(C,)`` apply per channel (opset 18's
+  per-group scale is not supported).
+
+One helper, :func:`_standardize`, normalizes over given axes (or with given statistics, for
+batch norm); it computes in float64 and the result is cast back to ``X``'s dtype.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Attr, OpDef, ShapeError, UnsupportedError, register
+from . import _spatial as sp
+from ._common import norm_axis, require_float, same_dtype
+
+_EPS = Attr("float", 1e-5, check=lambda e: None if e >= 0 else "must be >= 0")
+
+
+def _standardize(x: np.ndarray, axes: tuple[int, ...], eps: float, mean=None, var=None
+                 ) -> np.ndarray:
+    """``(x - mean) / sqrt(var + eps)`` in float64, with statistics over ``axes`` unless
+    ``mean`` and ``var`` are given."""
+    x = x.astype(np.float64)
+    if mean is None:
+        mean = x.mean(axis=axes, keepdims=True)
+        var = np.square(x - mean).mean(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps)
+
+
+def _per_channel(v: np.ndarray, rank: int) -> np.ndarray:
+    """A ``(C,)`` vector shaped to broadcast against an ``(N, C, *S)`` tensor of ``rank``."""
+    return v.astype(np.float64).reshape((-1,) + (1,) * (rank - 2))
+
+
+def _scale_shift(y: np.ndarray, scale: np.ndarray, b: np.ndarray, dtype) -> np.ndarray:
+    """``y * scale + b`` with per-channel ``scale`` and ``b``, cast to ``dtype``."""
+    return (y * _per_channel(scale, y.ndim) + _per_channel(b, y.ndim)).astype(dtype)
+
+
+def _channel_norm_infer(names, ranks, same_type):
+    """Infer rule of the ops whose parameters are all ``(C,)`` vectors."""
+    def infer(types, a):
+        x = types[0]
+        require_float(x, "X")
+        sp.spatial_rank(x.shape, "X", ranks)
+        if same_type:
+            same_dtype(types, ("X",) + names)
+        for t, name in zip(types[1:], names):
+            require_float(t, name)
+            if t.shape != (x.shape[1],):
+                raise ShapeError(f"{name} must have shape ({x.shape[1]},) for input {x.shape}, "
+                                 f"got {t.shape}")
+        return (x,)
+    return infer
+
+
+# ---------------------------------------------------------------- BatchNormalization
+def _bn_canon(attrs, types):
+    if attrs["training_mode"]:
+        raise UnsupportedError("BatchNormalization training mode (training_mode=1) is not "
+                               "supported: cnnc compiles inference graphs only")
+    return attrs
+
+
+def _bn_ref(inputs, a):
+    x, scale, b, mean, var = inputs
+    y = _standardize(x, (), a["epsilon"], _per_channel(mean, x.ndim), _per_channel(var, x.ndim))
+    return _scale_shift(y, scale, b, x.dtype)
+
+
+register(OpDef(
+    name="BatchNormalization",
+    inputs=("X", "scale", "B", "input_mean", "input_var"),
+    attrs={"epsilon": _EPS,
+           "momentum": Attr("float", 0.9, doc="ignored: running statistics are operands"),
+           "training_mode": Attr("int", 0, choices=(0, 1), doc="must be 0 (inference)")},
+    canonicalize=_bn_canon,
+    infer=_channel_norm_infer(("scale", "B", "input_mean", "input_var"), (0, 1, 2, 3), False),
+    reference=_bn_ref,
+    doc="inference batch norm with given running mean and variance",
+))
+
+
+# ---------------------------------------------------------------- InstanceNormalization
+def _in_ref(inputs, a):
+    x, scale, b = inputs
+    return _scale_shift(_standardize(x, tuple(range(2, x.ndim)), a["epsilon"]), scale, b, x.dtype)
+
+
+register(OpDef(
+    name="InstanceNormalization",
+    inputs=("input", "scale", "B"),
+    attrs={"epsilon": _EPS},
+    infer=_channel_norm_infer(("scale", "B"), (1, 2, 3), True),
+    reference=_in_ref,
+    doc="normalization per sample and channel over the spatial axes",
+))
+
+
+# ---------------------------------------------------------------- GroupNormalization
+_gn_params_infer = _channel_norm_infer(("scale", "bias"), (0, 1, 2, 3), True)
+
+
+def _gn_infer(types, a):
+    (x,) = _gn_params_infer(types, a)
+    if x.shape[1] % a["num_groups"]:
+        raise ShapeError(f"channels {x.shape[1]} of input {x.shape} are not divisible by "
+                         f"num_groups {a['num_groups']}")
+    return (x,)
+
+
+def _gn_ref(inputs, a):
+    x, scale, b = inputs
+    grouped = x.reshape(x.shape[0], a["num_groups"], -1)
+    y = _standardize(grouped, (2,), a["epsilon"]).reshape(x.shape)
+    return _scale_shift(y, scale, b, x.dtype)
+
+
+register(OpDef(
+    name="GroupNormalization",
+    inputs=("X", "scale", "bias"),
+    attrs={"num_groups": Attr("int", check=lambda g: None if g >= 1 else "must be >= 1"),
+           "epsilon": _EPS,
+           "stash_type": Attr("int", 1, doc="accepted; statistics are always float64")},
+    infer=_gn_infer,
+    reference=_gn_ref,
+    doc="normalization over groups of channels (ONNX opset 21), per-channel scale and bias",
+))
+
+
+# ---------------------------------------------------------------- LayerNormalization
+def _ln_canon(attrs, types):
+    return {**attrs, "axis": norm_axis(attrs["axis"], types[0].rank)}
+
+
+def _ln_infer(types, a):
+    x = types[0]
+    require_float(x, "X")
+    names = ("X", "Scale", "B")
+    same_dtype(types, names)
+    normalized = x.shape[a["axis"]:]
+    for t, name in zip(types[1:], names[1:]):
+        if t.rank > len(normalized) or any(d not in (1, n) for d, n in
+                                           zip(t.shape[::-1], normalized[::-1])):
+            raise ShapeError(f"{name} {t.shape} must broadcast to the normalized shape "
+                             f"{normalized} (X {x.shape}, axis {a['axis']})")
+    return (x,)
+
+
+def _ln_ref(inputs, a):
+    x = inputs[0]
+    y = _standardize(x, tuple(range(a["axis"], x.ndim)), a["epsilon"]) * inputs[1]
+    if len(inputs) > 2:
+        y = y + inputs[2]
+    return y.astype(x.dtype)
+
+
+register(OpDef(
+    name="LayerNormalization",
+    inputs=("X", "Scale", "B?"),
+    attrs={"axis": Attr("int", -1), "epsilon": _EPS,
+           "stash_type": Attr("int", 1, doc="accepted; statistics are always float64")},
+    canonicalize=_ln_canon,
+    infer=_ln_infer,
+    reference=_ln_ref,
+    doc="normalization over the trailing axes from `axis` on",
+))

@@ -1,0 +1,85 @@
+"""Pad: constant, reflect, edge or wrap padding of chosen axes (ONNX Pad, opset 19+).
+
+ONNX passes ``pads``, ``constant_value`` and ``axes`` as run-time tensors; cnnc has static
+shapes, so they are **attributes** here: ``pads`` (``begin..., end...`` for ``axes``, or
+for every axis when ``axes`` is not given), ``value`` (the constant, cast to the input's
+dtype; named after Pad-2's attribute) and ``axes``.  Canonical attributes hold ``axes``
+filled in and normalized.
+
+Negative pads crop, as ONNX allows.  An axis is cropped first and the remainder padded
+(what onnxruntime does; ONNX's reference evaluator rejects negative pads), so ``reflect``,
+``edge`` and ``wrap`` read the cropped data.  ``reflect`` mirrors without repeating the
+edge and may add at most ``dim - 1`` on each side (onnxruntime's limit; numpy would reflect
+again); ``wrap`` may exceed the dim (periodic); ``edge`` and ``wrap`` need a non-empty axis
+to pad.  :func:`pad_widths` gives the per-axis ``(crop_begin, crop_end, pad_begin,
+pad_end)`` a backend needs.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Attr, OpDef, ShapeError, register
+from .shape import normalize_axes
+
+MODES = ("constant", "reflect", "edge", "wrap")
+
+
+def _pad_canon(a, types):
+    rank = types[0].rank
+    axes = normalize_axes(range(rank) if a["axes"] is None else a["axes"], rank)
+    if len(a["pads"]) != 2 * len(axes):
+        raise ShapeError(f"pads {a['pads']} needs {2 * len(axes)} entries (begin..., end...) "
+                         f"for axes {axes} of input shape {types[0].shape}")
+    return {**a, "axes": axes}
+
+
+def pad_widths(shape, a) -> list[tuple[int, int, int, int]]:
+    """Per axis of ``shape``: ``(crop_begin, crop_end, pad_begin, pad_end)``, all >= 0."""
+    widths = [(0, 0, 0, 0)] * len(shape)
+    n = len(a["axes"])
+    for i, axis in enumerate(a["axes"]):
+        begin, end = a["pads"][i], a["pads"][n + i]
+        widths[axis] = (max(-begin, 0), max(-end, 0), max(begin, 0), max(end, 0))
+    for axis, (cb, ce, pb, pe) in enumerate(widths):
+        kept = shape[axis] - cb - ce
+        if kept < 0:
+            raise ShapeError(f"pads crop {cb} + {ce} from axis {axis} of input shape "
+                             f"{tuple(shape)}, more than it has")
+        if a["mode"] != "constant" and (pb or pe) and kept == 0:
+            raise ShapeError(f"{a['mode']} padding of axis {axis} needs data, but the axis is "
+                             f"empty (input shape {tuple(shape)}, pads {a['pads']})")
+        if a["mode"] == "reflect" and max(pb, pe) > kept - 1:
+            raise ShapeError(f"reflect padding of axis {axis} adds ({pb}, {pe}), more than "
+                             f"{kept - 1}: the dim after cropping minus 1 (input shape "
+                             f"{tuple(shape)})")
+    return widths
+
+
+def _pad_infer(types, a):
+    x = types[0]
+    return (x.with_shape(d - cb - ce + pb + pe
+                         for d, (cb, ce, pb, pe) in zip(x.shape, pad_widths(x.shape, a))),)
+
+
+def _pad_ref(inputs, a):
+    x = inputs[0]
+    widths = pad_widths(x.shape, a)
+    cropped = x[tuple(slice(cb, d - ce) for d, (cb, ce, _, _) in zip(x.shape, widths))]
+    pads = [(pb, pe) for _, _, pb, pe in widths]
+    if a["mode"] == "constant":
+        return np.pad(cropped, pads, constant_values=np.array(a["value"]).astype(x.dtype))
+    return np.pad(cropped, pads, mode=a["mode"])
+
+
+register(OpDef(
+    name="Pad",
+    inputs=("data",),
+    attrs={"pads": Attr("ints", doc="begin..., end... per axis in axes; negative crops"),
+           "mode": Attr("str", "constant", choices=MODES),
+           "value": Attr("float", 0.0, doc="the constant of mode constant"),
+           "axes": Attr("ints", None)},
+    canonicalize=_pad_canon,
+    infer=_pad_infer,
+    reference=_pad_ref,
+    doc="pad (or, with negative pads, crop) a tensor",
+))

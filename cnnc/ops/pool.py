@@ -1,0 +1,151 @@
+"""Windowed pooling, 1-D/2-D/3-D: MaxPool, AveragePool, LpPool (ONNX) and LSEPool,
+WeightedAvgPool (cnnc's own).
+
+All five share one structure: the window view of ``_spatial.windows`` (N, C, *out,
+*kernel), padded with a value that the reduction ignores, then one reduction over the
+kernel axes.  ``POOLS`` is the table ``name: (extra attributes, pad value, reduction)``;
+one loop registers them.  Every pool takes ``kernel_shape`` (required), ``strides``,
+``pads``, ``auto_pad``, ``dilations`` and ``ceil_mode`` with ONNX's meaning (plus cnnc's
+``auto_pad="FULL"``).
+
+Semantics, as onnxruntime computes them (the ONNX reference evaluator agrees except where
+noted in the tests):
+
+* ``ceil_mode=1`` adds a last, partial window when it starts on the input or the begin
+  padding; the part of it past the end padding (the "overhang") is never a tap.
+* ``MaxPool``: padding and overhang are ``-inf``.  Only the first output ``Y``: cnnc does
+  not produce ``Indices``, so ``storage_order`` (which only orders ``Indices``) is
+  accepted for ONNX compatibility and has no effect.
+* ``AveragePool``: ``count_include_pad=0`` divides by the taps on the input;
+  ``count_include_pad=1`` by the taps on the input or its padding (explicit or SAME), but
+  never the ceil_mode overhang.
+* ``LpPool``: ``(sum |x|^p) ^ (1/p)`` with padding contributing zero; ``p`` an int >= 1.
+* ``LSEPool``: ``log(sum exp(x))`` over the taps on the input, computed as
+  ``m + log(sum exp(x - m))`` with ``m`` the window max (padding is ``-inf``, so it adds
+  ``exp(-inf) = 0``).
+* ``WeightedAvgPool``: Gaussian weights ``exp(-d^2 / (2 sigma^2))``, ``d`` the Euclidean
+  distance of the tap from the kernel centre in input pixels (``dilation * (index -
+  (k-1)/2)`` per axis, so an even kernel's centre lies between taps), renormalized over
+  the taps that lie on the input.
+
+A window with no tap on the input (pads as large as the dilated kernel) is rejected: its
+max would be ``-inf`` and its average ``0/0``.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..ir import REQUIRED, Attr, OpDef, ShapeError, register
+from . import _spatial as sp
+from ._common import require_float
+
+_BIT = Attr("int", 0, choices=(0, 1))
+
+
+def _window_attrs() -> dict[str, Attr]:
+    attrs = sp.window_attrs()
+    attrs["kernel_shape"] = dataclasses.replace(attrs["kernel_shape"], default=REQUIRED)
+    attrs["ceil_mode"] = _BIT
+    return attrs
+
+
+def _canon(attrs, types):
+    return sp.canonical_window(attrs, sp.spatial_rank(types[0].shape))
+
+
+def _infer(types, a):
+    x = types[0]
+    require_float(x)
+    ceil = bool(a["ceil_mode"])
+    out = sp.output_shape(x.shape[2:], a, ceil_mode=ceil)
+    taps = sp.valid_mask(x.shape[2:], a, ceil_mode=ceil).reshape(*out, -1).sum(-1)
+    if taps.size and taps.min() == 0:
+        where = tuple(int(i) for i in np.argwhere(taps == 0)[0])
+        raise ShapeError(f"output position {where} of {tuple(out)} pools a window that lies "
+                         f"entirely in the padding (input {x.shape}, kernel_shape "
+                         f"{a['kernel_shape']}, pads {a['pads']}, auto_pad {a['auto_pad']}); "
+                         "pads must be smaller than the kernel")
+    return (x.with_shape((*x.shape[:2], *out)),)
+
+
+# ------------------------------------------------------------------ the reductions
+# Each takes the window view (N, C, *out, *kernel), the input's spatial shape, the
+# attributes and the (negative) kernel axes, and returns (N, C, *out).
+
+def _valid(xs, a):
+    return sp.valid_mask(xs, a, ceil_mode=bool(a["ceil_mode"]))
+
+
+def _on_padded_input(xs, a):
+    """1 where a tap lies on the input or its padding, 0 on ceil_mode's overhang: the
+    windows of the padded input seen as an unpadded one (same window starts; its ceil rule
+    may keep one more window, which is cut off)."""
+    nd = len(xs)
+    pads = sp.resolve_pads(xs, a["kernel_shape"], a["strides"], a["dilations"], a["auto_pad"],
+                           a["pads"])
+    padded = [n + pads[i] + pads[nd + i] for i, n in enumerate(xs)]
+    flat = a.replace(pads=(0,) * (2 * nd), auto_pad="NOTSET")
+    out = sp.output_shape(xs, a, ceil_mode=bool(a["ceil_mode"]))
+    return sp.valid_mask(padded, flat, ceil_mode=bool(a["ceil_mode"]))[tuple(map(slice, out))]
+
+
+def _average(win, xs, a, axes):
+    count = _on_padded_input(xs, a) if a["count_include_pad"] else _valid(xs, a)
+    return win.sum(axes) / count.sum(axes)
+
+
+def _lp(win, xs, a, axes):
+    p = a["p"]
+    return (np.abs(win) ** p).sum(axes) ** (1.0 / p)
+
+
+def _log_sum_exp(win, xs, a, axes):
+    m = win.max(axes, keepdims=True)
+    return np.squeeze(m, axes) + np.log(np.exp(win - m).sum(axes))
+
+
+def _gaussian(a):
+    """exp(-d^2 / (2 sigma^2)) per kernel tap, d its distance from the kernel centre."""
+    d2 = 0.0
+    for i, (k, d) in enumerate(zip(a["kernel_shape"], a["dilations"])):
+        off = d * (np.arange(k) - (k - 1) / 2)
+        d2 = np.add.outer(d2, off ** 2) if i else off ** 2
+    return np.exp(-d2 / (2 * a["sigma"] ** 2))
+
+
+def _weighted_average(win, xs, a, axes):
+    w = _gaussian(a) * _valid(xs, a)
+    return (win * w).sum(axes) / w.sum(axes)
+
+
+def _positive(what):
+    return lambda v: None if v > 0 else f"{what} must be > 0"
+
+
+POOLS = {
+    "MaxPool": ({"storage_order": _BIT}, -np.inf, lambda win, xs, a, axes: win.max(axes)),
+    "AveragePool": ({"count_include_pad": _BIT}, 0.0, _average),
+    "LpPool": ({"p": Attr("int", 2, check=lambda p: None if p >= 1 else "must be >= 1")},
+               0.0, _lp),
+    "LSEPool": ({}, -np.inf, _log_sum_exp),
+    "WeightedAvgPool": ({"sigma": Attr("float", 1.0, check=_positive("sigma"))},
+                        0.0, _weighted_average),
+}
+
+
+def _reference(pad_value, reduce):
+    def ref(inputs, a):
+        x = inputs[0]
+        nd = x.ndim - 2
+        win = sp.windows(x, a, pad_value=pad_value, ceil_mode=bool(a["ceil_mode"]))
+        axes = tuple(range(-nd, 0))  # the kernel axes, of the windows and of their masks
+        return np.asarray(reduce(win, x.shape[2:], a, axes)).astype(x.dtype)
+    return ref
+
+
+for _name, (_extra, _pad, _reduce) in POOLS.items():
+    register(OpDef(name=_name, inputs=("X",), attrs={**_window_attrs(), **_extra},
+                   canonicalize=_canon, infer=_infer, reference=_reference(_pad, _reduce),
+                   doc=f"N-D {_name} over sliding windows"))

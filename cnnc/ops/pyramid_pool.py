@@ -1,0 +1,71 @@
+"""Spatial pyramid pooling (He et al. 2014, "Spatial Pyramid Pooling in Deep Convolutional
+Networks for Visual Recognition"): a fixed-length vector from an input of any spatial size.
+
+``SpatialPyramidPool``: ``X (N, C, *S)`` with 1 to 3 spatial axes; attributes ``levels``
+(ints >= 1, default ``(1, 2, 4)``) and ``mode`` (``"max"`` | ``"avg"``, default
+``"max"``).  ONNX has no such op.
+
+For level ``n`` every spatial axis of extent ``H`` is cut into ``n`` bins, bin ``i``
+covering ``[floor(i*H/n), ceil((i+1)*H/n))`` (the adaptive-pooling rule: bins cover the
+whole axis, neighbours may share a row, and none is empty even when ``n > H``).  The output
+is ``(N, C * sum(n ** nd))``: level by level in the order of ``levels``; within a level
+channel-major, then the bins in row-major order, i.e. the level's ``(N, C, n, ..., n)``
+result flattened to ``(N, C * n**nd)``, as in the paper's reference code.
+
+A bin is a box, the product of one interval per axis, so its max (and its mean: the mean
+over a box is the mean over one axis of the means over the others) is taken one axis at a
+time, ``n`` slices per axis, instead of a loop over all ``n**nd`` bins.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Attr, OpDef, ShapeError, register
+from . import _spatial as sp
+from ._common import require_float
+
+_REDUCE = {"max": np.max, "avg": np.mean}
+
+
+def _levels_ok(levels):
+    if not levels:
+        return "needs at least one level"
+    return None if all(n >= 1 for n in levels) else "every level must be >= 1"
+
+
+def _infer(types, a):
+    x = types[0]
+    require_float(x)
+    nd = sp.spatial_rank(x.shape)
+    if 0 in x.shape[2:]:
+        raise ShapeError(f"cannot pool an input with an empty spatial axis: {x.shape}")
+    return (x.with_shape((x.shape[0], x.shape[1] * sum(n ** nd for n in a["levels"]))),)
+
+
+def _bins(size, n):
+    """``(start, stop)`` of the ``n`` bins of an axis of extent ``size``."""
+    return [(i * size // n, -(-(i + 1) * size // n)) for i in range(n)]
+
+
+def _reference(inputs, a):
+    x = inputs[0]
+    reduce = _REDUCE[a["mode"]]
+    parts = []
+    for n in a["levels"]:
+        y = x
+        for axis in range(2, x.ndim):
+            y = np.stack([reduce(np.take(y, range(lo, hi), axis), axis=axis)
+                          for lo, hi in _bins(x.shape[axis], n)], axis=axis)
+        parts.append(y.reshape(x.shape[0], -1))
+    return np.concatenate(parts, axis=1).astype(x.dtype)
+
+
+register(OpDef(
+    name="SpatialPyramidPool",
+    inputs=("X",),
+    attrs={"levels": Attr("ints", (1, 2, 4), check=_levels_ok),
+           "mode": Attr("str", "max", choices=tuple(_REDUCE))},
+    infer=_infer,
+    reference=_reference,
+    doc="spatial pyramid pooling: fixed-length (N, C * sum(n^nd)) output for any input size",
+))

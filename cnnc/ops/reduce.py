@@ -1,0 +1,110 @@
+"""Reductions over axes: ``ReduceMean ReduceSum ReduceMax ReduceMin ReduceL2
+ReduceLogSumExp ReduceProd`` — one table, one registration loop, one infer rule.
+
+ONNX semantics of opset 18, with one deviation: ONNX passes ``axes`` as a run-time tensor
+operand, cnnc takes it as an **attribute** (ints, default None), because cnnc compiles for
+static shapes.  ``keepdims`` (default 1) and ``noop_with_empty_axes`` (default 0) are as in
+ONNX: no or empty ``axes`` reduces every axis, unless ``noop_with_empty_axes`` is 1, when the
+op is the identity.  ``canonicalize`` stores the reduced axes explicitly (non-negative,
+sorted), so a stored node never depends on the empty-axes rule.
+
+Results keep the input's dtype and accumulate in it (as ONNX's reference does).  Integer
+``ReduceMean`` truncates toward zero and integer ``ReduceL2`` truncates the float64 root;
+``ReduceLogSumExp`` is float only (ONNX drops integers for it in opset 28) and subtracts the
+maximum before ``exp`` so that it cannot overflow.  Reducing an empty extent gives the
+identity of the reduction: 0 for Sum/L2, 1 for Prod, NaN for Mean, -inf for LogSumExp and
+the dtype's lowest (highest) value for Max (Min), as in ONNX.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Attr, OpDef, ShapeError, register
+from ._common import FLOATS, norm_axis
+from .elementwise import NUMERIC, trunc_divide
+
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _highest(dtype):
+    return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+
+
+def _mean(x, axes):
+    s = np.sum(x, axis=axes, keepdims=True, dtype=x.dtype)
+    n = int(np.prod([x.shape[i] for i in axes], dtype=np.int64))
+    return trunc_divide(s, n) if x.dtype.kind in "iu" else s / n
+
+
+def _l2(x, axes):
+    return np.sqrt(np.sum(np.square(x), axis=axes, keepdims=True, dtype=x.dtype))
+
+
+def _log_sum_exp(x, axes):
+    m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
+    m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
+    return np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+
+
+# name: (fn(x, axes) -> result with the reduced axes kept as 1, accepted dtypes)
+REDUCE = {
+    "ReduceMean": (_mean, NUMERIC),
+    "ReduceSum": (lambda x, axes: np.sum(x, axis=axes, keepdims=True, dtype=x.dtype), NUMERIC),
+    "ReduceProd": (lambda x, axes: np.prod(x, axis=axes, keepdims=True, dtype=x.dtype), NUMERIC),
+    "ReduceMax": (lambda x, axes: np.max(x, axis=axes, keepdims=True, initial=_lowest(x.dtype)),
+                  NUMERIC),
+    "ReduceMin": (lambda x, axes: np.min(x, axis=axes, keepdims=True, initial=_highest(x.dtype)),
+                  NUMERIC),
+    "ReduceL2": (_l2, NUMERIC),
+    "ReduceLogSumExp": (_log_sum_exp, FLOATS),
+}
+
+
+def _canon(attrs, types):
+    rank = types[0].rank
+    given = attrs["axes"] or ()
+    axes = tuple(sorted(norm_axis(ax, rank, "reduction axis") for ax in given))
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"axes {given} name an axis twice (input {types[0]})")
+    if not axes and not attrs["noop_with_empty_axes"]:
+        axes = tuple(range(rank))
+    return {**attrs, "axes": axes}
+
+
+def _reduced_shape(shape, a):
+    return tuple(1 if i in a["axes"] else d for i, d in enumerate(shape)
+                 if a["keepdims"] or i not in a["axes"])
+
+
+def _make_infer(name, allowed):
+    def infer(types, a):
+        x = types[0]
+        if x.dtype not in allowed:
+            raise ShapeError(f"{name} needs a {' or '.join(allowed)} input; got {x}")
+        return (x.with_shape(_reduced_shape(x.shape, a)),)
+    return infer
+
+
+def _make_reference(fn):
+    def reference(arrays, a):
+        x = arrays[0]
+        y = np.asarray(fn(x, a["axes"])).astype(x.dtype, copy=False)
+        return y.reshape(_reduced_shape(x.shape, a))
+    return reference
+
+
+for _name, (_fn, _allowed) in REDUCE.items():
+    register(OpDef(
+        name=_name,
+        inputs=("data",),
+        attrs={"axes": Attr("ints", None,
+                            doc="axes to reduce; None or () = all (see noop_with_empty_axes)"),
+               "keepdims": Attr("int", 1, choices=(0, 1)),
+               "noop_with_empty_axes": Attr("int", 0, choices=(0, 1))},
+        canonicalize=_canon,
+        infer=_make_infer(_name, _allowed),
+        reference=_make_reference(_fn),
+        doc=f"{_name} over the `axes` attribute",
+    ))

@@ -1,0 +1,178 @@
+"""Region-of-interest pooling (Fast R-CNN): ``MaxRoiPool`` and ``RoiAlign``, ONNX semantics.
+
+``MaxRoiPool``: ``X (N, C, H, W)``, ``rois (R, 5)`` rows ``[batch_index, x1, y1, x2, y2]``
+in input-image coordinates; attributes ``pooled_shape`` (2 ints, required) and
+``spatial_scale`` (> 0, default 1.0); output ``(R, C, ph, pw)``.  Caffe's ROIPooling, as
+onnxruntime implements it: the corners are scaled and rounded half away from zero, the
+region is ``[x1, x2] x [y1, y2]`` inclusive (at least 1x1), bin ``i`` of ``p`` spans rows
+``[floor(i*h/p), ceil((i+1)*h/p))`` of it (bin arithmetic in float32, as Caffe does, or
+float64 for a float64 input), clipped to the image; a bin left empty by the clipping gives
+0.  ONNX's reference evaluator has no MaxRoiPool; onnxruntime is the one to compare with.
+
+``RoiAlign`` (opset 16): ``X (N, C, H, W)``, ``rois (R, 4)`` rows ``[x1, y1, x2, y2]``,
+``batch_indices (R,)`` int64; attributes ``mode`` (avg|max), ``output_height``,
+``output_width``, ``sampling_ratio`` (0: ``ceil(roi extent / output extent)`` samples per
+bin and axis), ``spatial_scale`` and ``coordinate_transformation_mode`` (``half_pixel``
+shifts the scaled corners by -0.5; ``output_half_pixel`` does not, and forces the region
+to at least 1x1).  Each sample is bilinearly interpolated (samples beyond one pixel
+outside the image count as 0); ``avg`` averages a bin's samples.  ``max`` follows ONNX's
+reference and onnxruntime: per sample it takes the largest of the four *weighted* corner
+terms ``w_i * x_i`` (not the interpolated value), then the max over the bin's samples.
+
+Batch indices are run-time data: an index outside ``[0, N)`` is reported when the
+reference runs.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ir import Attr, CnncError, OpDef, ShapeError, register
+from ._common import require_float, same_dtype
+
+
+def _positive(v):
+    return None if v > 0 else "must be > 0"
+
+
+def _check_image(x):
+    require_float(x)
+    if x.rank != 4:
+        raise ShapeError(f"X must be N, C, H, W; got {x}")
+
+
+def _check_batch(b, n):
+    if not 0 <= b < n:
+        raise CnncError(f"RoI batch index {b} is out of range for an input batch of {n}")
+    return b
+
+
+# ------------------------------------------------------------------ MaxRoiPool
+def _round_half_away(v):
+    return np.sign(v) * np.floor(np.abs(v) + 0.5)
+
+
+def _max_roi_infer(types, a):
+    x, rois = types
+    _check_image(x)
+    same_dtype(types, ("X", "rois"))
+    if rois.rank != 2 or rois.shape[1] != 5:
+        raise ShapeError(f"rois must be (num_rois, 5) rows [batch_index, x1, y1, x2, y2]; "
+                         f"got {rois}")
+    return (x.with_shape((rois.shape[0], x.shape[1], *a["pooled_shape"])),)
+
+
+def _roi_bins(start, extent, pooled, limit, dtype):
+    """Clipped ``(lo, hi)`` of the ``pooled`` bins of a region of ``extent`` rows."""
+    size = dtype.type(extent) / dtype.type(pooled)
+    edges = np.arange(pooled + 1, dtype=dtype) * size
+    lo = np.clip(np.floor(edges[:-1]).astype(int) + start, 0, limit)
+    hi = np.clip(np.ceil(edges[1:]).astype(int) + start, 0, limit)
+    return zip(lo, hi)
+
+
+def _max_roi_ref(inputs, a):
+    x, rois = inputs
+    ph, pw = a["pooled_shape"]
+    h, w = x.shape[2:]
+    dtype = np.promote_types(x.dtype, np.float32)
+    y = np.zeros((rois.shape[0], x.shape[1], ph, pw), dtype=x.dtype)
+    for r, roi in enumerate(rois.astype(dtype)):
+        img = x[_check_batch(int(roi[0]), x.shape[0])]
+        x1, y1, x2, y2 = _round_half_away(roi[1:] * dtype.type(a["spatial_scale"])).astype(int)
+        rows = list(_roi_bins(y1, max(y2 - y1 + 1, 1), ph, h, dtype))
+        cols = list(_roi_bins(x1, max(x2 - x1 + 1, 1), pw, w, dtype))
+        for i, (r0, r1) in enumerate(rows):
+            for j, (c0, c1) in enumerate(cols):
+                if r1 > r0 and c1 > c0:
+                    y[r, :, i, j] = img[:, r0:r1, c0:c1].max(axis=(1, 2))
+    return y
+
+
+register(OpDef(
+    name="MaxRoiPool",
+    inputs=("X", "rois"),
+    attrs={"pooled_shape": Attr("ints", check=lambda v: None if len(v) == 2 and min(v) >= 1
+                                else "needs 2 entries >= 1 (height, width)"),
+           "spatial_scale": Attr("float", 1.0, check=_positive)},
+    infer=_max_roi_infer,
+    reference=_max_roi_ref,
+    doc="Fast R-CNN max RoI pooling to a fixed pooled_shape",
+))
+
+
+# ------------------------------------------------------------------ RoiAlign
+def _roi_align_infer(types, a):
+    x, rois, idx = types
+    _check_image(x)
+    same_dtype(types[:2], ("X", "rois"))
+    if rois.rank != 2 or rois.shape[1] != 4:
+        raise ShapeError(f"rois must be (num_rois, 4) rows [x1, y1, x2, y2]; got {rois}")
+    if idx.shape != (rois.shape[0],) or idx.dtype != "int64":
+        raise ShapeError(f"batch_indices must be int64 of shape ({rois.shape[0]},) to match "
+                         f"rois {rois}; got {idx}")
+    return (x.with_shape((rois.shape[0], x.shape[1], a["output_height"], a["output_width"])),)
+
+
+def _taps(pos, size):
+    """Bilinear taps along one axis for sample positions ``pos``: the low and high
+    indices and their weights, the weights zero for samples beyond one pixel outside."""
+    inside = (pos >= -1.0) & (pos <= size)
+    pos = np.maximum(pos, 0.0)
+    lo = np.floor(pos).astype(int)
+    edge = lo >= size - 1
+    lo = np.where(edge, size - 1, lo)
+    hi = np.where(edge, size - 1, lo + 1)
+    frac = np.where(edge, 0.0, pos - lo) * inside
+    return lo, hi, (1.0 - frac) * inside, frac
+
+
+def _roi_align_one(img, roi, a):
+    """RoiAlign of one region of ``img`` (C, H, W) → (C, output_height, output_width)."""
+    oh, ow = a["output_height"], a["output_width"]
+    half = a["coordinate_transformation_mode"] == "half_pixel"
+    x1, y1, x2, y2 = roi * a["spatial_scale"] - (0.5 if half else 0.0)
+    rw, rh = (x2 - x1, y2 - y1) if half else (max(x2 - x1, 1.0), max(y2 - y1, 1.0))
+    sr = a["sampling_ratio"]
+    gh, gw = (sr, sr) if sr > 0 else (math.ceil(rh / oh), math.ceil(rw / ow))
+    c = img.shape[0]
+    if gh <= 0 or gw <= 0:  # an inverted half_pixel region has no samples
+        return np.zeros((c, oh, ow))
+    ys = y1 + (np.arange(oh)[:, None] + (np.arange(gh) + 0.5) / gh) * (rh / oh)
+    xs = x1 + (np.arange(ow)[:, None] + (np.arange(gw) + 0.5) / gw) * (rw / ow)
+    ylo, yhi, wylo, wyhi = _taps(ys.ravel(), img.shape[1])
+    xlo, xhi, wxlo, wxhi = _taps(xs.ravel(), img.shape[2])
+    terms = [np.outer(wy, wx) * img[:, yi[:, None], xi[None, :]]
+             for yi, wy in ((ylo, wylo), (yhi, wyhi)) for xi, wx in ((xlo, wxlo), (xhi, wxhi))]
+    if a["mode"] == "avg":
+        samples, reduce = sum(terms), np.mean
+    else:
+        samples, reduce = np.maximum.reduce(terms), np.max
+    return reduce(samples.reshape(c, oh, gh, ow, gw), axis=(2, 4))
+
+
+def _roi_align_ref(inputs, a):
+    x, rois, idx = inputs
+    y = np.zeros((rois.shape[0], x.shape[1], a["output_height"], a["output_width"]), x.dtype)
+    for r, (roi, b) in enumerate(zip(rois.astype(np.float64), idx)):
+        y[r] = _roi_align_one(x[_check_batch(int(b), x.shape[0])], roi, a)
+    return y
+
+
+_POS_INT = Attr("int", 1, check=lambda v: None if v >= 1 else "must be >= 1")
+
+register(OpDef(
+    name="RoiAlign",
+    inputs=("X", "rois", "batch_indices"),
+    attrs={"coordinate_transformation_mode": Attr("str", "half_pixel",
+                                                  choices=("half_pixel", "output_half_pixel")),
+           "mode": Attr("str", "avg", choices=("avg", "max")),
+           "output_height": _POS_INT,
+           "output_width": _POS_INT,
+           "sampling_ratio": Attr("int", 0, check=lambda v: None if v >= 0 else "must be >= 0"),
+           "spatial_scale": Attr("float", 1.0, check=_positive)},
+    infer=_roi_align_infer,
+    reference=_roi_align_ref,
+    doc="RoI Align (Mask R-CNN): bilinearly sampled RoI pooling to a fixed output size",
+))

@@ -1,0 +1,251 @@
+"""Tensor-shape ops: Flatten, Reshape, Transpose, Squeeze, Unsqueeze, Expand, Tile, Slice,
+DepthToSpace, SpaceToDepth.
+
+Every one of them takes one tensor of any dtype and returns one of the same dtype whose
+shape depends only on the input shape and the attributes, so each is a row of one table
+``name: (attrs, canonicalize, shape rule, numpy function)`` registered by one loop; the
+shape rule is the single place an op's checks live, and the reference reuses it (ops that
+only re-index the elements, like Squeeze, are a plain ``reshape`` to the inferred shape).
+
+ONNX passes Reshape's ``shape``, Squeeze/Unsqueeze's ``axes``, Expand's ``shape``, Tile's
+``repeats`` and Slice's ``starts/ends/axes/steps`` as run-time tensors; cnnc has static
+shapes, so they are **attributes** here (same names, same semantics, ONNX's latest opset).
+
+Canonical attributes: negative axes are stored normalized, and the defaults that depend on
+the input (Transpose's reversed ``perm``, Squeeze's unit axes, Slice's ``axes``/``steps``)
+are filled in.  Reshape's ``shape`` and Slice's ``starts``/``ends`` are kept as given
+(re-applying ONNX's clamping to clamped bounds is not idempotent for negative steps);
+``slice_ranges`` gives the resolved ``(axis, start, stop, step)`` triples a backend needs.
+
+DepthToSpace/SpaceToDepth accept ``N, C`` plus 1 to 3 spatial axes (ONNX defines 2 only;
+the 2-D case is ONNX's exactly).  Both are one reshape-transpose-reshape between the
+"blocked" layout ``N, b.., C', S..`` (DCR; CRD is ``N, C', b.., S..``) and the interleaved
+layout ``N, C', S1, b1, S2, b2, ..``; SpaceToDepth is the inverse of DCR DepthToSpace.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ir import Attr, OpDef, ShapeError, register
+from . import _spatial as sp
+from ._common import broadcast_shapes, norm_axis
+
+
+def _non_negative(v):
+    return None if all(x >= 0 for x in v) else "every entry must be >= 0"
+
+
+def normalize_axes(axes, rank: int, what: str = "axes") -> tuple[int, ...]:
+    """Normalized axes (negative ones count from the back); duplicates are an error."""
+    out = tuple(norm_axis(a, rank, what) for a in axes)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{what} {tuple(axes)} repeat an axis of a rank-{rank} tensor")
+    return out
+
+
+def _rank(types) -> int:
+    return types[0].rank
+
+
+# ---------------------------------------------------------------- Flatten / Reshape
+def _flatten_canon(a, types):
+    r = _rank(types)
+    if not -r <= a["axis"] <= r:
+        raise ShapeError(f"axis {a['axis']} is out of range [-{r}, {r}] for input shape "
+                         f"{types[0].shape}")
+    return {**a, "axis": a["axis"] % r if a["axis"] < 0 else a["axis"]}
+
+
+def _flatten_shape(s, a):
+    return (math.prod(s[:a["axis"]]), math.prod(s[a["axis"]:]))
+
+
+def _reshape_shape(s, a):
+    target = list(a["shape"])
+    if any(d < -1 for d in target) or target.count(-1) > 1:
+        raise ShapeError(f"shape {a['shape']} may hold one -1 and otherwise dims >= 0")
+    if not a["allowzero"]:
+        if any(d == 0 for d in target[len(s):]):
+            raise ShapeError(f"shape {a['shape']} copies (0) a dim past the input's rank "
+                             f"{len(s)} (input shape {tuple(s)})")
+        target = [s[i] if d == 0 else d for i, d in enumerate(target)]
+    size = math.prod(s)
+    if -1 in target:
+        known = math.prod(d for d in target if d != -1)
+        if known == 0 or size % known:
+            raise ShapeError(f"cannot infer the -1 of shape {a['shape']} for input shape "
+                             f"{tuple(s)} ({size} elements)")
+        target[target.index(-1)] = size // known
+    if math.prod(target) != size:
+        raise ShapeError(f"cannot reshape input shape {tuple(s)} ({size} elements) to "
+                         f"{a['shape']} ({math.prod(target)} elements)")
+    return tuple(target)
+
+
+# ---------------------------------------------------------------- Transpose
+def _transpose_canon(a, types):
+    r = _rank(types)
+    perm = tuple(reversed(range(r))) if a["perm"] is None else a["perm"]
+    if sorted(perm) != list(range(r)):
+        raise ShapeError(f"perm {perm} is not a permutation of the {r} axes of input shape "
+                         f"{types[0].shape}")
+    return {**a, "perm": perm}
+
+
+# ---------------------------------------------------------------- Squeeze / Unsqueeze
+def _squeeze_canon(a, types):
+    s = types[0].shape
+    if a["axes"] is None:
+        return {**a, "axes": tuple(i for i, d in enumerate(s) if d == 1)}
+    return {**a, "axes": tuple(sorted(normalize_axes(a["axes"], len(s))))}
+
+
+def _squeeze_shape(s, a):
+    bad = [i for i in a["axes"] if s[i] != 1]
+    if bad:
+        raise ShapeError(f"cannot squeeze axes {bad} of input shape {tuple(s)}: their dims "
+                         "are not 1")
+    return tuple(d for i, d in enumerate(s) if i not in a["axes"])
+
+
+def _unsqueeze_canon(a, types):
+    return {**a, "axes": tuple(sorted(normalize_axes(a["axes"], _rank(types) + len(a["axes"]))))}
+
+
+def _unsqueeze_shape(s, a):
+    rest = iter(s)
+    return tuple(1 if i in a["axes"] else next(rest) for i in range(len(s) + len(a["axes"])))
+
+
+# ---------------------------------------------------------------- Expand / Tile
+def _tile_shape(s, a):
+    if len(a["repeats"]) != len(s):
+        raise ShapeError(f"repeats {a['repeats']} needs one entry per axis of input shape "
+                         f"{tuple(s)}")
+    return tuple(d * r for d, r in zip(s, a["repeats"]))
+
+
+# ---------------------------------------------------------------- Slice
+def _slice_canon(a, types):
+    n = len(a["starts"])
+    axes = tuple(range(n)) if a["axes"] is None else a["axes"]
+    steps = (1,) * n if a["steps"] is None else a["steps"]
+    if not len(a["ends"]) == len(axes) == len(steps) == n:
+        raise ShapeError(f"starts {a['starts']}, ends {a['ends']}, axes {axes} and steps "
+                         f"{steps} must have one entry each")
+    if 0 in steps:
+        raise ShapeError(f"steps {steps} must be non-zero")
+    return {**a, "axes": normalize_axes(axes, _rank(types)), "steps": steps}
+
+
+def slice_ranges(shape, a) -> list[tuple[int, int, int, int]]:
+    """``(axis, start, stop, step)`` per sliced axis after ONNX's clamping, as a Python
+    slice reads them (``stop`` is ``-1`` for "past index 0" with a negative step)."""
+    out = []
+    for axis, start, end, step in zip(a["axes"], a["starts"], a["ends"], a["steps"]):
+        d = shape[axis]
+        start, end = (v + d if v < 0 else v for v in (start, end))
+        lo, hi = (0, d) if step > 0 else (-1, d - 1)
+        out.append((axis, min(max(start, max(lo, 0)), hi), min(max(end, lo), hi), step))
+    return out
+
+
+def _slice_shape(s, a):
+    out = list(s)
+    for axis, start, stop, step in slice_ranges(s, a):
+        out[axis] = max(0, -(-(stop - start) // step))
+    return tuple(out)
+
+
+def _slice(x, a):
+    index = [slice(None)] * x.ndim
+    for axis, start, stop, step in slice_ranges(x.shape, a):
+        index[axis] = slice(start, stop if stop >= 0 else None, step)
+    return x[tuple(index)]
+
+
+# ---------------------------------------------------------------- DepthToSpace / SpaceToDepth
+def _blocked_to_interleaved(nd: int, mode: str) -> tuple[int, ...]:
+    """Axis permutation from the blocked layout to ``N, C', S1, b1, S2, b2, ..``."""
+    blocks, channel = ((1, nd + 1) if mode == "DCR" else (2, 1))
+    return (0, channel, *(ax for i in range(nd) for ax in (nd + 2 + i, blocks + i)))
+
+
+def _blocked_shape(n, c, spatial, b, mode):
+    return (n, *(b,) * len(spatial), c, *spatial) if mode == "DCR" else (n, c, *(b,) * len(spatial), *spatial)
+
+
+def _depth_to_space_shape(s, a):
+    nd, b = sp.spatial_rank(s), a["blocksize"]
+    if s[1] % b ** nd:
+        raise ShapeError(f"input channels {s[1]} (shape {tuple(s)}) are not divisible by "
+                         f"blocksize**{nd} = {b ** nd}")
+    return (s[0], s[1] // b ** nd, *(d * b for d in s[2:]))
+
+
+def _depth_to_space(x, a):
+    n, c, *spatial = x.shape
+    nd, b = len(spatial), a["blocksize"]
+    blocked = x.reshape(_blocked_shape(n, c // b ** nd, spatial, b, a["mode"]))
+    return blocked.transpose(_blocked_to_interleaved(nd, a["mode"])).reshape(
+        _depth_to_space_shape(x.shape, a))
+
+
+def _space_to_depth_shape(s, a):
+    nd, b = sp.spatial_rank(s), a["blocksize"]
+    if any(d % b for d in s[2:]):
+        raise ShapeError(f"spatial dims of input shape {tuple(s)} are not divisible by "
+                         f"blocksize {b}")
+    return (s[0], s[1] * b ** nd, *(d // b for d in s[2:]))
+
+
+def _space_to_depth(x, a):
+    n, c, *spatial = x.shape
+    b = a["blocksize"]
+    interleaved = x.reshape(n, c, *(v for d in spatial for v in (d // b, b)))
+    perm = np.argsort(_blocked_to_interleaved(len(spatial), "DCR"))
+    return interleaved.transpose(perm).reshape(_space_to_depth_shape(x.shape, a))
+
+
+# ---------------------------------------------------------------- the table
+_POSITIVE = Attr("int", check=lambda v: None if v >= 1 else "must be >= 1")
+
+SHAPE_OPS = {
+    # name: (attrs, canonicalize, output shape from (input shape, attrs), numpy function or
+    #        None for a reshape to the output shape)
+    "Flatten": ({"axis": Attr("int", 1)}, _flatten_canon, _flatten_shape, None),
+    "Reshape": ({"shape": Attr("ints"), "allowzero": Attr("int", 0, choices=(0, 1))},
+                None, _reshape_shape, None),
+    "Transpose": ({"perm": Attr("ints", None)}, _transpose_canon,
+                  lambda s, a: tuple(s[p] for p in a["perm"]),
+                  lambda x, a: x.transpose(a["perm"])),
+    "Squeeze": ({"axes": Attr("ints", None)}, _squeeze_canon, _squeeze_shape, None),
+    "Unsqueeze": ({"axes": Attr("ints")}, _unsqueeze_canon, _unsqueeze_shape, None),
+    "Expand": ({"shape": Attr("ints", check=_non_negative)}, None,
+               lambda s, a: broadcast_shapes(s, a["shape"]),
+               lambda x, a: np.broadcast_to(x, broadcast_shapes(x.shape, a["shape"]))),
+    "Tile": ({"repeats": Attr("ints", check=_non_negative)}, None, _tile_shape,
+             lambda x, a: np.tile(x, a["repeats"])),
+    "Slice": ({"starts": Attr("ints"), "ends": Attr("ints"), "axes": Attr("ints", None),
+               "steps": Attr("ints", None)}, _slice_canon, _slice_shape, _slice),
+    "DepthToSpace": ({"blocksize": _POSITIVE,
+                      "mode": Attr("str", "DCR", choices=("DCR", "CRD"))},
+                     None, _depth_to_space_shape, _depth_to_space),
+    "SpaceToDepth": ({"blocksize": _POSITIVE}, None, _space_to_depth_shape, _space_to_depth),
+}
+
+
+def _reference(shape_fn, fn):
+    def ref(inputs, a):
+        x = inputs[0]
+        y = x.reshape(shape_fn(x.shape, a)) if fn is None else fn(x, a)
+        return np.ascontiguousarray(y)
+    return ref
+
+
+for _name, (_attrs, _canon, _shape, _fn) in SHAPE_OPS.items():
+    register(OpDef(name=_name, inputs=("X",), attrs=_attrs, canonicalize=_canon,
+                   infer=lambda types, a, f=_shape: (types[0].with_shape(f(types[0].shape, a)),),
+                   reference=_reference(_shape, _fn), doc=f"tensor-shape op {_name}"))

@@ -1,0 +1,49 @@
+"""Softmax and LogSoftmax along one axis (ONNX opset-13 semantics, not the older
+"flatten to 2-D at ``axis``" rule).
+
+Both subtract the maximum along ``axis`` first, so ``exp`` never overflows, and compute in
+float64 before casting back to the input dtype: ``Softmax = e / sum(e)``, ``LogSoftmax =
+(x - max) - log(sum(e))`` with ``e = exp(x - max)``.  The two entries share one infer rule
+and differ only in the last step (the table below).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Attr, OpDef, register
+from ._common import norm_axis, require_float
+
+
+def _canon(attrs, types):
+    return {**attrs, "axis": norm_axis(attrs["axis"], types[0].rank)}
+
+
+def _infer(types, a):
+    require_float(types[0])
+    return (types[0],)
+
+
+def _shifted(x, axis):
+    """``x - max`` and ``sum(exp(x - max))`` along ``axis``, in float64."""
+    x = x.astype(np.float64)
+    z = x - x.max(axis=axis, keepdims=True)
+    return z, np.exp(z).sum(axis=axis, keepdims=True)
+
+
+FINISH = {
+    "Softmax": lambda z, s: np.exp(z) / s,
+    "LogSoftmax": lambda z, s: z - np.log(s),
+}
+
+
+def _reference(finish):
+    def ref(inputs, a):
+        x = inputs[0]
+        return finish(*_shifted(x, a["axis"])).astype(x.dtype)
+    return ref
+
+
+for _name, _finish in FINISH.items():
+    register(OpDef(name=_name, inputs=("input",), attrs={"axis": Attr("int", -1)},
+                   canonicalize=_canon, infer=_infer, reference=_reference(_finish),
+                   doc=f"{_name} along one axis"))

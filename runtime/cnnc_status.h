@@ -1,0 +1,34 @@
+/*
+ * cnnc runtime: status codes shared by every generated model (C and CUDA).
+ *
+ * Every public entry point of generated code returns a cnnc_status; 0 is success.
+ * cnnc_status_str() names a code for messages.  Header-only, C99, no dependencies.
+ */
+#ifndef CNNC_STATUS_H
+#define CNNC_STATUS_H
+
+typedef enum cnnc_status {
+    CNNC_OK = 0,
+    CNNC_ERR_NULL_ARG = 1,       /* a required pointer argument is NULL */
+    CNNC_ERR_ARENA_TOO_SMALL = 2, /* the caller's arena is smaller than <MODEL>_ARENA_BYTES */
+    CNNC_ERR_ARENA_ALIGN = 3,    /* the arena is not aligned to CNNC_ARENA_ALIGN bytes */
+    CNNC_ERR_SHAPE = 4,          /* an input shape differs from the compiled one */
+    CNNC_ERR_DEVICE = 5          /* a device (CUDA) call failed */
+} cnnc_status;
+
+#define CNNC_ARENA_ALIGN 64
+
+static inline const char *cnnc_status_str(cnnc_status s)
+{
+    switch (s) {
+    case CNNC_OK: return "ok";
+    case CNNC_ERR_NULL_ARG: return "null argument";
+    case CNNC_ERR_ARENA_TOO_SMALL: return "arena too small";
+    case CNNC_ERR_ARENA_ALIGN: return "arena misaligned";
+    case CNNC_ERR_SHAPE: return "shape mismatch";
+    case CNNC_ERR_DEVICE: return "device error";
+    }
+    return "unknown status";
+}
+
+#endif /* CNNC_STATUS_H */
