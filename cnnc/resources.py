@@ -1,24 +1,34 @@
 """Where the shipped data folders are: ``templates/`` (Jinja) and ``runtime/`` (C/CUDA).
 
-In the repository they are top-level folders; in an installed wheel they are the data
-packages ``cnnc.templates`` and ``cnnc.runtime`` (pyproject.toml maps one onto the other),
-so one lookup through importlib.resources serves a source checkout, an editable install
-and a wheel alike.
+In the repository they are top-level folders beside ``cnnc/`` (a source checkout or an
+editable install finds them there); in a built wheel pyproject.toml places them inside
+the package as ``cnnc/templates`` and ``cnnc/runtime``.  The installed location wins.
 """
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import jinja2
 
+from .ir import CnncError
+
+_PKG = Path(__file__).resolve().parent
+
+
+def _data_dir(name: str) -> Path:
+    for candidate in (_PKG / name, _PKG.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise CnncError(f"cnnc's {name}/ folder is missing from this installation ({_PKG}); "
+                    "reinstall cnnc")
+
 
 def templates_dir() -> Path:
-    return Path(str(resources.files("cnnc.templates")))
+    return _data_dir("templates")
 
 
 def runtime_dir() -> Path:
-    return Path(str(resources.files("cnnc.runtime")))
+    return _data_dir("runtime")
 
 
 def template_env() -> jinja2.Environment:

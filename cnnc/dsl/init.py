@@ -31,8 +31,8 @@ row offset (rows grow downwards), both ``index - (size - 1) / 2``, so an even si
 centre between pixels.
 
 k-means filters follow Coates & Ng (2011): random patches, each normalized to zero mean
-and unit contrast, optionally ZCA-whitened, clustered by k-means (k-means++ seeding,
-Lloyd iterations).  The centroids ``c`` are returned as they are, i.e. in whitened space,
+and unit contrast, optionally ZCA-whitened, clustered by k-means (greedy k-means++ seeding as in
+scikit-learn, Lloyd iterations).  The centroids ``c`` are returned as they are, i.e. in whitened space,
 where Coates & Ng use them: their features compare a whitened patch ``W (x - mu)`` with
 ``c``.  ``W`` is symmetric, so ``<W (x - mu), c> = <x, W c> - <mu, W c>``: with
 ``fold_whitening`` the filters are ``W c`` instead, and a convolution over the
@@ -98,8 +98,7 @@ def _axis(fn: str, axis) -> int:
 
 # --------------------------------------------------------------------------- random
 
-def _fans(fn: str, shape, batch_dims: int) -> tuple[int, int]:
-    shape = _shape(fn, shape)
+def _fans(fn: str, shape: tuple[int, ...], batch_dims: int) -> tuple[int, int]:
     batch_dims = _int(fn, "batch_dims", batch_dims, minimum=0)
     if len(shape) < batch_dims + 2:
         _fail(fn, f"shape {shape} needs at least {batch_dims + 2} dims: {batch_dims} batch dims, "
@@ -111,17 +110,18 @@ def _fans(fn: str, shape, batch_dims: int) -> tuple[int, int]:
 
 def fans(shape, batch_dims: int = 0) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight laid out ``(*batch, out, in, *kernel)``."""
-    return _fans("fans", shape, batch_dims)
+    return _fans("fans", _shape("fans", shape), batch_dims)
 
 
 def _variance_scaling(fn: str, shape, rng, variance: Callable[[int, int], float],
                       distribution: str, batch_dims: int) -> np.ndarray:
+    shape = _shape(fn, shape)
     std = math.sqrt(variance(*_fans(fn, shape, batch_dims)))
     rng = _rng(fn, rng)
     if distribution == "normal":
-        return (rng.standard_normal(tuple(shape)) * std).astype(F32)
+        return (rng.standard_normal(shape) * std).astype(F32)
     limit = math.sqrt(3.0) * std
-    return rng.uniform(-limit, limit, tuple(shape)).astype(F32)
+    return rng.uniform(-limit, limit, shape).astype(F32)
 
 
 def _he(fan_in, fan_out):
@@ -152,20 +152,23 @@ def xavier_uniform(shape, rng, *, batch_dims: int = 0) -> np.ndarray:
     return _variance_scaling("xavier_uniform", shape, rng, _glorot, "uniform", batch_dims)
 
 
-def uniform(shape, rng, low: float = -0.05, high: float = 0.05) -> np.ndarray:
+def uniform(shape, rng, low: float = -0.05, high: float = 0.05, *, batch_dims: int = 0) -> np.ndarray:
+    """U(low, high). ``batch_dims`` (as for every entry of INITIALIZERS) is accepted and
+    unused: this distribution does not depend on the fans."""
     low, high = _float("uniform", "low", low), _float("uniform", "high", high)
     if low >= high:
         _fail("uniform", f"low must be < high, got low={low}, high={high}")
     return _rng("uniform", rng).uniform(low, high, _shape("uniform", shape)).astype(F32)
 
 
-def normal(shape, rng, std: float = 0.01) -> np.ndarray:
+def normal(shape, rng, std: float = 0.01, *, batch_dims: int = 0) -> np.ndarray:
+    """N(0, std^2); ``batch_dims`` is accepted and unused, as for ``uniform``."""
     std = _float("normal", "std", std, minimum=0.0, strict=True)
     return (_rng("normal", rng).standard_normal(_shape("normal", shape)) * std).astype(F32)
 
 
-def zeros(shape, rng=None) -> np.ndarray:
-    """Zeros; ``rng`` is accepted (and ignored) for the ``(shape, rng)`` signature."""
+def zeros(shape, rng=None, *, batch_dims: int = 0) -> np.ndarray:
+    """Zeros; ``rng`` and ``batch_dims`` are accepted (and ignored) for the common signature."""
     return np.zeros(_shape("zeros", shape), F32)
 
 
@@ -346,13 +349,17 @@ def _sq_distances(x: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 def _kmeans_pp(x: np.ndarray, k: int, rng) -> np.ndarray:
+    """Greedy k-means++: of a few candidates drawn by squared distance, keep the best one."""
+    trials = 2 + int(math.log(k))
     centres = [x[rng.integers(len(x))]]
     d2 = ((x - centres[0]) ** 2).sum(1)
     for _ in range(1, k):
         total = d2.sum()
-        i = rng.choice(len(x), p=d2 / total) if total > 0 else rng.integers(len(x))
-        centres.append(x[i])
-        d2 = np.minimum(d2, ((x - x[i]) ** 2).sum(1))
+        cand = rng.choice(len(x), size=trials, p=d2 / total) if total > 0 else rng.integers(len(x), size=1)
+        after = np.minimum(d2[:, None], _sq_distances(x, x[cand]))
+        best = after.sum(0).argmin()
+        centres.append(x[cand[best]])
+        d2 = after[:, best]
     return np.array(centres)
 
 

@@ -79,13 +79,15 @@ def window_attrs(nd: int, kernel, stride, padding, dilation=None) -> dict:
     return attrs
 
 
-def weight(ctx: LayerContext, init, shape: Sequence[int], suffix: str = "w") -> Tensor:
-    """A constant weight tensor of ``shape`` from an initializer name, callable or array."""
+def weight(ctx: LayerContext, init, shape: Sequence[int], suffix: str = "w", *,
+           batch_dims: int = 0) -> Tensor:
+    """A constant weight tensor of ``shape`` from an initializer name, callable or array.
+    ``batch_dims`` leading axes (positions of unshared, tiles of tiled conv) are not fans."""
     shape = tuple(int(s) for s in shape)
     if isinstance(init, str):
         if init not in INITIALIZERS:
             raise CnncError(f"unknown initializer {init!r}; known: {', '.join(INITIALIZERS)}")
-        arr = INITIALIZERS[init](shape, ctx.rng)
+        arr = INITIALIZERS[init](shape, ctx.rng, batch_dims=batch_dims)
     elif callable(init):
         arr = init(shape, ctx.rng)
     else:
@@ -153,7 +155,7 @@ def local_conv(ctx, x, filters: int, kernel, stride=1, padding="valid", dilation
     nd = _spatial(x)
     attrs = window_attrs(nd, kernel, stride, padding, dilation)
     out = output_shape(x.shape[2:], canonical_window({"auto_pad": "NOTSET", "pads": None, **attrs}, nd))
-    w = weight(ctx, init, (*out, filters, x.shape[1], *attrs["kernel_shape"]))
+    w = weight(ctx, init, (*out, filters, x.shape[1], *attrs["kernel_shape"]), batch_dims=nd)
     b = [] if not bias else [weight(ctx, np.zeros((filters, *out), np.float32) if bias is True else bias,
                                     (filters, *out), "b")]
     return activate(ctx, ctx.op("LocalConv", [x, w, *b], attrs), activation)
@@ -165,7 +167,8 @@ def tiled_conv(ctx, x, filters: int, kernel, tiles=2, stride=1, padding="valid",
     """Tiled convolution: ``tiles`` kernels per axis cycle over the output positions."""
     nd = _spatial(x)
     attrs = window_attrs(nd, kernel, stride, padding, dilation)
-    w = weight(ctx, init, (*_per_axis(tiles, nd, "tiles"), filters, x.shape[1], *attrs["kernel_shape"]))
+    w = weight(ctx, init, (*_per_axis(tiles, nd, "tiles"), filters, x.shape[1], *attrs["kernel_shape"]),
+               batch_dims=nd)
     y = ctx.op("TiledConv", [x, w, *_bias(ctx, bias, filters)], attrs)
     return activate(ctx, y, activation)
 

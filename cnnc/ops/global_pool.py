@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, OpDef, register
+from ..ir import OpDef, register
 from . import _spatial as sp
 from ._common import require_float
+from .pool import LP_P
 
 
 def _infer(types, a):
@@ -30,8 +31,7 @@ def _lp(x, axes, a):
 GLOBAL_POOLS = {
     "GlobalAveragePool": ({}, lambda x, axes, a: x.mean(axes, keepdims=True)),
     "GlobalMaxPool": ({}, lambda x, axes, a: x.max(axes, keepdims=True)),
-    "GlobalLpPool": ({"p": Attr("int", 2, check=lambda p: None if p >= 1 else "must be >= 1")},
-                     _lp),
+    "GlobalLpPool": ({"p": LP_P}, _lp),
 }
 
 for _name, (_attrs, _reduce) in GLOBAL_POOLS.items():

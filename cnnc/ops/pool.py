@@ -9,7 +9,11 @@ one loop registers them.  Every pool takes ``kernel_shape`` (required), ``stride
 ``auto_pad="FULL"``).
 
 Semantics, as onnxruntime computes them (the ONNX reference evaluator agrees except where
-noted in the tests):
+noted in the tests), with one exception: SAME pads the *dilated* kernel, as the ONNX spec
+says (total pad ``(out-1)*stride + dilation*(k-1) + 1 - in``, ``out = ceil(in/stride)``);
+onnxruntime pads for the undilated kernel there and returns fewer outputs than its own
+shape inference promises.  Padding never goes negative (SAME with stride > kernel pads 0;
+onnxruntime's MaxPool rejects that case).
 
 * ``ceil_mode=1`` adds a last, partial window when it starts on the input or the begin
   padding; the part of it past the end padding (the "overhang") is never a tap.
@@ -42,6 +46,10 @@ from . import _spatial as sp
 from ._common import require_float
 
 _BIT = Attr("int", 0, choices=(0, 1))
+#: LpPool's and GlobalLpPool's exponent
+LP_P = Attr("int", 2, check=lambda p: None if p >= 1 else "must be >= 1")
+_SIGMA = Attr("float", 1.0, check=lambda v: None if v > 0 else "must be > 0",
+              doc="Gaussian width of WeightedAvgPool, in input pixels")
 
 
 def _window_attrs() -> dict[str, Attr]:
@@ -60,13 +68,14 @@ def _infer(types, a):
     require_float(x)
     ceil = bool(a["ceil_mode"])
     out = sp.output_shape(x.shape[2:], a, ceil_mode=ceil)
-    taps = sp.valid_mask(x.shape[2:], a, ceil_mode=ceil).reshape(*out, -1).sum(-1)
+    nd = len(out)
+    taps = sp.valid_mask(x.shape[2:], a, ceil_mode=ceil).sum(axis=tuple(range(nd, 2 * nd)))
     if taps.size and taps.min() == 0:
         where = tuple(int(i) for i in np.argwhere(taps == 0)[0])
         raise ShapeError(f"output position {where} of {tuple(out)} pools a window that lies "
                          f"entirely in the padding (input {x.shape}, kernel_shape "
                          f"{a['kernel_shape']}, pads {a['pads']}, auto_pad {a['auto_pad']}); "
-                         "pads must be smaller than the kernel")
+                         "make the pads smaller than the kernel")
     return (x.with_shape((*x.shape[:2], *out)),)
 
 
@@ -120,18 +129,12 @@ def _weighted_average(win, xs, a, axes):
     return (win * w).sum(axes) / w.sum(axes)
 
 
-def _positive(what):
-    return lambda v: None if v > 0 else f"{what} must be > 0"
-
-
 POOLS = {
     "MaxPool": ({"storage_order": _BIT}, -np.inf, lambda win, xs, a, axes: win.max(axes)),
     "AveragePool": ({"count_include_pad": _BIT}, 0.0, _average),
-    "LpPool": ({"p": Attr("int", 2, check=lambda p: None if p >= 1 else "must be >= 1")},
-               0.0, _lp),
+    "LpPool": ({"p": LP_P}, 0.0, _lp),
     "LSEPool": ({}, -np.inf, _log_sum_exp),
-    "WeightedAvgPool": ({"sigma": Attr("float", 1.0, check=_positive("sigma"))},
-                        0.0, _weighted_average),
+    "WeightedAvgPool": ({"sigma": _SIGMA}, 0.0, _weighted_average),
 }
 
 

@@ -10,7 +10,8 @@ covering ``[floor(i*H/n), ceil((i+1)*H/n))`` (the adaptive-pooling rule: bins co
 whole axis, neighbours may share a row, and none is empty even when ``n > H``).  The output
 is ``(N, C * sum(n ** nd))``: level by level in the order of ``levels``; within a level
 channel-major, then the bins in row-major order, i.e. the level's ``(N, C, n, ..., n)``
-result flattened to ``(N, C * n**nd)``, as in the paper's reference code.
+result flattened to ``(N, C * n**nd)``.  So ``out[:, off + c*n**2 + i*n + j]`` is bin
+``(i, j)`` of channel ``c`` at the 2-D level ``n`` whose block starts at ``off``.
 
 A bin is a box, the product of one interval per axis, so its max (and its mean: the mean
 over a box is the mean over one axis of the means over the others) is taken one axis at a

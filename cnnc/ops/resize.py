@@ -133,10 +133,10 @@ def _source_coordinates(mode, y, scale, n_in, n_out, roi):
         return y * (n_in - 1) / (n_out - 1) if n_out > 1 else np.zeros_like(y)
     if mode == "asymmetric":
         return y / scale
-    start, end = roi
+    start, end = roi  # float32, as ONNX's roi tensor: ties then round as in ONNX's reference
     if n_out > 1:
         return y * (end - start) * (n_in - 1) / (n_out - 1) + start * (n_in - 1)
-    return np.full_like(y, (end - start) * (n_in - 1) / 2 + start * (n_in - 1))
+    return np.full_like(y, (end - start) * (n_in - 1) / 2) + start * (n_in - 1)
 
 
 _ROUND = {"round_prefer_floor": lambda x: np.ceil(x - 0.5),
@@ -186,7 +186,8 @@ def resize_plan(shape, a) -> list[AxisPlan]:
     plans = []
     for i, (axis, scale, n_out) in enumerate(zip(a["axes"], scales, outs)):
         n_in = shape[axis]
-        roi = (a["roi"][i], a["roi"][n_axes + i]) if coord_mode == "tf_crop_and_resize" else None
+        roi = (tuple(np.float32(a["roi"][j]) for j in (i, n_axes + i))
+               if coord_mode == "tf_crop_and_resize" else None)
         if scale == 1 and n_out == n_in and roi in (None, (0.0, 1.0)):
             continue
         x = _source_coordinates(coord_mode, np.arange(n_out, dtype=np.float64), scale, n_in,

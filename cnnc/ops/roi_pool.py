@@ -19,8 +19,9 @@ outside the image count as 0); ``avg`` averages a bin's samples.  ``max`` follow
 reference and onnxruntime: per sample it takes the largest of the four *weighted* corner
 terms ``w_i * x_i`` (not the interpolated value), then the max over the bin's samples.
 
-Batch indices are run-time data: an index outside ``[0, N)`` is reported when the
-reference runs.
+``rois`` and ``batch_indices`` stay operands (they are data a network computes, region
+proposals, not static shapes); an out-of-range batch index is therefore reported when the
+reference runs, not at graph building.
 """
 from __future__ import annotations
 

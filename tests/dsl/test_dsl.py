@@ -133,3 +133,14 @@ def test_special_layers(rng):
     assert outs["p0"].shape == outs["p1"].shape == (1, 3, 7, 7)
     assert outs["spp"].shape == (1, 2 * (1 + 4))
     assert outs["roi"].shape == (1, 2, 2, 2) and outs["up"].shape == (1, 2, 18, 18)
+
+
+def test_local_and_tiled_weights_scale_by_their_true_fan_in():
+    """He init of an unshared/tiled weight uses fan_in = C * prod(kernel), not the positions."""
+    m = nn.Model("fans", seed=3)
+    x = m.input("x", (1, 4, 20, 20))
+    nn.local_conv(x, 8, 3, name="loc")
+    nn.tiled_conv(x, 8, 3, tiles=2, name="til")
+    for name in ("loc_w", "til_w"):
+        w = m.graph.node(name).attrs["value"]
+        assert abs(w.std() - np.sqrt(2 / (4 * 9))) < 0.1 * np.sqrt(2 / (4 * 9)), (name, w.std())

@@ -331,7 +331,7 @@ def _cosine(a, b):
 
 
 # folded filters amplify the noise left in each centroid by 1 / (noise variance + zca_eps)
-@pytest.mark.parametrize("whiten,fold,min_cosine", [(False, False, 0.99), (True, False, 0.99),
+@pytest.mark.parametrize("whiten,fold,min_cosine", [(False, False, 0.99), (True, False, 0.98),
                                                     (True, True, 0.95)])
 @pytest.mark.parametrize("channels,kernel", [(1, (5, 5)), (2, (3, 4)), (1, (9,)), (2, (2, 3, 2))])
 def test_kmeans_recovers_known_patterns(rng, whiten, fold, min_cosine, channels, kernel):

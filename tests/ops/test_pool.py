@@ -80,6 +80,20 @@ def test_same_padding_with_dilation(rng, op, extra, xs, attrs, pads):
         assert_close(got, onnx_run(op, [x], explicit, runtime="ort")[0])
 
 
+@pytest.mark.parametrize("op,extra", OPS)
+@pytest.mark.parametrize("xs,kernel", [((1, 2, 7), (3,)), ((1, 2, 5, 6), (2, 3)),
+                                       ((1, 1, 4, 3, 5), (2, 2, 3))])
+def test_full_padding(rng, op, extra, xs, kernel):
+    """cnnc's auto_pad FULL (not in ONNX) is explicit pads of k-1 on both sides."""
+    x = rng.standard_normal(xs).astype(np.float32)
+    (got,) = cnnc_run(op, [x], {"kernel_shape": kernel, "auto_pad": "FULL", **extra})
+    pads = tuple(k - 1 for k in kernel) * 2
+    # onnx.reference's MaxPool indexes past its buffer when a window is mostly padding
+    runtime = "ort" if op == "MaxPool" else "reference"
+    want = onnx_run(op, [x], {"kernel_shape": kernel, "pads": pads, **extra}, runtime=runtime)
+    assert_close(got, want[0])
+
+
 # ------------------------------------------------------------------ ops ONNX lacks
 def loop_pool(x, attrs, reduce):
     """Direct loop: every output position, every kernel tap on the input (explicit pads);
@@ -169,14 +183,16 @@ def test_float64_kept(rng):
 @pytest.mark.parametrize("op,xs,attrs,msg", [
     ("MaxPool", (1, 2, 8, 8), {}, "missing required attribute 'kernel_shape'"),
     ("MaxPool", (1, 2, 8, 8), {"kernel_shape": (2,)}, "expected 2"),
-    ("MaxPool", (1, 2, 8, 8), {"kernel_shape": (2, 2), "pads": (2, 0, 0, 0)}, "entirely in the padding"),
+    ("MaxPool", (1, 2, 8, 8), {"kernel_shape": (2, 2), "pads": (2, 0, 0, 0)},
+     "entirely in the padding"),
     ("AveragePool", (1, 2, 2, 2), {"kernel_shape": (3, 3)}, "larger than the padded input"),
     ("AveragePool", (1, 2, 8, 8), {"kernel_shape": (2, 2), "ceil_mode": 2}, "must be one of"),
     ("AveragePool", (1, 2, 8, 8), {"kernel_shape": (2, 2), "strides": (0, 1)}, ">= 1"),
     ("LpPool", (1, 2, 8, 8), {"kernel_shape": (2, 2), "p": 0}, ">= 1"),
     ("LSEPool", (2, 8), {"kernel_shape": (2,)}, "spatial axes"),
-    ("WeightedAvgPool", (1, 2, 8), {"kernel_shape": (2,), "sigma": 0.0}, "sigma must be > 0"),
-    ("WeightedAvgPool", (1, 2, 8), {"kernel_shape": (2,), "count_include_pad": 1}, "unknown attribute"),
+    ("WeightedAvgPool", (1, 2, 8), {"kernel_shape": (2,), "sigma": 0.0}, "'sigma'.*must be > 0"),
+    ("WeightedAvgPool", (1, 2, 8), {"kernel_shape": (2,), "count_include_pad": 1},
+     "unknown attribute"),
 ])
 def test_pool_rejects_bad_attributes(op, xs, attrs, msg):
     with pytest.raises(CnncError, match=msg):

@@ -1,0 +1,71 @@
+"""The command line: show/run/ops, and one clean error line (no traceback) on bad input."""
+import numpy as np
+import pytest
+
+from cnnc.cli import main
+
+MODEL = '''
+import cnnc.dsl as nn
+
+def build():
+    m = nn.Model("cli_model")
+    x = m.input("x", (1, 2, 6, 6))
+    m.output(nn.conv(x, 3, 3, padding="same", activation="relu"), "y")
+    return m.build()
+'''
+
+BROKEN = '''
+import cnnc.dsl as nn
+
+def build():
+    m = nn.Model("broken")
+    x = m.input("x", (1, 2, 6, 6))
+    y = nn.conv(x, 3, 9)
+    return m.build()
+'''
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    p = tmp_path / "model.py"
+    p.write_text(MODEL)
+    return p
+
+
+def test_show(model_file, capsys):
+    assert main(["show", str(model_file)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("graph cli_model(%x: f32[1,2,6,6]) {") and "Relu" in out
+
+
+def test_run_with_given_input_and_save(model_file, tmp_path, capsys, rng):
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["run", str(model_file), "--input", f"x={tmp_path / 'x.npy'}", "--save", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "input  x: f32[1,2,6,6] (given)" in out and "output y: float32[1, 3, 6, 6]" in out
+    y = np.load(tmp_path / "o" / "y.npy")
+    assert y.shape == (1, 3, 6, 6) and (y >= 0).all()
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["run", "no/such/model.py"], "does not exist"),
+    (["run", "{model}", "--input", "x"], "NAME=FILE.npy"),
+    (["run", "{model}", "--input", "x={tmp}/missing.npy"], "cannot read"),
+    (["run", "{model}", "--input", "z={tmp}/x.npy"], "unknown 'z'"),
+    (["run", "{model}", "--input", "x={tmp}/bad.npy"], "must be float32\\[1, 2, 6, 6\\]"),
+    (["run", "{broken}"], r"layer 'conv1' \(Conv\) at .*broken.py:7: window of extent 9"),
+    (["show", "{txt}"], "unsupported model file type"),
+])
+def test_errors_are_one_line(argv, msg, model_file, tmp_path, capsys):
+    (tmp_path / "broken.py").write_text(BROKEN)
+    (tmp_path / "m.txt").write_text("")
+    np.save(tmp_path / "x.npy", np.zeros((1, 2, 6, 6), np.float32))
+    np.save(tmp_path / "bad.npy", np.zeros((2, 6, 6), np.float32))
+    argv = [a.format(model=model_file, tmp=tmp_path, broken=tmp_path / "broken.py", txt=tmp_path / "m.txt")
+            for a in argv]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cnnc: error: ") and len(err.strip().splitlines()) == 1, err
+    import re
+    assert re.search(msg, err), err
