@@ -16,7 +16,7 @@ import numpy as np
 
 from . import __version__
 from .backends import TARGETS, compile
-from .ir import CnncError, Graph, all_ops
+from .ir import CnncError, Graph, all_ops, sanitize
 
 
 def load_model(path: str) -> Graph:
@@ -83,13 +83,8 @@ def cmd_run(args) -> int:
               f"std={arr.std():.5g} argmax={int(flat[0].argmax())}")
         if args.save:
             Path(args.save).mkdir(parents=True, exist_ok=True)
-            np.save(Path(args.save) / f"{_file_safe(name)}.npy", arr)
+            np.save(Path(args.save) / f"{sanitize(name)}.npy", arr)
     return 0
-
-
-def _file_safe(name: str) -> str:
-    from .ir import sanitize
-    return sanitize(name)
 
 
 def cmd_ops(args) -> int:

@@ -18,7 +18,8 @@ stride-4 conv; 227 does) -> conv1 96@11x11/4 -> 55 -> pool 27 -> conv2 256@5x5 -
 1000-way softmax.  The real network has 61 M weights; ``width`` scales every channel count
 and the dense widths (keeping each even, for the two groups) so the default runs in well
 under a second on the numpy reference — the topology, kernels, strides and groups are
-unchanged.  ``build(width=1.0)`` is the full-size model.
+unchanged.  ``build(width=1.0)`` is the full-size model (a few seconds, most of them
+drawing its random weights).
 
     cnnc run examples/alexnet.py
     python examples/alexnet.py
@@ -27,6 +28,10 @@ import numpy as np
 
 import cnnc
 import cnnc.dsl as nn
+
+# Section 3.3: k = 2, n = 5, alpha = 1e-4, beta = 0.75.  The paper multiplies the plain sum
+# of squares by alpha; ONNX's LRN (and cnnc's) multiplies by alpha / size, hence n * alpha.
+LRN = dict(size=5, alpha=5 * 1e-4, beta=0.75, bias=2.0)
 
 
 def build(batch: int = 1, image_size: int = 227, classes: int = 1000, width: float = 0.25,
@@ -39,11 +44,11 @@ def build(batch: int = 1, image_size: int = 227, classes: int = 1000, width: flo
     x = m.input("image", (batch, 3, image_size, image_size))
 
     x = nn.conv(x, ch(96), 11, stride=4, activation="relu", name="conv1")
-    x = nn.lrn(x, size=5, alpha=1e-4, beta=0.75, bias=2.0, name="norm1")
+    x = nn.lrn(x, **LRN, name="norm1")
     x = nn.max_pool(x, 3, stride=2, name="pool1")
 
     x = nn.conv(x, ch(256), 5, padding=2, groups=2, activation="relu", name="conv2")
-    x = nn.lrn(x, size=5, alpha=1e-4, beta=0.75, bias=2.0, name="norm2")
+    x = nn.lrn(x, **LRN, name="norm2")
     x = nn.max_pool(x, 3, stride=2, name="pool2")
 
     x = nn.conv(x, ch(384), 3, padding=1, activation="relu", name="conv3")

@@ -27,6 +27,7 @@ import numpy as np
 import cnnc
 import cnnc.dsl as nn
 
+
 def build(batch: int = 1, classes: int = 10, activation: str = "tanh", pool: str = "avg",
           seed: int = 0) -> cnnc.Graph:
     """LeNet-5 on (batch, 1, 28, 28) digits; the output ``probs`` is (batch, classes)."""

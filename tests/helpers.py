@@ -5,7 +5,6 @@ import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import onnx
 from onnx import helper
 
 import cnnc

@@ -1,4 +1,6 @@
 """The command line: show/run/ops, and one clean error line (no traceback) on bad input."""
+import re
+
 import numpy as np
 import pytest
 
@@ -67,5 +69,4 @@ def test_errors_are_one_line(argv, msg, model_file, tmp_path, capsys):
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("cnnc: error: ") and len(err.strip().splitlines()) == 1, err
-    import re
     assert re.search(msg, err), err

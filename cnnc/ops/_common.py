@@ -30,6 +30,14 @@ def norm_axis(axis: int, rank: int, what: str = "axis") -> int:
     return axis % rank
 
 
+def normalize_axes(axes, rank: int, what: str = "axes") -> tuple[int, ...]:
+    """Normalized axes (negative ones count from the back); duplicates are an error."""
+    out = tuple(norm_axis(a, rank) for a in axes)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{what} {tuple(axes)} repeat an axis of a rank-{rank} tensor")
+    return out
+
+
 def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
     """numpy/ONNX multidirectional broadcasting, with an error that prints the shapes."""
     rank = max(len(s) for s in shapes)

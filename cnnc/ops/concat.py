@@ -22,6 +22,7 @@ def _concat_canon(a, types):
 def _concat_infer(types, a):
     same_dtype(types, [f"inputs[{i}]" for i in range(len(types))])
     axis, first = a["axis"], types[0].shape
+
     def others(shape):
         return shape[:axis] + shape[axis + 1:]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Attr, OpDef, ShapeError, register
-from .shape import normalize_axes
+from ._common import normalize_axes
 
 MODES = ("constant", "reflect", "edge", "wrap")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Attr, OpDef, ShapeError, register
-from ._common import FLOATS, norm_axis
+from ._common import FLOATS, normalize_axes
 from .elementwise import NUMERIC, trunc_divide
 
 
@@ -65,9 +65,7 @@ REDUCE = {
 def _canon(attrs, types):
     rank = types[0].rank
     given = attrs["axes"] or ()
-    axes = tuple(sorted(norm_axis(ax, rank, "reduction axis") for ax in given))
-    if len(set(axes)) != len(axes):
-        raise ShapeError(f"axes {given} name an axis twice (input {types[0]})")
+    axes = tuple(sorted(normalize_axes(given, rank, "reduction axes")))
     if not axes and not attrs["noop_with_empty_axes"]:
         axes = tuple(range(rank))
     return {**attrs, "axes": axes}

@@ -5,9 +5,16 @@ so they are **attributes** here (with ``axes`` naming the axes they refer to; ca
 attributes hold ``axes`` filled in and normalized).  Exactly one of ``scales`` and
 ``sizes`` is given.  ``scales`` are rounded to float32 first, because that is the type of
 ONNX's ``scales`` tensor: the same attributes give the same result here and in an exported
-model.  Output extents are ``floor(in * scale)`` or ``sizes`` (adjusted by
-``keep_aspect_ratio_policy``); like onnxruntime and ONNX's reference and shape inference,
-and unlike the sentence in ONNX's spec, ``roi`` does not change the output extent.
+model (``roi`` likewise).  Output extents are ``floor(in * scale)`` or ``sizes`` (adjusted by
+``keep_aspect_ratio_policy``, which, as in ONNX, does nothing with ``scales``); like
+onnxruntime and ONNX's reference and shape inference, and unlike a sentence of ONNX's
+spec, ``roi`` does not change the output extent.
+
+Where ONNX's reference evaluator departs from ONNX's spec, cnnc follows the spec, as
+onnxruntime does: ``align_corners`` and ``tf_crop_and_resize`` divide by the integer output
+extent minus 1 (the reference uses the fractional ``in * scale``), and
+``pytorch_half_pixel`` maps an output of extent 1 to coordinate 0 (the reference: -0.5).
+``antialias`` with ``nearest`` is rejected, as ONNX's reference does.
 
 Resizing is separable, so the whole op is, per resized axis, a table of taps computed in
 Python — ``index`` and ``weight`` arrays of shape ``(out, taps)`` — applied axis by axis:
@@ -30,7 +37,7 @@ mode:
 and weights.  Computation is in float64, cast back to the input dtype at the end (integer
 dtypes round half to even and saturate, as ONNX's reference does).
 
-Upsample (ONNX opset 7-9; removed in 10) is Resize with ``asymmetric`` coordinates and, for
+Upsample (ONNX opsets 7-9, deprecated in 10) is Resize with ``asymmetric`` coordinates and, for
 ``nearest``, ``floor`` rounding — what onnxruntime runs for it — and scales (>= 1) on every
 axis.
 """
@@ -42,7 +49,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..ir import Attr, Attrs, OpDef, ShapeError, register
-from .shape import normalize_axes
+from ._common import normalize_axes
 
 COORDINATE_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
                     "align_corners", "asymmetric", "tf_crop_and_resize")
@@ -162,7 +169,7 @@ def _taps(x, scale, a):
                        else (2, _keys_cubic(a["cubic_coeff_a"])))
     stretch = min(scale, 1.0) if a["antialias"] else 1.0
     first = math.floor(-support / stretch) + 1
-    offsets = np.arange(first, 1 - first + 1)
+    offsets = np.arange(first, 2 - first)
     base = np.ceil(x) - 1  # so that the fraction x - base lies in (0, 1], as ONNX's does
     index = base.astype(np.int64)[:, None] + offsets
     return index, kernel((offsets - (x - base)[:, None]) * stretch)

@@ -3,9 +3,9 @@ DepthToSpace, SpaceToDepth.
 
 Every one of them takes one tensor of any dtype and returns one of the same dtype whose
 shape depends only on the input shape and the attributes, so each is a row of one table
-``name: (attrs, canonicalize, shape rule, numpy function)`` registered by one loop; the
-shape rule is the single place an op's checks live, and the reference reuses it (ops that
-only re-index the elements, like Squeeze, are a plain ``reshape`` to the inferred shape).
+``name: (attrs, canonicalize, shape rule, numpy function)`` registered by one loop.  The
+shape rule is both the inference and the shape checks; the reference reuses it (ops that
+keep the element order, like Squeeze, are a plain ``reshape`` to the inferred shape).
 
 ONNX passes Reshape's ``shape``, Squeeze/Unsqueeze's ``axes``, Expand's ``shape``, Tile's
 ``repeats`` and Slice's ``starts/ends/axes/steps`` as run-time tensors; cnnc has static
@@ -30,28 +30,16 @@ import numpy as np
 
 from ..ir import Attr, OpDef, ShapeError, register
 from . import _spatial as sp
-from ._common import broadcast_shapes, norm_axis
+from ._common import broadcast_shapes, normalize_axes
 
 
 def _non_negative(v):
     return None if all(x >= 0 for x in v) else "every entry must be >= 0"
 
 
-def normalize_axes(axes, rank: int, what: str = "axes") -> tuple[int, ...]:
-    """Normalized axes (negative ones count from the back); duplicates are an error."""
-    out = tuple(norm_axis(a, rank, what) for a in axes)
-    if len(set(out)) != len(out):
-        raise ShapeError(f"{what} {tuple(axes)} repeat an axis of a rank-{rank} tensor")
-    return out
-
-
-def _rank(types) -> int:
-    return types[0].rank
-
-
 # ---------------------------------------------------------------- Flatten / Reshape
 def _flatten_canon(a, types):
-    r = _rank(types)
+    r = types[0].rank
     if not -r <= a["axis"] <= r:
         raise ShapeError(f"axis {a['axis']} is out of range [-{r}, {r}] for input shape "
                          f"{types[0].shape}")
@@ -86,7 +74,7 @@ def _reshape_shape(s, a):
 
 # ---------------------------------------------------------------- Transpose
 def _transpose_canon(a, types):
-    r = _rank(types)
+    r = types[0].rank
     perm = tuple(reversed(range(r))) if a["perm"] is None else a["perm"]
     if sorted(perm) != list(range(r)):
         raise ShapeError(f"perm {perm} is not a permutation of the {r} axes of input shape "
@@ -111,7 +99,7 @@ def _squeeze_shape(s, a):
 
 
 def _unsqueeze_canon(a, types):
-    return {**a, "axes": tuple(sorted(normalize_axes(a["axes"], _rank(types) + len(a["axes"]))))}
+    return {**a, "axes": tuple(sorted(normalize_axes(a["axes"], types[0].rank + len(a["axes"]))))}
 
 
 def _unsqueeze_shape(s, a):
@@ -137,7 +125,7 @@ def _slice_canon(a, types):
                          f"{steps} must have one entry each")
     if 0 in steps:
         raise ShapeError(f"steps {steps} must be non-zero")
-    return {**a, "axes": normalize_axes(axes, _rank(types)), "steps": steps}
+    return {**a, "axes": normalize_axes(axes, types[0].rank), "steps": steps}
 
 
 def slice_ranges(shape, a) -> list[tuple[int, int, int, int]]:
@@ -148,7 +136,7 @@ def slice_ranges(shape, a) -> list[tuple[int, int, int, int]]:
         d = shape[axis]
         start, end = (v + d if v < 0 else v for v in (start, end))
         lo, hi = (0, d) if step > 0 else (-1, d - 1)
-        out.append((axis, min(max(start, max(lo, 0)), hi), min(max(end, lo), hi), step))
+        out.append((axis, min(max(start, 0), hi), min(max(end, lo), hi), step))
     return out
 
 
@@ -173,10 +161,6 @@ def _blocked_to_interleaved(nd: int, mode: str) -> tuple[int, ...]:
     return (0, channel, *(ax for i in range(nd) for ax in (nd + 2 + i, blocks + i)))
 
 
-def _blocked_shape(n, c, spatial, b, mode):
-    return (n, *(b,) * len(spatial), c, *spatial) if mode == "DCR" else (n, c, *(b,) * len(spatial), *spatial)
-
-
 def _depth_to_space_shape(s, a):
     nd, b = sp.spatial_rank(s), a["blocksize"]
     if s[1] % b ** nd:
@@ -188,9 +172,10 @@ def _depth_to_space_shape(s, a):
 def _depth_to_space(x, a):
     n, c, *spatial = x.shape
     nd, b = len(spatial), a["blocksize"]
-    blocked = x.reshape(_blocked_shape(n, c // b ** nd, spatial, b, a["mode"]))
-    return blocked.transpose(_blocked_to_interleaved(nd, a["mode"])).reshape(
-        _depth_to_space_shape(x.shape, a))
+    blocks, depth = (b,) * nd, c // b ** nd
+    blocked = (n, *blocks, depth, *spatial) if a["mode"] == "DCR" else (n, depth, *blocks, *spatial)
+    interleaved = x.reshape(blocked).transpose(_blocked_to_interleaved(nd, a["mode"]))
+    return interleaved.reshape(_depth_to_space_shape(x.shape, a))
 
 
 def _space_to_depth_shape(s, a):
@@ -225,7 +210,7 @@ SHAPE_OPS = {
     "Unsqueeze": ({"axes": Attr("ints")}, _unsqueeze_canon, _unsqueeze_shape, None),
     "Expand": ({"shape": Attr("ints", check=_non_negative)}, None,
                lambda s, a: broadcast_shapes(s, a["shape"]),
-               lambda x, a: np.broadcast_to(x, broadcast_shapes(x.shape, a["shape"]))),
+               lambda x, a: np.broadcast_to(x, broadcast_shapes(x.shape, a["shape"])).copy()),
     "Tile": ({"repeats": Attr("ints", check=_non_negative)}, None, _tile_shape,
              lambda x, a: np.tile(x, a["repeats"])),
     "Slice": ({"starts": Attr("ints"), "ends": Attr("ints"), "axes": Attr("ints", None),
@@ -240,8 +225,7 @@ SHAPE_OPS = {
 def _reference(shape_fn, fn):
     def ref(inputs, a):
         x = inputs[0]
-        y = x.reshape(shape_fn(x.shape, a)) if fn is None else fn(x, a)
-        return np.ascontiguousarray(y)
+        return x.reshape(shape_fn(x.shape, a)) if fn is None else fn(x, a)
     return ref
 
 

@@ -85,7 +85,7 @@ def test_channel_mismatch_in_add_names_layer_and_line():
     line = this_line() + 2
     with pytest.raises(CnncError) as e:
         nn.add(a, b, name="residual")
-    assert f"layer 'residual' (Add) at " in str(e.value)
+    assert "layer 'residual' (Add) at " in str(e.value)
     assert f"test_dsl.py:{line}:" in str(e.value)
     assert "(1, 3, 8, 8), (1, 4, 8, 8)" in str(e.value)
 
