@@ -119,6 +119,9 @@ def main(argv=None) -> int:
     except CnncError as e:
         print(f"cnnc: error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `cnnc show model.py | head`: the reader left; that is fine
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -28,12 +28,8 @@ import cnnc.dsl as nn
 
 
 def identity_init(shape, rng, noise: float = 0.01):
-    """Yu & Koltun's identity initialization for a C->C kernel, plus N(0, noise^2)."""
-    w = rng.normal(0.0, noise, shape)
-    centre = tuple(k // 2 for k in shape[2:])
-    for c in range(min(shape[0], shape[1])):
-        w[(c, c, *centre)] += 1.0
-    return w.astype(np.float32)
+    """Yu & Koltun's identity initialization plus N(0, noise^2), so the filters differ."""
+    return (nn.init.identity(shape) + rng.normal(0.0, noise, shape)).astype(np.float32)
 
 
 def context_module(x, dilations, name: str = "context"):

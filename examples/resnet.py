@@ -30,9 +30,7 @@ import cnnc.dsl as nn
 
 def bn(x, name):
     """Inference batch norm with random stand-ins for trained scale, shift and statistics."""
-    c, rng = x.shape[1], x.model.rng
-    return nn.batch_norm(x, scale=rng.uniform(0.5, 1.5, c), bias=rng.normal(0, 0.1, c),
-                         mean=rng.normal(0, 0.1, c), var=rng.uniform(0.5, 1.5, c), name=name)
+    return nn.batch_norm(x, random_stats=True, name=name)
 
 
 def basic_block(x, filters: int, stride: int, name: str):
@@ -71,7 +69,8 @@ def main():
     model = cnnc.compile(g, target="reference")
     image = np.random.default_rng(0).standard_normal((1, 3, 64, 64), dtype=np.float32)
     probs = model.run({"image": image})["probs"]
-    print(f"{g.name}: {len(g)} nodes, {sum(n.op == 'Conv' for n in g.nodes())} convs")
+    print(f"{g.name}: {len(g)} nodes, {sum(n.op == 'Conv' for n in g.nodes())} convs; "
+          "residual adds:")
     for node in g.nodes():
         if node.op == "Add":
             print(f"  {node.label:14s} -> {node.types[0]}")

@@ -101,7 +101,8 @@ def build(batch: int = 1, channels: int = 3, max_disp: int = 16, height: int = 3
           width: int = 48, matching: str = "gcnet", width_3d: int = 8, window: int = 5,
           seed: int = 0) -> cnnc.Graph:
     """Cost volume (batch, 2*channels, max_disp, height, width) -> ``disparity`` (batch, H, W).
-    ``matching`` is "gcnet" (random 3-D CNN) or "ssd" (hand-set block matching)."""
+    ``matching`` is "gcnet" (random 3-D CNN; its one stride-2 level needs even ``max_disp``,
+    ``height`` and ``width``) or "ssd" (hand-set block matching)."""
     m = nn.Model(f"stereo_{matching}", seed=seed)
     v = m.input("cost_volume", (batch, 2 * channels, max_disp, height, width))
     if matching == "gcnet":

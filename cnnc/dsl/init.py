@@ -172,10 +172,25 @@ def zeros(shape, rng=None, *, batch_dims: int = 0) -> np.ndarray:
     return np.zeros(_shape("zeros", shape), F32)
 
 
+def identity(shape, rng=None, *, batch_dims: int = 0) -> np.ndarray:
+    """Identity initialization (Yu & Koltun 2016): ``w[c, c, centre] = 1`` for
+    ``c < min(out, in)``, zero elsewhere, so a same-padded conv starts as the identity map.
+    ``rng`` and ``batch_dims`` are accepted for the common signature (leading batch axes get
+    the same identity kernel)."""
+    shape = _shape("identity", shape, min_ndim=2 + batch_dims)
+    w = np.zeros(shape, F32)
+    out, inp, *kernel = shape[batch_dims:]
+    centre = tuple(k // 2 for k in kernel)
+    for c in range(min(out, inp)):
+        w[(Ellipsis, c, c, *centre)] = 1.0
+    return w
+
+
 INITIALIZERS: dict[str, Callable[..., np.ndarray]] = {
     "he": he_normal, "he_normal": he_normal, "he_uniform": he_uniform,
     "xavier": xavier_uniform, "xavier_uniform": xavier_uniform, "xavier_normal": xavier_normal,
     "glorot": xavier_uniform, "uniform": uniform, "normal": normal, "zeros": zeros,
+    "identity": identity,
 }
 
 

@@ -299,10 +299,18 @@ def _channel_params(ctx, c, given: dict, defaults: dict) -> list[Tensor]:
 
 
 @layer("bn")
-def batch_norm(ctx, x, eps=1e-5, scale=None, bias=None, mean=None, var=None):
-    """Inference batch normalization; parameters default to the identity (1, 0, 0, 1)."""
-    params = _channel_params(ctx, x.shape[1], dict(scale=scale, bias=bias, mean=mean, var=var),
-                             dict(scale=1.0, bias=0.0, mean=0.0, var=1.0))
+def batch_norm(ctx, x, eps=1e-5, scale=None, bias=None, mean=None, var=None, random_stats=False):
+    """Inference batch normalization. Parameters not given default to the identity
+    (1, 0, 0, 1), or with ``random_stats=True`` to stand-ins for trained values drawn from
+    the model's rng (scale, var ~ U(0.5, 1.5); bias, mean ~ N(0, 0.1^2)), so that a model
+    with untrained weights still exercises every term of the normalization."""
+    c = x.shape[1]
+    given = dict(scale=scale, bias=bias, mean=mean, var=var)
+    if random_stats:
+        draw = {"scale": lambda: ctx.rng.uniform(0.5, 1.5, c), "bias": lambda: ctx.rng.normal(0, 0.1, c),
+                "mean": lambda: ctx.rng.normal(0, 0.1, c), "var": lambda: ctx.rng.uniform(0.5, 1.5, c)}
+        given = {k: draw[k]() if v is None else v for k, v in given.items()}
+    params = _channel_params(ctx, c, given, dict(scale=1.0, bias=0.0, mean=0.0, var=1.0))
     return ctx.op("BatchNormalization", [x, *params], {"epsilon": eps})
 
 

@@ -144,3 +144,14 @@ def test_local_and_tiled_weights_scale_by_their_true_fan_in():
     for name in ("loc_w", "til_w"):
         w = m.graph.node(name).attrs["value"]
         assert abs(w.std() - np.sqrt(2 / (4 * 9))) < 0.1 * np.sqrt(2 / (4 * 9)), (name, w.std())
+
+
+def test_batch_norm_random_stats_are_seeded_and_nontrivial(rng):
+    def build(seed):
+        m = nn.Model("bn", seed=seed)
+        m.output(nn.batch_norm(m.input("x", (1, 3, 4, 4)), random_stats=True, bias=np.ones(3)), "y")
+        return m.build()
+    g = build(5)
+    assert np.array_equal(g.node("bn1_var").attrs["value"], build(5).node("bn1_var").attrs["value"])
+    assert not np.allclose(g.node("bn1_mean").attrs["value"], 0)
+    assert np.array_equal(g.node("bn1_bias").attrs["value"], np.ones(3))   # given ones are kept

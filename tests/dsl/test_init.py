@@ -401,3 +401,17 @@ def test_kmeans_more_clusters_than_distinct_patches(rng):
 def test_kmeans_errors(rng, call, match):
     with pytest.raises(CnncError, match=match):
         call(rng)
+
+
+def test_identity_initializer_makes_a_same_conv_the_identity(rng):
+    import cnnc
+    import cnnc.dsl as nn
+    from cnnc.dsl.init import identity
+    w = identity((4, 4, 3, 3))
+    assert w.dtype == np.float32 and w.sum() == 4 and w[2, 2, 1, 1] == 1
+    m = nn.Model("ident")
+    x = m.input("x", (1, 4, 6, 6))
+    m.output(nn.conv(x, 4, 3, padding="same", dilation=2, init="identity"), "y")
+    xv = rng.standard_normal((1, 4, 6, 6)).astype(np.float32)
+    np.testing.assert_allclose(cnnc.compile(m.build()).run({"x": xv})["y"], xv, atol=1e-6)
+    assert identity((2, 3, 2, 1, 1), batch_dims=1)[:, 1, 1, 0, 0].tolist() == [1, 1]
