@@ -29,6 +29,9 @@ def test_wheel_contains_templates_and_runtime(wheel):
         if f.is_file():
             assert f"cnnc/runtime/{f.name}" in names
     assert any(n.endswith("entry_points.txt") for n in names)
+    # every module of the package is listed in pyproject.toml's packages
+    for f in (ROOT / "cnnc").rglob("*.py"):
+        assert f.relative_to(ROOT).as_posix() in names, f"{f} is missing from the wheel"
 
 
 def test_installed_wheel_finds_a_template(wheel, tmp_path):
