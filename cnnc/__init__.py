@@ -8,7 +8,8 @@
 from . import ops  # noqa: F401  (registers every op)
 from .backends import compile  # noqa: A004
 from .ir import CnncError, Graph, TensorType, Value, VerifyError
+from .onnx import load_onnx
 
 __version__ = "0.1.0"
 
-__all__ = ["compile", "CnncError", "Graph", "TensorType", "Value", "VerifyError", "__version__"]
+__all__ = ["compile", "load_onnx", "CnncError", "Graph", "TensorType", "Value", "VerifyError", "__version__"]

@@ -2,11 +2,11 @@
 from .errors import AttributeError_, CnncError, ShapeError, UnsupportedError, VerifyError
 from .graph import Graph, Node, Value
 from .naming import Namespace, comment_safe, is_c_safe, sanitize
-from .opdef import REQUIRED, Attr, Attrs, OpDef, all_ops, get_op, register
+from .opdef import REQUIRED, Attr, Attrs, OnnxMap, OpDef, all_ops, get_op, register
 from .types import TensorType
 from .verify import verify
 
 __all__ = ["AttributeError_", "CnncError", "ShapeError", "UnsupportedError", "VerifyError",
            "Graph", "Node", "Value", "Namespace", "comment_safe", "is_c_safe", "sanitize",
-           "REQUIRED", "Attr", "Attrs", "OpDef", "all_ops", "get_op", "register", "TensorType",
+           "REQUIRED", "Attr", "Attrs", "OnnxMap", "OpDef", "all_ops", "get_op", "register", "TensorType",
            "verify"]

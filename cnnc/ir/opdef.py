@@ -146,6 +146,36 @@ def _attr_equal(a, b) -> bool:
     return a == b
 
 
+@dataclass(frozen=True)
+class OnnxMap:
+    """How an op maps to ONNX and back; declared beside the op, applied by ``cnnc/onnx/``.
+
+    The generic rule, which serves most ops: the ONNX op ``op_type`` (default: the op's own
+    name) in ``domain``; ONNX attributes are the op's attributes of the same names; the ONNX
+    inputs at the positions in ``const_inputs`` are the attributes named there (folded from
+    constants at import, written as initializers at export, of ONNX element type ``dtype``
+    — ``"int64"``, ``"float"``, or ``"like:K"`` for input K's type); the other ONNX inputs
+    are the operands, in order.
+
+    ``importers`` maps an opset version to a hook ``(node, builder) -> outputs`` that
+    replaces the generic rule from that version on (up to the next key; a ``None`` value
+    restores the generic rule); ``exporter`` is a hook ``(node, operands, builder) ->
+    outputs`` replacing the generic export.  Hooks only call methods of the builder they
+    are given, so an op file never imports the ONNX layer.  ``export_opset`` is the least
+    opset the generic export needs (the exporter raises its model's opset to the largest).
+    """
+
+    op_type: str | None = None
+    domain: str = ""
+    const_inputs: Mapping[int, tuple[str, str]] = field(default_factory=dict)
+    importers: Mapping[int, Callable | None] = field(default_factory=dict)
+    exporter: Callable | None = None
+
+    def importer_for(self, opset: int) -> Callable | None:
+        since = [v for v in self.importers if v <= opset]
+        return self.importers[max(since)] if since else None
+
+
 InferFn = Callable[[Sequence[TensorType], Attrs], Sequence[TensorType]]
 RefFn = Callable[[Sequence[np.ndarray], Attrs], "np.ndarray | tuple[np.ndarray, ...]"]
 CanonFn = Callable[[dict, Sequence[TensorType]], dict]
@@ -159,6 +189,8 @@ class OpDef:
     trailing operands may be omitted), a trailing ``*`` a variadic last operand (one or
     more).  ``infer`` maps operand types and canonical attributes to the output types;
     ``reference`` is the numpy semantics, the oracle every backend is checked against.
+    ``onnx`` says how the op maps to ONNX (see :class:`OnnxMap`); ``None`` for ops that
+    never appear in an ONNX file (graph inputs).
     """
 
     name: str
@@ -169,6 +201,7 @@ class OpDef:
     outputs: tuple[str, ...] = ("Y",)
     canonicalize: CanonFn | None = None
     doc: str = ""
+    onnx: OnnxMap | None = field(default_factory=OnnxMap)
     hooks: dict = field(default_factory=dict, compare=False)
 
     @property

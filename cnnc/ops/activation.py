@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, OpDef, ShapeError, register
+from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
 from ._common import broadcast_shapes, erf, require_float
 
 
@@ -63,8 +63,11 @@ UNARY = {
     "Clip": ({"min": Attr("float", None), "max": Attr("float", None)}, _clip),
 }
 
+ONNX = {"Clip": OnnxMap(const_inputs={1: ("min", "like:0"), 2: ("max", "like:0")})}
+
 for _name, (_attrs, _fn) in UNARY.items():
     register(OpDef(name=_name, inputs=("X",), attrs=_attrs, infer=_unary_infer,
+                   onnx=ONNX.get(_name, OnnxMap()),
                    reference=lambda inputs, a, fn=_fn: fn(inputs[0], a),
                    doc=f"elementwise {_name}"))
 

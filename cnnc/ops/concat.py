@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, OpDef, ShapeError, register
+from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
 from ._common import norm_axis, same_dtype
 
 
@@ -72,6 +72,14 @@ def _split_ref(inputs, a):
     return tuple(np.split(inputs[0], np.cumsum(a["split"])[:-1], axis=a["axis"]))
 
 
+def _split_import(node, b):
+    """ONNX before opset 18 splits evenly into as many parts as the node has outputs when
+    neither ``split`` nor ``num_outputs`` is given."""
+    if "split" in node.attrs or node.has_input(1) or "num_outputs" in node.attrs:
+        return b.generic()
+    return b.generic(attrs={"num_outputs": len(node.outputs)})
+
+
 register(OpDef(
     name="Split",
     inputs=("input",),
@@ -83,5 +91,6 @@ register(OpDef(
     canonicalize=_split_canon,
     infer=_split_infer,
     reference=_split_ref,
+    onnx=OnnxMap(const_inputs={1: ("split", "int64")}, importers={1: _split_import}),
     doc="cut a tensor into parts along one axis",
 ))

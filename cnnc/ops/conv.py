@@ -105,14 +105,15 @@ def _convt_pads(in_spatial, a):
         target = [n * st for n, st in zip(in_spatial, s)]
     begin, end = [], []
     for i in range(nd):
+        # negative total padding (an output_shape larger than the natural extent) extends
+        # the output with positions no input reaches (ONNX's reference does the same)
         total = s[i] * (in_spatial[i] - 1) + op[i] + d[i] * (k[i] - 1) + 1 - target[i]
-        if total < 0:
-            raise ShapeError(f"output_shape {tuple(target)} is larger than a transposed conv "
-                             f"can produce on axis {i}")
-        if a["auto_pad"] == "SAME_LOWER":
-            begin.append(total - total // 2)
-        else:
+        # ONNX: SAME_UPPER puts the odd unit at the end; SAME_LOWER and an explicit
+        # output_shape put it at the beginning
+        if a["auto_pad"] == "SAME_UPPER":
             begin.append(total // 2)
+        else:
+            begin.append(total - total // 2)
         end.append(total - begin[-1])
     return tuple(begin + end)
 
@@ -165,8 +166,8 @@ def _convt_ref(inputs, a):
     k, s, d = a["kernel_shape"], a["strides"], a["dilations"]
     out, pads = _convt_out(ins, a)
     # scatter every input pixel's kernel-weighted contribution into an uncropped buffer
-    full = [max(si * (ni - 1) + di * (ki - 1) + 1, o + pads[i]) + pads[nd + i]
-            for i, (ni, ki, si, di, o) in enumerate(zip(ins, k, s, d, out))]
+    full = [si * (ni - 1) + di * (ki - 1) + 1 + pi
+            for ni, ki, si, di, pi in zip(ins, k, s, d, a["output_padding"])]
     y = np.zeros((n, g * mg, *full), dtype=np.result_type(x, w))
     for gi in range(g):
         xg = np.moveaxis(x[:, gi * cg:(gi + 1) * cg], 1, -1)              # N, *I, Cg
@@ -176,7 +177,9 @@ def _convt_ref(inputs, a):
             dst = tuple(slice(ki * di, ki * di + si * (ni - 1) + 1, si)
                         for ki, di, si, ni in zip(kidx, d, s, ins))
             y[(slice(None), slice(gi * mg, (gi + 1) * mg)) + dst] += cols[(Ellipsis,) + kidx]
-    crop = tuple(slice(pads[i], pads[i] + out[i]) for i in range(nd))
+    # negative pads extend the buffer with zeros, positive ones crop it
+    y = np.pad(y, [(0, 0), (0, 0)] + [(max(-pads[i], 0), max(-pads[nd + i], 0)) for i in range(nd)])
+    crop = tuple(slice(max(pads[i], 0), max(pads[i], 0) + out[i]) for i in range(nd))
     y = y[(slice(None), slice(None)) + crop]
     if len(inputs) > 2:
         y = y + inputs[2].reshape((1, -1) + (1,) * nd)

@@ -9,7 +9,7 @@ produced, never the optional ``mask`` (an importer has to refuse a model that re
 """
 from __future__ import annotations
 
-from ..ir import Attr, OpDef, register
+from ..ir import Attr, OnnxMap, OpDef, UnsupportedError, register
 from ._common import require_float
 
 
@@ -32,6 +32,14 @@ def _dropout_infer(types, a):
     return (types[0],)
 
 
+def _dropout_import(node, b):
+    """Opset 12+: Dropout(data, ratio, training_mode); only inference is compiled."""
+    if node.has_input(2) and bool(b.const_input(2, "training_mode").reshape(())):
+        raise UnsupportedError("Dropout with training_mode=true is not supported: cnnc "
+                               "compiles inference graphs only")
+    return b.generic(skip=(2,))
+
+
 register(OpDef(
     name="Dropout",
     inputs=("data",),
@@ -41,5 +49,6 @@ register(OpDef(
     infer=_dropout_infer,
     reference=_passthrough,
     outputs=("output",),
+    onnx=OnnxMap(const_inputs={1: ("ratio", "like:0")}, importers={12: _dropout_import}),
     doc="dropout at inference: the identity",
 ))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, OpDef, ShapeError, TensorType, register
+from ..ir import Attr, OnnxMap, OpDef, ShapeError, TensorType, UnsupportedError, register
 from ..ir.types import DTYPES
 from ._common import FLOATS, erf
 from .elementwise import NUMERIC
@@ -52,11 +52,24 @@ for _name, (_fn, _allowed) in UNARY.items():
                    doc=f"elementwise {_name}"))
 
 
+def _cast_import(node, b):
+    """ONNX spells ``to`` as a TensorProto enum; ``saturate``/``round_mode`` only concern
+    float8/float4 targets, which cnnc does not have."""
+    to = node.attrs.get("to")
+    names = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool",
+             10: "float16", 11: "float64"}
+    if to not in names:
+        raise UnsupportedError(f"Cast to ONNX element type {to} is not supported (cnnc "
+                               f"handles {', '.join(names.values())})")
+    return b.generic(attrs={"to": names[to], "saturate": None, "round_mode": None})
+
+
 register(OpDef(
     name="Cast",
     inputs=("input",),
     attrs={"to": Attr("str", choices=DTYPES, doc="target dtype, by its numpy name")},
     infer=lambda types, a: (TensorType(types[0].shape, a["to"]),),
     reference=lambda arrays, a: arrays[0].astype(a["to"]),
+    onnx=OnnxMap(importers={1: _cast_import}),
     doc="elementwise conversion to the dtype named by `to`",
 ))

@@ -12,8 +12,9 @@ where ``mean``/``var`` come from and the shape ``scale``/``bias`` broadcast from
 * ``InstanceNormalization`` — statistics per ``(n, c)`` over the 1..3 spatial axes;
   ``scale, B`` of shape ``(C,)``.
 * ``LayerNormalization`` — statistics over axes ``axis..rank-1``; ``Scale`` and optional
-  ``B`` must broadcast to the normalized shape ``X.shape[axis:]``.  Only the ``Y`` output
-  exists (ONNX's optional ``Mean``/``InvStdDev`` are training-time by-products);
+  ``B`` must broadcast to the normalized shape ``X.shape[axis:]``.  ONNX's optional
+  ``Mean`` and ``InvStdDev`` outputs (float32, shape ``X.shape[:axis] + (1,) * (rank -
+  axis)``) exist when ``stats_outputs=1``, which the importer sets when a model reads them;
   ``stash_type`` is accepted for ONNX compatibility, but the statistics are always kept in
   float64 (at least as precise as any stash type ONNX allows).
 * ``GroupNormalization`` — ONNX opset-21 semantics: the ``C`` channels are split into
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, OpDef, ShapeError, UnsupportedError, register
+from ..ir import Attr, OnnxMap, OpDef, ShapeError, TensorType, UnsupportedError, register
 from . import _spatial as sp
 from ._common import norm_axis, require_float, same_dtype
 
@@ -163,24 +164,42 @@ def _ln_infer(types, a):
                                            zip(t.shape[::-1], normalized[::-1])):
             raise ShapeError(f"{name} {t.shape} must broadcast to the normalized shape "
                              f"{normalized} (X {x.shape}, axis {a['axis']})")
-    return (x,)
+    if not a["stats_outputs"]:
+        return (x,)
+    stats = TensorType(x.shape[:a["axis"]] + (1,) * len(normalized), "float32")
+    return (x, stats, stats)
 
 
 def _ln_ref(inputs, a):
     x = inputs[0]
-    y = _standardize(x, tuple(range(a["axis"], x.ndim)), a["epsilon"]) * inputs[1]
+    axes = tuple(range(a["axis"], x.ndim))
+    y = _standardize(x, axes, a["epsilon"]) * inputs[1]
     if len(inputs) > 2:
         y = y + inputs[2]
-    return y.astype(x.dtype)
+    y = y.astype(x.dtype)
+    if not a["stats_outputs"]:
+        return y
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=axes, keepdims=True)
+    inv_std = 1 / np.sqrt(x64.var(axis=axes, keepdims=True) + a["epsilon"])
+    return y, mean.astype(np.float32), inv_std.astype(np.float32)
+
+
+def _ln_import(node, b):
+    """Keep ONNX's Mean/InvStdDev outputs when the model names them."""
+    return b.generic(attrs={"stats_outputs": int(any(node.outputs[1:]))})
 
 
 register(OpDef(
     name="LayerNormalization",
     inputs=("X", "Scale", "B?"),
     attrs={"axis": Attr("int", -1), "epsilon": _EPS,
-           "stash_type": Attr("int", 1, doc="accepted; statistics are always float64")},
+           "stash_type": Attr("int", 1, doc="accepted; statistics are always float64"),
+           "stats_outputs": Attr("int", 0, choices=(0, 1), doc="also output Mean, InvStdDev")},
     canonicalize=_ln_canon,
     infer=_ln_infer,
     reference=_ln_ref,
+    outputs=("Y", "Mean?", "InvStdDev?"),
+    onnx=OnnxMap(importers={1: _ln_import}),
     doc="normalization over the trailing axes from `axis` on",
 ))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, OpDef, ShapeError, register
+from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
 from ._common import normalize_axes
 
 MODES = ("constant", "reflect", "edge", "wrap")
@@ -81,5 +81,6 @@ register(OpDef(
     canonicalize=_pad_canon,
     infer=_pad_infer,
     reference=_pad_ref,
+    onnx=OnnxMap(const_inputs={1: ("pads", "int64"), 2: ("value", "like:0"), 3: ("axes", "int64")}),
     doc="pad (or, with negative pads, crop) a tensor",
 ))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, OpDef, ShapeError, register
+from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
 from ._common import FLOATS, normalize_axes
 from .elementwise import NUMERIC, trunc_divide
 
@@ -104,5 +104,6 @@ for _name, (_fn, _allowed) in REDUCE.items():
         canonicalize=_canon,
         infer=_make_infer(_name, _allowed),
         reference=_make_reference(_fn),
+        onnx=OnnxMap(const_inputs={1: ("axes", "int64")}),
         doc=f"{_name} over the `axes` attribute",
     ))

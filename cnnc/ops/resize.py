@@ -48,7 +48,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..ir import Attr, Attrs, OpDef, ShapeError, register
+from ..ir import Attr, Attrs, OnnxMap, OpDef, ShapeError, register
 from ._common import normalize_axes
 
 COORDINATE_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
@@ -224,6 +224,19 @@ def _resize_ref(inputs, a):
     return y.astype(x.dtype)
 
 
+def _resize_import_v10(node, b):
+    """Opset 10: Resize(X, scales), no roi/sizes and only nearest/linear, asymmetric."""
+    return b.generic(attrs={"scales": tuple(b.const_input(1, "scales").tolist()),
+                            "coordinate_transformation_mode": "asymmetric",
+                            "nearest_mode": "floor"}, skip=(1,))
+
+
+def _resize_import(node, b):
+    """Opset 11+: Resize(X, roi, scales, sizes); an empty roi or scales means "not given"."""
+    empty = tuple(i for i in (1, 2, 3) if node.has_input(i) and b.const_input(i).size == 0)
+    return b.generic(skip=empty)
+
+
 register(OpDef(
     name="Resize",
     inputs=("X",),
@@ -231,6 +244,8 @@ register(OpDef(
     canonicalize=_resize_canon,
     infer=_resize_infer,
     reference=_resize_ref,
+    onnx=OnnxMap(const_inputs={1: ("roi", "float"), 2: ("scales", "float"), 3: ("sizes", "int64")},
+                 importers={10: _resize_import_v10, 11: _resize_import}),
     doc="resize by scales or to sizes with nearest, (multi)linear or cubic interpolation",
 ))
 
@@ -260,5 +275,6 @@ register(OpDef(
     canonicalize=_upsample_canon,
     infer=lambda types, a: _resize_infer(types, _as_resize(a, types[0].rank)),
     reference=lambda inputs, a: _resize_ref(inputs, _as_resize(a, inputs[0].ndim)),
+    onnx=OnnxMap(const_inputs={1: ("scales", "float")}),
     doc="ONNX's deprecated Upsample: Resize with asymmetric coordinates",
 ))

@@ -20,7 +20,8 @@ are filled in.  Reshape's ``shape`` and Slice's ``starts``/``ends`` are kept as 
 DepthToSpace/SpaceToDepth accept ``N, C`` plus 1 to 3 spatial axes (ONNX defines 2 only;
 the 2-D case is ONNX's exactly).  Both are one reshape-transpose-reshape between the
 "blocked" layout ``N, b.., C', S..`` (DCR; CRD is ``N, C', b.., S..``) and the interleaved
-layout ``N, C', S1, b1, S2, b2, ..``; SpaceToDepth is the inverse of DCR DepthToSpace.
+layout ``N, C', S1, b1, S2, b2, ..``; SpaceToDepth (with the same ``mode``, which ONNX added
+in opset 25) is the inverse of DepthToSpace.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ import math
 
 import numpy as np
 
-from ..ir import Attr, OpDef, ShapeError, register
+from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._common import broadcast_shapes, normalize_axes
 
@@ -190,7 +191,7 @@ def _space_to_depth(x, a):
     n, c, *spatial = x.shape
     b = a["blocksize"]
     interleaved = x.reshape(n, c, *(v for d in spatial for v in (d // b, b)))
-    perm = np.argsort(_blocked_to_interleaved(len(spatial), "DCR"))
+    perm = np.argsort(_blocked_to_interleaved(len(spatial), a["mode"]))
     return interleaved.transpose(perm).reshape(_space_to_depth_shape(x.shape, a))
 
 
@@ -218,7 +219,22 @@ SHAPE_OPS = {
     "DepthToSpace": ({"blocksize": _POSITIVE,
                       "mode": Attr("str", "DCR", choices=("DCR", "CRD"))},
                      None, _depth_to_space_shape, _depth_to_space),
-    "SpaceToDepth": ({"blocksize": _POSITIVE}, None, _space_to_depth_shape, _space_to_depth),
+    "SpaceToDepth": ({"blocksize": _POSITIVE,
+                      "mode": Attr("str", "DCR", choices=("DCR", "CRD"))},
+                     None, _space_to_depth_shape, _space_to_depth),
+}
+
+
+#: ONNX inputs that are attributes here (the generic OnnxMap rule also reads the older
+#: opsets' attribute forms of Squeeze/Unsqueeze/Slice axes, starts and ends)
+ONNX = {
+    "Reshape": OnnxMap(const_inputs={1: ("shape", "int64")}),
+    "Expand": OnnxMap(const_inputs={1: ("shape", "int64")}),
+    "Tile": OnnxMap(const_inputs={1: ("repeats", "int64")}),
+    "Squeeze": OnnxMap(const_inputs={1: ("axes", "int64")}),
+    "Unsqueeze": OnnxMap(const_inputs={1: ("axes", "int64")}),
+    "Slice": OnnxMap(const_inputs={1: ("starts", "int64"), 2: ("ends", "int64"),
+                                   3: ("axes", "int64"), 4: ("steps", "int64")}),
 }
 
 
@@ -232,4 +248,5 @@ def _reference(shape_fn, fn):
 for _name, (_attrs, _canon, _shape, _fn) in SHAPE_OPS.items():
     register(OpDef(name=_name, inputs=("X",), attrs=_attrs, canonicalize=_canon,
                    infer=lambda types, a, f=_shape: (types[0].with_shape(f(types[0].shape, a)),),
-                   reference=_reference(_shape, _fn), doc=f"tensor-shape op {_name}"))
+                   reference=_reference(_shape, _fn), onnx=ONNX.get(_name, OnnxMap()),
+                   doc=f"tensor-shape op {_name}"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, OpDef, register
+from ..ir import Attr, OnnxMap, OpDef, register
 from ._common import norm_axis, require_float
 
 
@@ -43,7 +43,21 @@ def _reference(finish):
     return ref
 
 
+def _import_v1(node, b):
+    """Opsets 1-12 coerce the input to 2-D at ``axis`` (default 1) and normalize each row:
+    the same as opset 13 along the last axis when ``axis`` is the last one; otherwise
+    flatten, normalize and reshape back."""
+    shape = b.type(b.input(0)).shape
+    axis = node.attrs.get("axis", 1) % max(len(shape), 1)
+    if axis == len(shape) - 1:
+        return b.generic(attrs={"axis": axis})
+    flat = b.op("Flatten", [b.input(0)], {"axis": axis})
+    y = b.op(node.op_type, [flat], {"axis": 1})
+    return b.op("Reshape", [y], {"shape": shape})
+
+
 for _name, _finish in FINISH.items():
     register(OpDef(name=_name, inputs=("input",), attrs={"axis": Attr("int", -1)},
                    canonicalize=_canon, infer=_infer, reference=_reference(_finish),
+                   onnx=OnnxMap(importers={1: _import_v1, 13: None}),
                    doc=f"{_name} along one axis"))

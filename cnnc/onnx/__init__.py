@@ -1,0 +1,4 @@
+"""Layer 5: ONNX import (``load_onnx``) and export (``to_onnx``, ``save_onnx``)."""
+from .importer import load_onnx
+
+__all__ = ["load_onnx"]

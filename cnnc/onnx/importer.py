@@ -1,0 +1,315 @@
+"""ONNX → cnnc Graph.
+
+One walk over the nodes in file order.  Each node is converted by the import hook its op
+declares (``OpDef.onnx``, chosen by the model's opset) or by the generic rule; import-time
+ops (``fold.py``: Constant, Shape, ...) become constants.  Any op whose operands are all
+constants is evaluated right away with its numpy reference, which folds the Shape →
+Gather → Concat → Reshape sub-graphs of PyTorch/Paddle exports once input shapes are
+fixed.  Constants become Constant nodes only where a run-time op consumes them.
+
+Errors are collected, not raised at the first: every unsupported op, attribute value or
+dtype, and every node that fails to convert, is listed in one CnncError naming the file,
+the node, its op and the opset.  A node downstream of a failed one is still checked for
+support, so three unsupported ops in a chain give three lines.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import ModelProto, helper, numpy_helper
+
+from ..ir import CnncError, Graph, TensorType, UnsupportedError, Value, all_ops, get_op
+from ..ir.naming import comment_safe
+from ..ir.types import DTYPES
+from . import fold
+from .loader import load_model
+
+
+def onnx_ops() -> dict[str, Any]:
+    """ONNX op_type (default domain) → OpDef, for every op with an ONNX mapping."""
+    table = {}
+    for op in all_ops().values():
+        if op.onnx is not None and op.onnx.domain == "":
+            table[op.onnx.op_type or op.name] = op
+    return table
+
+
+def np_dtype(elem_type: int) -> str:
+    try:
+        name = np.dtype(helper.tensor_dtype_to_np_dtype(elem_type)).name
+    except Exception:
+        name = onnx.TensorProto.DataType.Name(elem_type) if elem_type in onnx.TensorProto.DataType.values() else str(elem_type)
+    if name not in DTYPES:
+        raise UnsupportedError(f"element type {name} is not supported (cnnc handles "
+                               f"{', '.join(DTYPES)})")
+    return name
+
+
+class Ref:
+    """A value during import: a known constant array, or a run-time value of the graph."""
+
+    __slots__ = ("array", "value", "label")
+
+    def __init__(self, array: np.ndarray | None = None, value: Value | None = None, label: str = "const"):
+        self.array, self.value, self.label = array, value, label
+
+    @property
+    def is_const(self) -> bool:
+        return self.array is not None
+
+
+@dataclass
+class OnnxNode:
+    """What an import hook sees of one ONNX node: decoded attributes, no protobuf."""
+
+    op_type: str
+    name: str
+    attrs: dict[str, Any]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    opset: int
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self.inputs)
+
+    def has_input(self, i: int) -> bool:
+        return i < len(self.inputs) and self.inputs[i] != ""
+
+
+def decode_attr(a: onnx.AttributeProto) -> Any:
+    v = helper.get_attribute_value(a)
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, onnx.TensorProto):
+        return numpy_helper.to_array(v)
+    if isinstance(v, list):
+        return tuple(x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v)
+    return v
+
+
+def to_attr_value(kind: str, array: np.ndarray) -> Any:
+    """An attribute value of ``kind`` from a constant ONNX input."""
+    a = np.asarray(array)
+    if kind == "tensor":
+        return a
+    if kind in ("ints", "floats", "strs"):
+        return tuple(a.reshape(-1).tolist())
+    if a.size != 1:
+        raise CnncError(f"expected a scalar, got a tensor of shape {a.shape}")
+    return a.reshape(()).item()
+
+
+class ImportBuilder:
+    """The API import hooks build with (see ``OnnxMap``)."""
+
+    def __init__(self, graph: Graph, node: OnnxNode, env: dict[str, Ref], where: str):
+        self.graph, self.node, self._env, self.where = graph, node, env, where
+        self._consts: dict[int, Value] = {}
+        self._opdef = None  # the OpDef being imported (set by _convert)
+
+    # -- reading the node's inputs
+    def input(self, i: int) -> Ref:
+        return self._env[self.node.inputs[i]]
+
+    def const_input(self, i: int, what: str | None = None) -> np.ndarray:
+        """The constant value of input ``i``; an error if it is only known at run time."""
+        ref = self.input(i)
+        if not ref.is_const:
+            raise UnsupportedError(
+                f"input {i} ({what or self.node.inputs[i]!r}) must be a constant: cnnc compiles "
+                "static shapes ahead of time; bind the graph inputs it depends on with input_shapes")
+        return ref.array
+
+    def type(self, ref: Ref) -> TensorType:
+        return TensorType.of(ref.array) if ref.is_const else self.graph.type_of(ref.value)
+
+    # -- making values
+    def const(self, array, label: str | None = None) -> Ref:
+        return Ref(array=np.asarray(array), label=label or self._label())
+
+    def op(self, op: str, operands: Sequence[Ref], attrs: Mapping | None = None,
+           *, label: str | None = None) -> Ref | list[Ref]:
+        """Apply cnnc op ``op``; folded to constants when every operand is one."""
+        opdef = get_op(op)
+        label = label or self._label()
+        if operands and all(r.is_const for r in operands):
+            arrays = [r.array for r in operands]
+            canon = opdef.make_attrs(attrs, [TensorType.of(a) for a in arrays])
+            opdef.check_arity(len(arrays))
+            types = opdef.infer([TensorType.of(a) for a in arrays], canon)
+            with np.errstate(all="ignore"):
+                outs = opdef.run(arrays, canon)
+            refs = [Ref(array=np.asarray(o).astype(t.dtype, copy=False).reshape(t.shape), label=label)
+                    for o, t in zip(outs, types)]
+        else:
+            vals = [self._materialize(r) for r in operands]
+            outs = self.graph.add_node(op, vals, attrs, label=label, source=self.where)
+            refs = [Ref(value=v, label=label) for v in outs]
+        return refs[0] if len(refs) == 1 else refs
+
+    def generic(self, attrs: Mapping | None = None, skip: Sequence[int] = ()) -> Ref | list[Ref]:
+        """The generic rule of ``OnnxMap`` for this node; ``attrs`` override the node's, and
+        the ONNX inputs at positions ``skip`` are left out (a hook has consumed them)."""
+        return generic_import(self._opdef, self.node, self, attrs, skip)
+
+    def _materialize(self, ref: Ref) -> Value:
+        if ref.value is None:
+            key = id(ref.array)
+            if key not in self._consts:
+                self._consts[key] = self.graph.add_constant(ref.array, ref.label, source=self.where)
+            ref.value = self._consts[key]
+        return ref.value
+
+    def _label(self) -> str:
+        return self.node.name or next((o for o in self.node.outputs if o), self.node.op_type)
+
+
+def generic_import(opdef, node: OnnxNode, b: ImportBuilder, override: Mapping | None = None,
+                   skip: Sequence[int] = ()):
+    m = opdef.onnx
+    attrs = dict(node.attrs)
+    if override:
+        attrs.update(override)
+    attrs = {k: v for k, v in attrs.items() if v is not None}
+    unknown = sorted(set(attrs) - set(opdef.attrs))
+    if unknown:
+        raise UnsupportedError(f"attribute(s) {', '.join(unknown)} not supported (cnnc's "
+                               f"{opdef.name} takes {', '.join(opdef.attrs) or 'none'})")
+    for pos, (name, _) in m.const_inputs.items():
+        if node.has_input(pos) and pos not in skip:
+            attrs[name] = to_attr_value(opdef.attrs[name].kind, b.const_input(pos, name))
+    operands, gap = [], None
+    for i in range(node.num_inputs):
+        if i in m.const_inputs or i in skip:
+            continue
+        if not node.has_input(i):
+            gap = i
+            continue
+        if gap is not None:
+            raise UnsupportedError(f"optional input {gap} is omitted but input {i} is given")
+        operands.append(b.input(i))
+    return b.op(opdef.name, operands, attrs)
+
+
+def _shape_of(vi, input_shapes: Mapping, where: str) -> TensorType:
+    t = vi.type.tensor_type
+    dtype = np_dtype(t.elem_type)
+    dims = list(t.shape.dim) if t.HasField("shape") else None
+    given = input_shapes.get(vi.name)
+    if given is not None:
+        given = tuple(int(d) for d in given)
+        if dims is not None and len(dims) != len(given):
+            raise CnncError(f"input_shapes gives {vi.name!r} rank {len(given)}, the model "
+                            f"declares rank {len(dims)}")
+        for i, (d, g) in enumerate(zip(dims or (), given)):
+            if d.HasField("dim_value") and d.dim_value != g:
+                raise CnncError(f"input_shapes gives {vi.name!r} dim {i} = {g}, the model fixes it "
+                                f"to {d.dim_value}")
+        return TensorType(given, dtype)
+    if dims is None:
+        raise CnncError(f"input {vi.name!r} has no shape; give it with input_shapes="
+                        f"{{{vi.name!r}: (...)}} (CLI: --input-shape {vi.name}=...)")
+    shape = []
+    for i, d in enumerate(dims):
+        if not d.HasField("dim_value"):
+            sym = f" ({d.dim_param!r})" if d.dim_param else ""
+            raise CnncError(f"input {vi.name!r} dim {i}{sym} is symbolic; bind it with input_shapes="
+                            f"{{{vi.name!r}: (...)}} (CLI: --input-shape {vi.name}=d0,d1,...)")
+        shape.append(d.dim_value)
+    return TensorType(tuple(shape), dtype)
+
+
+def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | None = None,
+              *, name: str | None = None) -> Graph:
+    """Import an ONNX model (a path or a ModelProto) as a verified cnnc Graph.
+
+    ``input_shapes`` maps graph-input names to concrete shapes; it binds symbolic dims and
+    may override declared ones (their fixed dims must agree).
+    """
+    model, where = load_model(source)
+    input_shapes = dict(input_shapes or {})
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is None:
+        raise CnncError(f"{where}: the model imports no version of the default ONNX domain")
+    g = model.graph
+    graph = Graph(name or g.name or (Path(where).stem if not isinstance(source, ModelProto) else "model"))
+    errors: list[str] = []
+    env: dict[str, Ref] = {}
+
+    for t in g.initializer:
+        try:
+            np_dtype(t.data_type)
+            env[t.name] = Ref(array=numpy_helper.to_array(t), label=t.name)
+        except CnncError as e:
+            errors.append(f"initializer {comment_safe(t.name)!r}: {e.detail}")
+    init_names = {t.name for t in g.initializer}
+    real_inputs = [vi for vi in g.input if vi.name not in init_names]
+    unknown = sorted(set(input_shapes) - {vi.name for vi in real_inputs})
+    if unknown:
+        raise CnncError(f"{where}: input_shapes names {', '.join(map(repr, unknown))}, which "
+                        f"{'is' if len(unknown) == 1 else 'are'} not a graph input; inputs are "
+                        f"{', '.join(repr(vi.name) for vi in real_inputs)}")
+    for vi in real_inputs:
+        try:
+            env[vi.name] = Ref(value=graph.add_input(vi.name, _shape_of(vi, input_shapes, where)), label=vi.name)
+        except CnncError as e:
+            errors.append(f"graph input {comment_safe(vi.name)!r}: {e.detail}")
+
+    table = onnx_ops()
+    consumed = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    for proto in g.node:
+        node = OnnxNode(proto.op_type, proto.name, {a.name: decode_attr(a) for a in proto.attribute},
+                        tuple(proto.input), tuple(proto.output), opset)
+        label = comment_safe(proto.name or (proto.output[0] if proto.output else "?"), 60)
+        nwhere = f"node {label!r} ({proto.op_type}, opset {opset})"
+        try:
+            if proto.domain not in ("", "ai.onnx"):
+                raise UnsupportedError(f"op domain {proto.domain!r} is not supported")
+            if proto.op_type not in table and proto.op_type not in fold.FOLDERS:
+                raise UnsupportedError(f"op {proto.op_type} is not supported")
+            if any(i and i not in env for i in proto.input):
+                continue  # downstream of a node that already failed: reported there
+            b = ImportBuilder(graph, node, env, f"{where}: {nwhere}")
+            outs = _convert(node, b, table)
+            outs = outs if isinstance(outs, list) else [outs]
+            for i, name in enumerate(proto.output):
+                if not name:
+                    continue
+                if i < len(outs):
+                    env[name] = outs[i]
+                elif name in consumed:
+                    raise UnsupportedError(f"output {i} ({comment_safe(name)!r}) is used, but cnnc's "
+                                           f"{proto.op_type} produces only {len(outs)} output(s)")
+        except CnncError as e:
+            errors.append(f"{nwhere}: {e.detail}")
+
+    if not errors:
+        for o in g.output:
+            if o.name not in env:
+                errors.append(f"graph output {comment_safe(o.name)!r} is produced by no node")
+                continue
+            ref = env[o.name]
+            if ref.is_const:
+                ref.value = graph.add_constant(ref.array, o.name)
+            graph.add_output(ref.value, o.name)
+    if errors:
+        n = len(errors)
+        raise CnncError(f"{where}: cannot import the model ({n} problem{'s' * (n > 1)}):\n  - "
+                        + "\n  - ".join(errors))
+    return graph.verify()
+
+
+def _convert(node: OnnxNode, b: ImportBuilder, table):
+    if node.op_type in fold.FOLDERS:
+        return fold.FOLDERS[node.op_type](node, b)
+    opdef = b._opdef = table[node.op_type]
+    hook = opdef.onnx.importer_for(node.opset)
+    return hook(node, b) if hook is not None else generic_import(opdef, node, b)
+

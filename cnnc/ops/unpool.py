@@ -1,0 +1,100 @@
+"""``MaxUnpool``: the partial inverse of MaxPool, 1-D/2-D/3-D (ONNX, opset 22).
+
+``X (N, C, *S)`` holds the pooled values, ``I`` (int64, same shape) where each came from:
+a flat index into the unpooled tensor ``(N, C, *U)`` as a whole (not per plane — ONNX's
+MaxPool ``Indices`` count the same way), with ``U = (S - 1) * stride + kernel -
+pad_begin - pad_end`` per axis.  Every other output element is zero.  Windows that overlap
+(stride < kernel) may pick one input element twice; both entries then carry the same value,
+so the order of the writes does not matter.
+
+``output_shape`` (the full ``N, C, *spatial`` shape) is a run-time input in ONNX and an
+**attribute** here, because cnnc compiles static shapes.  It may only grow the spatial
+axes: the ``(N, C, *U)`` result is placed at the origin of a zero tensor of that shape.
+That is what the ONNX reference evaluator and the ONNX node test
+``test_maxunpool_export_with_output_shape`` do (indices 5, 7, 13, 15 of a 4x4 grid land
+on rows/columns 1 and 3 of a 5x5 output).  onnxruntime instead reads the indices as flat
+offsets into the ``output_shape`` tensor; the two agree when ``output_shape`` is the
+inferred shape.  Canonical attributes always hold ``output_shape`` (the inferred shape
+when none was given), ``strides`` and ``pads``; ONNX's MaxUnpool has no ``auto_pad`` and
+no dilations, and neither has cnnc's.
+
+An index outside ``[0, N*C*prod(U))`` is reported by the reference when it runs (index
+values are run-time data).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ..ir import REQUIRED, Attr, OnnxMap, OpDef, ShapeError, register
+from . import _spatial as sp
+from ._common import require_float
+
+_WINDOW = sp.window_attrs(dilations=False)
+_ATTRS = {"kernel_shape": dataclasses.replace(_WINDOW["kernel_shape"], default=REQUIRED),
+          "strides": _WINDOW["strides"],
+          "pads": _WINDOW["pads"],
+          "output_shape": Attr("ints", None, doc="full N, C, *spatial output shape; >= the "
+                                                 "inferred one on every spatial axis")}
+
+
+def _unpooled_shape(x_shape, a) -> tuple[int, ...]:
+    """``(N, C, *U)``: the tensor the indices point into."""
+    nd = len(x_shape) - 2
+    k, s, p = a["kernel_shape"], a["strides"], a["pads"]
+    u = tuple((n - 1) * s[i] + k[i] - p[i] - p[nd + i] for i, n in enumerate(x_shape[2:]))
+    sp.check_spatial_match(x_shape[2:], u)
+    return (*x_shape[:2], *u)
+
+
+def _canon(attrs, types):
+    x = types[0]
+    a = sp.canonical_window(attrs, sp.spatial_rank(x.shape, "X"))
+    inferred = _unpooled_shape(x.shape, a)
+    out = a["output_shape"]
+    if out is None:
+        a["output_shape"] = inferred
+    elif (len(out) != len(inferred) or out[:2] != inferred[:2]
+          or any(o < u for o, u in zip(out[2:], inferred[2:]))):
+        raise ShapeError(f"output_shape {out} must be N, C, *spatial with N, C = "
+                         f"{inferred[:2]} and spatial extents >= {inferred[2:]} (the unpooled "
+                         f"shape of X {x.shape} with kernel_shape {a['kernel_shape']}, strides "
+                         f"{a['strides']}, pads {a['pads']})")
+    return a
+
+
+def _infer(types, a):
+    x = types[0]
+    require_float(x, "X")
+    if types[1].shape != x.shape or types[1].dtype != "int64":
+        raise ShapeError(f"I must be int64 of X's shape {x.shape}, got {types[1]}")
+    return (x.with_shape(a["output_shape"]),)
+
+
+def _reference(inputs, a):
+    x, idx = inputs
+    inferred = _unpooled_shape(x.shape, a)
+    size = math.prod(inferred)
+    if idx.size and not (0 <= idx.min() and idx.max() < size):
+        bad = idx[(idx < 0) | (idx >= size)].flat[0]
+        raise ShapeError(f"index {bad} is out of range [0, {size}) of the unpooled shape "
+                         f"{inferred} (X {x.shape})")
+    flat = np.zeros(size, dtype=x.dtype)
+    flat[idx.reshape(-1)] = x.reshape(-1)
+    y = np.zeros(a["output_shape"], dtype=x.dtype)
+    y[tuple(map(slice, inferred))] = flat.reshape(inferred)
+    return y
+
+
+register(OpDef(
+    name="MaxUnpool",
+    inputs=("X", "I"),
+    attrs=_ATTRS,
+    canonicalize=_canon,
+    infer=_infer,
+    reference=_reference,
+    onnx=OnnxMap(const_inputs={2: ("output_shape", "int64")}),
+    doc="partial inverse of MaxPool: scatters X to the flat positions I, zeros elsewhere",
+))

@@ -1,0 +1,97 @@
+"""The conformance harness: ONNX node cases and light models, run on any backend.
+
+``node_cases()`` yields the CNN subset of ONNX's node test cases (see
+``shared/conformance/README.md``); ``run_node_case(case, backend)`` imports the case's model
+with its int64 inputs bound as constants (cnnc compiles static shapes: binding those inputs
+is what a user does), compiles it for ``backend``, runs every data set and compares with the
+expected outputs.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, numpy_helper
+
+import cnnc
+
+SHARED = Path(os.environ.get("CNNC_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+TYPES = {TensorProto.FLOAT, TensorProto.INT64}
+
+
+def _scope_ops() -> set[str]:
+    text = (SHARED / "conformance" / "cnn_ops.txt").read_text()
+    return {ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")}
+
+
+@lru_cache(maxsize=1)
+def node_cases() -> dict:
+    from onnx.backend.test.case import node
+    ops = _scope_ops()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cases = {}
+        for case in node.collect_testcases(None):
+            graph = case.model.graph
+            types = {v.type.tensor_type.elem_type for v in list(graph.input) + list(graph.output)}
+            if {n.op_type for n in graph.node} <= ops and types <= TYPES:
+                cases[case.name] = case
+    return cases
+
+
+def compile_time_inputs(model: onnx.ModelProto) -> set[str]:
+    """Graph inputs that cnnc takes as compile-time constants: the int64 ones (shapes,
+    axes, pads, sizes) and those read only at ONNX input positions that an op's OnnxMap
+    makes attributes (Resize's scales, Clip's bounds, Pad's value, Range's operands...)."""
+    from cnnc.onnx.importer import onnx_ops
+    table = onnx_ops()
+    static, dynamic = set(), set()
+    for node in model.graph.node:
+        op = table.get(node.op_type)
+        positions = set(op.onnx.const_inputs) if op is not None else set()
+        if node.op_type in ("Range", "ConstantOfShape"):
+            positions = set(range(len(node.input)))
+        for i, name in enumerate(node.input):
+            (static if i in positions else dynamic).add(name)
+    names = {vi.name for vi in model.graph.input}
+    int64 = {vi.name for vi in model.graph.input if vi.type.tensor_type.elem_type == TensorProto.INT64}
+    return (int64 | (static - dynamic)) & names
+
+
+def bind_compile_time_inputs(model: onnx.ModelProto, inputs) -> tuple[onnx.ModelProto, dict]:
+    """Turn the compile-time graph inputs (``compile_time_inputs``) into initializers
+    holding ``inputs``' values; returns the new model and the remaining feeds by name."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    feeds = {}
+    keep = []
+    bind = compile_time_inputs(model)
+    for vi, arr in zip(model.graph.input, inputs):
+        if vi.name in bind:
+            m.graph.initializer.append(numpy_helper.from_array(np.asarray(arr), vi.name))
+        else:
+            keep.append(vi)
+            feeds[vi.name] = np.asarray(arr)
+    del m.graph.input[:]
+    m.graph.input.extend(keep)
+    return m, feeds
+
+
+def run_node_case(case, backend: str, rtol=1e-4, atol=1e-5) -> None:
+    """Raises AssertionError (or CnncError) when the case fails on ``backend``."""
+    for inputs, expected in case.data_sets:
+        model, feeds = bind_compile_time_inputs(case.model, inputs)
+        g = cnnc.load_onnx(model)
+        outs = cnnc.compile(g, target=backend).run(feeds)
+        assert len(outs) == len(expected), (list(outs), len(expected))
+        for (name, got), want in zip(outs.items(), expected):
+            want = np.asarray(want)
+            assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
+            if want.dtype.kind in "fc":
+                np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=name)
+            else:
+                np.testing.assert_array_equal(got, want, err_msg=name)
