@@ -6,10 +6,9 @@
     outs = m.run({"images": x})
 """
 from . import ops  # noqa: F401  (registers every op)
+from .version import __version__
 from .backends import compile  # noqa: A004
 from .ir import CnncError, Graph, TensorType, Value, VerifyError
-from .onnx import load_onnx
+from .onnx import load_onnx, save_onnx, to_onnx
 
-__version__ = "0.1.0"
-
-__all__ = ["compile", "load_onnx", "CnncError", "Graph", "TensorType", "Value", "VerifyError", "__version__"]
+__all__ = ["compile", "load_onnx", "save_onnx", "to_onnx", "CnncError", "Graph", "TensorType", "Value", "VerifyError", "__version__"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from .version import __version__
 from .backends import TARGETS, compile
 from .ir import CnncError, Graph, all_ops, sanitize
 

@@ -170,6 +170,7 @@ class OnnxMap:
     const_inputs: Mapping[int, tuple[str, str]] = field(default_factory=dict)
     importers: Mapping[int, Callable | None] = field(default_factory=dict)
     exporter: Callable | None = None
+    cnnc_only: tuple[str, ...] = ()
 
     def importer_for(self, opset: int) -> Callable | None:
         since = [v for v in self.importers if v <= opset]

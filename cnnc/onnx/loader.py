@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import onnx
+import onnx.inliner
 from onnx import ModelProto, TensorProto
 
 from ..ir import CnncError

@@ -122,26 +122,35 @@ def output_shape(in_spatial: Sequence[int], attrs, *, ceil_mode: bool = False) -
                                                       attrs["strides"], dil)))
 
 
+def buffer_pads(in_spatial: Sequence[int], attrs, *, ceil_mode: bool = False) -> tuple[int, ...]:
+    """Explicit ``(begin..., end...)`` pads of the buffer a window op reads: the resolved
+    pads, with the end pads grown where a ceil_mode window overhangs them, so that every
+    window lies inside the buffer."""
+    nd = len(in_spatial)
+    dil = attrs.get("dilations") or (1,) * nd
+    pads = resolve_pads(in_spatial, attrs["kernel_shape"], attrs["strides"], dil,
+                        attrs["auto_pad"], attrs["pads"])
+    out = output_shape(in_spatial, attrs, ceil_mode=ceil_mode)
+    ends = [max(pads[nd + i], (o - 1) * s + d * (k - 1) + 1 - n - pads[i])
+            for i, (n, o, s, k, d) in enumerate(zip(in_spatial, out, attrs["strides"],
+                                                    attrs["kernel_shape"], dil))]
+    return tuple(pads[:nd]) + tuple(ends)
+
+
 def windows(x: np.ndarray, attrs, *, pad_value: float = 0.0, ceil_mode: bool = False
             ) -> np.ndarray:
     """The windows of ``x`` (N, C, *spatial) seen by a sliding-window op: a read-only view of
     shape ``(N, C, *out, *kernel)`` over the padded input (padding filled with
     ``pad_value``; ceil_mode's overhang too)."""
     nd = x.ndim - 2
-    kernel, strides = attrs["kernel_shape"], attrs["strides"]
     dil = attrs.get("dilations") or (1,) * nd
-    pads = resolve_pads(x.shape[2:], kernel, strides, dil, attrs["auto_pad"], attrs["pads"])
+    pads = buffer_pads(x.shape[2:], attrs, ceil_mode=ceil_mode)
     out = output_shape(x.shape[2:], attrs, ceil_mode=ceil_mode)
-    dk = [d * (k - 1) + 1 for k, d in zip(kernel, dil)]
-    # extra end padding so that every (ceil-mode) window lies inside the buffer
-    need = [(o - 1) * s + k for o, s, k in zip(out, strides, dk)]
-    width = [(0, 0), (0, 0)]
-    for i in range(nd):
-        pe = max(pads[nd + i], need[i] - x.shape[2 + i] - pads[i])
-        width.append((pads[i], pe))
-    xp = np.pad(x, width, constant_values=pad_value)
+    xp = np.pad(x, [(0, 0), (0, 0)] + [(pads[i], pads[nd + i]) for i in range(nd)],
+                constant_values=pad_value)
+    dk = [d * (k - 1) + 1 for k, d in zip(attrs["kernel_shape"], dil)]
     view = sliding_window_view(xp, dk, axis=tuple(range(2, 2 + nd)))
-    index = ((slice(None),) * 2 + tuple(slice(0, o * s, s) for o, s in zip(out, strides))
+    index = ((slice(None),) * 2 + tuple(slice(0, o * s, s) for o, s in zip(out, attrs["strides"]))
              + tuple(slice(None, None, d) for d in dil))
     return view[index]
 
@@ -157,3 +166,43 @@ def check_spatial_match(in_shape, out, what="output"):
     if any(o <= 0 for o in out):
         raise ShapeError(f"{what} would be empty: input spatial shape {tuple(in_shape)} "
                          f"gives {tuple(out)}")
+
+
+# ---------------------------------------------------------------- ONNX export
+def export_explicit_pads(node, operands, b):
+    """Export hook of window ops: write the resolved pads and no ``auto_pad`` (cnnc's FULL
+    has no ONNX spelling, and onnxruntime rejects ``pads`` beside ``auto_pad``); the
+    semantics are the same once shapes are static."""
+    spatial = b.type(operands[0]).shape[2:]
+    dil = node.attrs.get("dilations") or (1,) * len(spatial)
+    pads = resolve_pads(spatial, node.attrs["kernel_shape"], node.attrs["strides"], dil,
+                        node.attrs["auto_pad"], node.attrs["pads"])
+    return b.generic(attrs={"pads": pads, "auto_pad": "NOTSET"})
+
+
+def export_patches(b, x: str, in_shape, attrs, *, ceil_mode: bool = False) -> str:
+    """ONNX nodes (for function bodies) that extract the windows of ``x`` as an
+    ``(N, C, K, *out)`` tensor, ``K = prod(kernel)``: a depthwise Conv with one-hot kernels
+    (window offset ``k`` of channel ``c`` lands in channel ``c*K + k``) over the buffer pads
+    of ``buffer_pads``, zero padded."""
+    n, c, *spatial = in_shape
+    nd, kernel = len(spatial), tuple(attrs["kernel_shape"])
+    k = int(np.prod(kernel))
+    onehot = np.zeros((c * k, 1, *kernel), np.float32)
+    for ci in range(c):
+        for ki, idx in enumerate(np.ndindex(*kernel)):
+            onehot[(ci * k + ki, 0) + idx] = 1.0
+    pads = buffer_pads(spatial, attrs, ceil_mode=ceil_mode)
+    out = output_shape(spatial, attrs, ceil_mode=ceil_mode)
+    (cols,) = b.emit("Conv", [x, b.const(onehot, "onehot")],
+                     {"group": c, "kernel_shape": kernel, "strides": attrs["strides"],
+                      "dilations": attrs.get("dilations") or (1,) * nd, "pads": pads})
+    (patches,) = b.emit("Reshape", [cols, b.const(np.array((n, c, k, *out), np.int64), "shape")])
+    return patches
+
+
+def kernel_major(mask: np.ndarray, nd: int) -> np.ndarray:
+    """A ``(*out, *kernel)`` array reordered as ``(K, *out)`` to match export_patches."""
+    out, kernel = mask.shape[:nd], mask.shape[nd:]
+    flat = mask.reshape(*out, -1)
+    return np.moveaxis(flat, -1, 0).reshape(int(np.prod(kernel)), *out)

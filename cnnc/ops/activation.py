@@ -63,7 +63,16 @@ UNARY = {
     "Clip": ({"min": Attr("float", None), "max": Attr("float", None)}, _clip),
 }
 
-ONNX = {"Clip": OnnxMap(const_inputs={1: ("min", "like:0"), 2: ("max", "like:0")})}
+def _silu_export(node, operands, b):
+    """ONNX spells SiLU only from opset 24 (Swish); before, a function x * Sigmoid(x)."""
+    def body(fb, params):
+        (s,) = fb.emit("Sigmoid", [params[0]])
+        return fb.emit("Mul", [params[0], s])
+    return b.function("Silu", operands, body)
+
+
+ONNX = {"Clip": OnnxMap(const_inputs={1: ("min", "like:0"), 2: ("max", "like:0")}),
+        "Silu": OnnxMap(domain="cnnc", exporter=_silu_export)}
 
 for _name, (_attrs, _fn) in UNARY.items():
     register(OpDef(name=_name, inputs=("X",), attrs=_attrs, infer=_unary_infer,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, OpDef, ShapeError, register
+from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._common import require_float, same_dtype
 
@@ -88,6 +88,7 @@ register(OpDef(
     canonicalize=_conv_canon,
     infer=_conv_infer,
     reference=_conv_ref,
+    onnx=OnnxMap(exporter=sp.export_explicit_pads),
     doc="N-D cross-correlation with stride, dilation, groups and padding modes",
 ))
 
@@ -186,6 +187,15 @@ def _convt_ref(inputs, a):
     return np.ascontiguousarray(y)
 
 
+def _convt_export(node, operands, b):
+    """Explicit pads when they are non-negative; an output_shape larger than the natural
+    extent (negative pads, which ONNX cannot spell) is written as output_shape."""
+    pads = _convt_pads(b.type(operands[0]).shape[2:], node.attrs)
+    if min(pads, default=0) >= 0:
+        return b.generic(attrs={"pads": pads, "auto_pad": "NOTSET", "output_shape": None})
+    return b.generic(attrs={"pads": None})
+
+
 register(OpDef(
     name="ConvTranspose",
     inputs=("X", "W", "B?"),
@@ -196,5 +206,6 @@ register(OpDef(
     canonicalize=_convt_canon,
     infer=_convt_infer,
     reference=_convt_ref,
+    onnx=OnnxMap(exporter=_convt_export),
     doc="N-D transposed convolution (the gradient of Conv w.r.t. its input)",
 ))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import OpDef, ShapeError, register
+from ..ir import OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._common import require_float, same_dtype
 
@@ -76,8 +76,48 @@ def _tiled_ref(inputs, a):
     return y + inputs[2].reshape((1, -1) + (1,) * nd) if len(inputs) > 2 else y
 
 
+def _export(kind):
+    """As a model-local function (ONNX lacks both ops): the windows as an (N, 1, C*K, *O)
+    tensor (``_spatial.export_patches``), times the weight rearranged to (M, C*K, *O)
+    (tiled: first tiled out to every position), summed over C*K, plus the bias."""
+    def hook(node, operands, b):
+        a, t, wt = node.attrs, b.type(operands[0]), b.type(operands[1])
+        nd = t.rank - 2
+        out = sp.output_shape(t.shape[2:], a)
+        m, c = wt.shape[nd], wt.shape[nd + 1]
+        k = int(np.prod(a["kernel_shape"]))
+        has_bias = len(operands) > 2
+
+        def body(fb, params):
+            x, w = params[0], params[1]
+            patches = sp.export_patches(fb, x, t.shape, a)                      # N, C, K, *O
+            (cols,) = fb.emit("Reshape", [patches, fb.const(np.array((t.shape[0], 1, c * k, *out), np.int64))])
+            if kind == "tiled":
+                reps = [-(-o // ti) for o, ti in zip(out, wt.shape[:nd])] + [1] * (nd + 2)
+                (w,) = fb.emit("Tile", [w, fb.const(np.array(reps, np.int64))])
+                (w,) = fb.emit("Slice", [w, fb.const(np.zeros(nd, np.int64)),
+                                         fb.const(np.array(out, np.int64)),
+                                         fb.const(np.arange(nd, dtype=np.int64))])
+            # (*O, M, C, *K) -> (M, C, *K, *O) -> (M, C*K, *O)
+            perm = [nd, nd + 1, *range(nd + 2, 2 * nd + 2), *range(nd)]
+            (wt_,) = fb.emit("Transpose", [w], {"perm": perm})
+            (wr,) = fb.emit("Reshape", [wt_, fb.const(np.array((m, c * k, *out), np.int64))])
+            (prod,) = fb.emit("Mul", [cols, wr])
+            (y,) = fb.emit("ReduceSum", [prod, fb.const(np.array([2], np.int64))], {"keepdims": 0})
+            if has_bias:
+                bias = params[2]
+                if kind == "tiled":
+                    (bias,) = fb.emit("Reshape", [bias, fb.const(np.array((m,) + (1,) * nd, np.int64))])
+                (y,) = fb.emit("Add", [y, bias])
+            return [y]
+        name = f"{node.op}_{b.digest(t.shape, wt.shape, has_bias, t.dtype, sorted(a.items()))}"
+        return b.function(name, operands, body)
+    return hook
+
+
 for _name, _kind, _ref, _doc in (
         ("LocalConv", "local", _local_ref, "unshared convolution: one kernel per output position"),
         ("TiledConv", "tiled", _tiled_ref, "tiled convolution: T kernels cycling over positions")):
     register(OpDef(name=_name, inputs=("X", "W", "B?"), attrs=sp.window_attrs(),
-                   canonicalize=_canon, infer=_infer(_kind), reference=_ref, doc=_doc))
+                   canonicalize=_canon, infer=_infer(_kind), reference=_ref,
+                   onnx=OnnxMap(domain="cnnc", exporter=_export(_kind)), doc=_doc))

@@ -52,16 +52,24 @@ for _name, (_fn, _allowed) in UNARY.items():
                    doc=f"elementwise {_name}"))
 
 
+#: ONNX TensorProto element-type codes of the dtypes cnnc carries
+ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool",
+               10: "float16", 11: "float64"}
+
+
 def _cast_import(node, b):
     """ONNX spells ``to`` as a TensorProto enum; ``saturate``/``round_mode`` only concern
     float8/float4 targets, which cnnc does not have."""
     to = node.attrs.get("to")
-    names = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool",
-             10: "float16", 11: "float64"}
-    if to not in names:
+    if to not in ONNX_DTYPES:
         raise UnsupportedError(f"Cast to ONNX element type {to} is not supported (cnnc "
-                               f"handles {', '.join(names.values())})")
-    return b.generic(attrs={"to": names[to], "saturate": None, "round_mode": None})
+                               f"handles {', '.join(ONNX_DTYPES.values())})")
+    return b.generic(attrs={"to": ONNX_DTYPES[to], "saturate": None, "round_mode": None})
+
+
+def _cast_export(node, operands, b):
+    enum = {name: code for code, name in ONNX_DTYPES.items()}
+    return b.generic(attrs={"to": enum[node.attrs["to"]]})
 
 
 register(OpDef(
@@ -70,6 +78,6 @@ register(OpDef(
     attrs={"to": Attr("str", choices=DTYPES, doc="target dtype, by its numpy name")},
     infer=lambda types, a: (TensorType(types[0].shape, a["to"]),),
     reference=lambda arrays, a: arrays[0].astype(a["to"]),
-    onnx=OnnxMap(importers={1: _cast_import}),
+    onnx=OnnxMap(importers={1: _cast_import}, exporter=_cast_export),
     doc="elementwise conversion to the dtype named by `to`",
 ))

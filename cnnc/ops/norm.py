@@ -200,6 +200,6 @@ register(OpDef(
     infer=_ln_infer,
     reference=_ln_ref,
     outputs=("Y", "Mean?", "InvStdDev?"),
-    onnx=OnnxMap(importers={1: _ln_import}),
+    onnx=OnnxMap(importers={1: _ln_import}, cnnc_only=("stats_outputs",)),
     doc="normalization over the trailing axes from `axis` on",
 ))

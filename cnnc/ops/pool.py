@@ -41,7 +41,7 @@ import dataclasses
 
 import numpy as np
 
-from ..ir import REQUIRED, Attr, OpDef, ShapeError, register
+from ..ir import REQUIRED, Attr, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._common import require_float
 
@@ -138,6 +138,38 @@ POOLS = {
 }
 
 
+# ------------------------------------------------------------------ ONNX export
+def _export_function(kind):
+    """LSEPool / WeightedAvgPool, which ONNX lacks, as a model-local function: the windows
+    as an (N, C, K, *out) tensor (``_spatial.export_patches``), then a masked
+    ReduceLogSumExp, or a weighted ReduceSum with weights renormalized over the taps on the
+    input (both masks are constants of the specialized function)."""
+    def hook(node, operands, b):
+        a, t = node.attrs, b.type(operands[0])
+        nd, ceil = t.rank - 2, bool(a["ceil_mode"])
+        valid = sp.kernel_major(_valid(t.shape[2:], a), nd)          # (K, *out)
+
+        def body(fb, params):
+            patches = sp.export_patches(fb, params[0], t.shape, a, ceil_mode=ceil)
+            if kind == "lse":
+                floor = np.float32(np.finfo(np.float32).min)
+                (masked,) = fb.emit("Where", [fb.const(valid.astype(bool)), patches, fb.const(floor)])
+                return fb.emit("ReduceLogSumExp", [masked, fb.const(np.array([2], np.int64))],
+                               {"keepdims": 0})
+            gauss = np.broadcast_to(_gaussian(a).reshape(-1, *(1,) * nd), valid.shape) * valid
+            weights = (gauss / gauss.sum(axis=0, keepdims=True)).astype(t.dtype)
+            (prod,) = fb.emit("Mul", [patches, fb.const(weights)])
+            return fb.emit("ReduceSum", [prod, fb.const(np.array([2], np.int64))], {"keepdims": 0})
+        name = f"{node.op}_{b.digest(t.shape, t.dtype, sorted(a.items()))}"
+        return b.function(name, operands, body)
+    return hook
+
+
+EXPORT = {"MaxPool": sp.export_explicit_pads, "AveragePool": sp.export_explicit_pads,
+          "LpPool": sp.export_explicit_pads, "LSEPool": _export_function("lse"),
+          "WeightedAvgPool": _export_function("weighted")}
+
+
 def _reference(pad_value, reduce):
     def ref(inputs, a):
         x = inputs[0]
@@ -151,4 +183,5 @@ def _reference(pad_value, reduce):
 for _name, (_extra, _pad, _reduce) in POOLS.items():
     register(OpDef(name=_name, inputs=("X",), attrs={**_window_attrs(), **_extra},
                    canonicalize=_canon, infer=_infer, reference=_reference(_pad, _reduce),
+                   onnx=OnnxMap(exporter=EXPORT[_name]),
                    doc=f"N-D {_name} over sliding windows"))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, OpDef, ShapeError, register
+from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._common import require_float
 
@@ -61,6 +61,30 @@ def _reference(inputs, a):
     return np.concatenate(parts, axis=1).astype(x.dtype)
 
 
+def _export(node, operands, b):
+    """As a model-local function (ONNX lacks the op), the reference's own scheme: per level
+    and axis, one Slice + ReduceMax/ReduceMean per bin, concatenated; then each level
+    flattened and the levels concatenated."""
+    a, t = node.attrs, b.type(operands[0])
+    reduce = {"max": "ReduceMax", "avg": "ReduceMean"}[a["mode"]]
+
+    def body(fb, params):
+        def ints(*v):
+            return fb.const(np.array(v, np.int64))
+        parts = []
+        for n in a["levels"]:
+            y = params[0]
+            for axis in range(2, t.rank):
+                bins = []
+                for lo, hi in _bins(t.shape[axis], n):
+                    (s,) = fb.emit("Slice", [y, ints(lo), ints(hi), ints(axis)])
+                    bins += fb.emit(reduce, [s, ints(axis)], {"keepdims": 1})
+                (y,) = fb.emit("Concat", bins, {"axis": axis})
+            parts += fb.emit("Flatten", [y], {"axis": 1})
+        return fb.emit("Concat", parts, {"axis": 1})
+    return b.function(f"SpatialPyramidPool_{b.digest(t.shape, t.dtype, sorted(a.items()))}", operands, body)
+
+
 register(OpDef(
     name="SpatialPyramidPool",
     inputs=("X",),
@@ -68,5 +92,6 @@ register(OpDef(
            "mode": Attr("str", "max", choices=tuple(_REDUCE))},
     infer=_infer,
     reference=_reference,
+    onnx=OnnxMap(domain="cnnc", exporter=_export),
     doc="spatial pyramid pooling: fixed-length (N, C * sum(n^nd)) output for any input size",
 ))

@@ -275,6 +275,10 @@ register(OpDef(
     canonicalize=_upsample_canon,
     infer=lambda types, a: _resize_infer(types, _as_resize(a, types[0].rank)),
     reference=lambda inputs, a: _resize_ref(inputs, _as_resize(a, inputs[0].ndim)),
-    onnx=OnnxMap(const_inputs={1: ("scales", "float")}),
+    onnx=OnnxMap(const_inputs={1: ("scales", "float")},
+                 exporter=lambda node, operands, b: b.emit(
+                     "Resize", [operands[0], "", b.const(np.asarray(node.attrs["scales"], np.float32))],
+                     {"mode": node.attrs["mode"], "coordinate_transformation_mode": "asymmetric",
+                      "nearest_mode": "floor"}, outputs=b._outputs)),
     doc="ONNX's deprecated Upsample: Resize with asymmetric coordinates",
 ))

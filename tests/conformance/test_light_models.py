@@ -1,0 +1,63 @@
+"""The nine light models (real architectures with constant weights) on every backend:
+ONNX's own deterministic input against the stored output, and random inputs against
+onnxruntime (constant weights hide indexing bugs that random inputs expose)."""
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+import cnnc
+
+DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
+MODELS = sorted(p.stem[len("light_"):] for p in (DATA / "light").glob("light_*.onnx"))
+BACKENDS = ["reference"]
+
+
+def test_all_nine_are_there():
+    assert len(MODELS) == 9, MODELS
+
+
+def _input(model: onnx.ModelProto):
+    inits = {t.name for t in model.graph.initializer}
+    (vi,) = [i for i in model.graph.input if i.name not in inits]
+    return vi
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    cache = {}
+
+    def get(name, backend):
+        if (name, backend) not in cache:
+            g = cnnc.load_onnx(DATA / "light" / f"light_{name}.onnx")
+            cache[name, backend] = cnnc.compile(g, target=backend)
+        return cache[name, backend]
+    return get
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_light_model(backend, name, compiled):
+    from onnx.backend.test.runner import Runner
+    model = onnx.load(str(DATA / "light" / f"light_{name}.onnx"))
+    vi = _input(model)
+    tol = json.loads((DATA / "real" / f"test_{name}" / "data.json").read_text())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x = Runner.generate_dummy_data(vi, seed=0, name=name, random=False)
+    want = numpy_helper.to_array(onnx.load_tensor(str(DATA / "light" / f"light_{name}_output_0.pb")))
+    m = compiled(name, backend)
+    (got,) = m.run({vi.name: x}).values()
+    np.testing.assert_allclose(got, want, rtol=tol["rtol"], atol=tol["atol"])
+
+    # random inputs against onnxruntime
+    import onnxruntime as ort
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    xr = np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
+    (ref,) = sess.run(None, {vi.name: xr})
+    (got,) = m.run({vi.name: xr}).values()
+    np.testing.assert_allclose(got, ref, rtol=1e-3, atol=1e-5)

@@ -1,0 +1,24 @@
+"""ONNX node conformance cases (the CNN subset of shared/conformance) on every backend."""
+import pytest
+
+from harness import node_cases, run_node_case
+from skips import BACKEND_SKIPS, NODE_SKIPS
+
+BACKENDS = ["reference"]
+CASES = sorted(node_cases())
+
+
+def test_case_count():
+    """shared/conformance/README.md: 563 cases with onnx 1.23.2."""
+    import onnx
+    if onnx.__version__ == "1.23.2":
+        assert len(CASES) == 563
+
+
+@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_node_case(backend, name):
+    reason = NODE_SKIPS.get(name) or BACKEND_SKIPS[backend].get(name)
+    if reason:
+        pytest.skip(reason)
+    run_node_case(node_cases()[name], backend)
