@@ -68,6 +68,10 @@ class ExportBuilder:
     def type(self, name: str) -> TensorType:
         return self._types[name]
 
+    def fresh(self, hint: str) -> str:
+        """A new tensor name."""
+        return self._body.fresh(hint)
+
     def emit(self, op_type: str, inputs: Sequence[str], attrs: dict | None = None, *,
              outputs: int | Sequence[str] = 1, domain: str = "") -> list[str]:
         """Add an ONNX node; returns its output names (fresh unless given)."""

@@ -165,8 +165,27 @@ def _export_function(kind):
     return hook
 
 
-EXPORT = {"MaxPool": sp.export_explicit_pads, "AveragePool": sp.export_explicit_pads,
-          "LpPool": sp.export_explicit_pads, "LSEPool": _export_function("lse"),
+def _export_onnx_pool(node, operands, b):
+    """Max/Average/LpPool with explicit buffer pads and ``ceil_mode=0``: the same windows
+    (``buffer_pads`` grows the end pads over a ceil_mode window's overhang) without ONNX's
+    ceil-mode shape rule, which onnx's shape inference and onnxruntime disagree on.  An
+    AveragePool counting its padding must not count the overhang: it is written as the
+    average over the taps on the input times the constant ratio of the two counts."""
+    a, t = node.attrs, b.type(operands[0])
+    nd = t.rank - 2
+    pads = sp.buffer_pads(t.shape[2:], a, ceil_mode=bool(a["ceil_mode"]))
+    flat = {"pads": pads, "auto_pad": "NOTSET", "ceil_mode": 0}
+    if node.op != "AveragePool" or not a["count_include_pad"] or not a["ceil_mode"]:
+        return b.generic(attrs=flat)
+    kernel_axes = tuple(range(nd, 2 * nd))
+    ratio = (_valid(t.shape[2:], a).sum(kernel_axes)
+             / _on_padded_input(t.shape[2:], a).sum(kernel_axes)).astype(t.dtype)
+    (avg,) = b.generic(attrs={**flat, "count_include_pad": 0}, outputs=[b.fresh("avg")])
+    return b.emit("Mul", [avg, b.const(ratio[None, None], "count_ratio")], outputs=b._outputs)
+
+
+EXPORT = {"MaxPool": _export_onnx_pool, "AveragePool": _export_onnx_pool,
+          "LpPool": _export_onnx_pool, "LSEPool": _export_function("lse"),
           "WeightedAvgPool": _export_function("weighted")}
 
 

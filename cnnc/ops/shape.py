@@ -225,6 +225,20 @@ SHAPE_OPS = {
 }
 
 
+def _space_to_depth_export(node, operands, b):
+    """ONNX has SpaceToDepth's ``mode`` only from opset 25; CRD is written as the
+    reshape-transpose-reshape the reference computes."""
+    if node.attrs["mode"] == "DCR":
+        return b.generic(attrs={"mode": None})
+    n, c, *spatial = b.type(operands[0]).shape
+    bs = node.attrs["blocksize"]
+    perm = [int(p) for p in np.argsort(_blocked_to_interleaved(len(spatial), "CRD"))]
+    (r,) = b.emit("Reshape", [operands[0], b.const(np.array([n, c, *(v for d in spatial for v in (d // bs, bs))], np.int64))])
+    (t,) = b.emit("Transpose", [r], {"perm": perm})
+    out = _space_to_depth_shape((n, c, *spatial), node.attrs)
+    return b.emit("Reshape", [t, b.const(np.array(out, np.int64))], outputs=b._outputs)
+
+
 #: ONNX inputs that are attributes here (the generic OnnxMap rule also reads the older
 #: opsets' attribute forms of Squeeze/Unsqueeze/Slice axes, starts and ends)
 ONNX = {
@@ -235,6 +249,7 @@ ONNX = {
     "Unsqueeze": OnnxMap(const_inputs={1: ("axes", "int64")}),
     "Slice": OnnxMap(const_inputs={1: ("starts", "int64"), 2: ("ends", "int64"),
                                    3: ("axes", "int64"), 4: ("steps", "int64")}),
+    "SpaceToDepth": OnnxMap(exporter=_space_to_depth_export),
 }
 
 
