@@ -275,7 +275,8 @@ def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | No
             if proto.op_type not in table and proto.op_type not in fold.FOLDERS:
                 raise UnsupportedError(f"op {proto.op_type} is not supported")
             if any(i and i not in env for i in proto.input):
-                continue  # downstream of a node that already failed: reported there
+                _check_statically(node, table)  # downstream of a failed node: no operands
+                continue
             b = ImportBuilder(graph, node, env, f"{where}: {nwhere}")
             outs = _convert(node, b, table)
             outs = outs if isinstance(outs, list) else [outs]
@@ -304,6 +305,18 @@ def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | No
         raise CnncError(f"{where}: cannot import the model ({n} problem{'s' * (n > 1)}):\n  - "
                         + "\n  - ".join(errors))
     return graph.verify()
+
+
+def _check_statically(node: OnnxNode, table) -> None:
+    """What can be checked of a node without its operands: its attribute names, where the
+    generic rule imports it."""
+    opdef = table.get(node.op_type)
+    if opdef is None or opdef.onnx.importer_for(node.opset) is not None:
+        return
+    unknown = sorted(set(node.attrs) - set(opdef.attrs))
+    if unknown:
+        raise UnsupportedError(f"attribute(s) {', '.join(unknown)} not supported (cnnc's "
+                               f"{opdef.name} takes {', '.join(opdef.attrs) or 'none'})")
 
 
 def _convert(node: OnnxNode, b: ImportBuilder, table):
