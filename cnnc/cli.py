@@ -1,7 +1,7 @@
-"""The command line: ``cnnc show|run|ops``.
+"""The command line: ``cnnc show|run|export|ops``.
 
-A MODEL is a Python file defining ``build() -> cnnc.Graph`` (the examples do), or a
-module-level ``graph``.  Every CnncError is printed as one line, ``cnnc: error: ...``,
+A MODEL is an ONNX file (symbolic dims bound with ``--input-shape NAME=d0,d1,..``), or a
+Python file defining ``build() -> cnnc.Graph`` (the examples do) or a module-level ``graph``.  Every CnncError is printed as one line, ``cnnc: error: ...``,
 with exit status 1 — never a traceback.
 """
 from __future__ import annotations
@@ -17,15 +17,34 @@ import numpy as np
 from .version import __version__
 from .backends import TARGETS, compile
 from .ir import CnncError, Graph, all_ops, sanitize
+from .onnx import EXPORT_OPSET, load_onnx, save_onnx
 
 
-def load_model(path: str) -> Graph:
+def parse_input_shapes(specs) -> dict[str, tuple[int, ...]]:
+    shapes = {}
+    for spec in specs or ():
+        name, sep, dims = spec.rpartition("=")
+        try:
+            shape = tuple(int(d) for d in dims.split(",") if d.strip())
+        except ValueError:
+            shape = ()
+        if not sep or not name or not shape or min(shape) < 0:
+            raise CnncError(f"--input-shape expects NAME=d0,d1,... (non-negative ints), got {spec!r}")
+        shapes[name] = shape
+    return shapes
+
+
+def load_model(path: str, input_shapes=None) -> Graph:
     p = Path(path)
     if not p.is_file():
         raise CnncError(f"model file {path!r} does not exist")
+    if p.suffix == ".onnx":
+        return load_onnx(p, input_shapes)
     if p.suffix != ".py":
-        raise CnncError(f"{path}: unsupported model file type {p.suffix!r}; cnnc reads "
-                        "Python model files (.py defining build())")
+        raise CnncError(f"{path}: unsupported model file type {p.suffix!r}; cnnc reads ONNX "
+                        "files (.onnx) and Python model files (.py defining build())")
+    if input_shapes:
+        raise CnncError("--input-shape applies to ONNX models; a Python model fixes its own shapes")
     try:
         ns = runpy.run_path(str(p), run_name="__cnnc_model__")
     except CnncError:
@@ -61,13 +80,20 @@ def _parse_inputs(specs, model) -> dict[str, np.ndarray]:
 
 
 def cmd_show(args) -> int:
-    g = load_model(args.model).verify()
+    g = load_model(args.model, parse_input_shapes(args.input_shape)).verify()
     print(g.dump())
     return 0
 
 
+def cmd_export(args) -> int:
+    g = load_model(args.model, parse_input_shapes(args.input_shape))
+    out = save_onnx(g, args.output)
+    print(f"wrote {out} (ONNX opset {EXPORT_OPSET}, {len(g)} nodes)")
+    return 0
+
+
 def cmd_run(args) -> int:
-    g = load_model(args.model)
+    g = load_model(args.model, parse_input_shapes(args.input_shape))
     model = compile(g, target=args.target)
     feeds = _parse_inputs(args.input, model)
     t0 = time.perf_counter()
@@ -98,10 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cnnc", description="A compiler for convolutional neural networks.")
     p.add_argument("--version", action="version", version=f"cnnc {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("show", help="print a model's IR")
+    shapes = argparse.ArgumentParser(add_help=False)
+    shapes.add_argument("--input-shape", action="append", metavar="NAME=d0,d1,...",
+                        help="bind an ONNX input's shape (repeatable)")
+    s = sub.add_parser("show", help="print a model's IR", parents=[shapes])
     s.add_argument("model")
     s.set_defaults(fn=cmd_show)
-    r = sub.add_parser("run", help="compile a model and run it once (random inputs unless given)")
+    e = sub.add_parser("export", help="write a model as ONNX", parents=[shapes])
+    e.add_argument("model")
+    e.add_argument("-o", "--output", required=True, metavar="FILE.onnx")
+    e.set_defaults(fn=cmd_export)
+    r = sub.add_parser("run", help="compile a model and run it once (random inputs unless given)",
+                       parents=[shapes])
     r.add_argument("model")
     r.add_argument("--target", default="reference", choices=sorted(TARGETS))
     r.add_argument("--input", action="append", metavar="NAME=FILE.npy")

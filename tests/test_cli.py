@@ -2,7 +2,9 @@
 import re
 
 import numpy as np
+import onnx
 import pytest
+from helpers import dynamic_convnet
 
 from cnnc.cli import main
 
@@ -70,3 +72,25 @@ def test_errors_are_one_line(argv, msg, model_file, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("cnnc: error: ") and len(err.strip().splitlines()) == 1, err
     assert re.search(msg, err), err
+
+
+def test_onnx_model_with_input_shape_and_export(model_file, tmp_path, capsys):
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export", str(model_file), "-o", str(onnx_path)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert main(["run", str(onnx_path)]) == 0
+    assert "output y: float32[1, 3, 6, 6]" in capsys.readouterr().out
+    assert main(["show", str(onnx_path), "--input-shape", "x=1,2,6,6"]) == 0
+    assert main(["show", str(onnx_path), "--input-shape", "x=1,2,7,6"]) == 1
+    assert "dim 2 = 7, the model fixes it to 6" in capsys.readouterr().err
+    assert main(["show", str(onnx_path), "--input-shape", "x=1,two"]) == 1
+    assert "expects NAME=d0,d1" in capsys.readouterr().err
+
+
+def test_symbolic_onnx_needs_input_shape(tmp_path, capsys):
+    p = tmp_path / "dyn.onnx"
+    onnx.save(dynamic_convnet(), p)
+    assert main(["run", str(p)]) == 1
+    assert "dim 0 ('batch') is symbolic" in capsys.readouterr().err
+    assert main(["run", str(p), "--input-shape", "x=2,3,5,5"]) == 0
+    assert "output y: float32[2, 4]" in capsys.readouterr().out
