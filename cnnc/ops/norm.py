@@ -88,6 +88,15 @@ def _bn_ref(inputs, a):
     return _scale_shift(y, scale, b, x.dtype)
 
 
+def _bn_import_v7(node, b):
+    """Opsets 7-8 carry ``spatial`` (1: statistics per channel, the only form cnnc has);
+    training was a different node type then (its extra outputs), refused by the importer."""
+    if node.attrs.get("spatial", 1) != 1:
+        raise UnsupportedError("BatchNormalization with spatial=0 (statistics per element, "
+                               "not per channel) is not supported")
+    return b.generic(attrs={"spatial": None})
+
+
 register(OpDef(
     name="BatchNormalization",
     inputs=("X", "scale", "B", "input_mean", "input_var"),
@@ -97,6 +106,7 @@ register(OpDef(
     canonicalize=_bn_canon,
     infer=_channel_norm_infer(("scale", "B", "input_mean", "input_var"), (0, 1, 2, 3), False),
     reference=_bn_ref,
+    onnx=OnnxMap(importers={7: _bn_import_v7, 9: None}),
     doc="inference batch norm with given running mean and variance",
 ))
 

@@ -193,3 +193,28 @@ def test_save_onnx_leaves_nothing_half_written(tmp_path):
     with pytest.raises(FileNotFoundError):
         cnnc.save_onnx(g, tmp_path / "missing_dir" / "x.onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.onnx"]
+
+
+def test_opset7_model():
+    """Opset 7 spellings: BatchNormalization(spatial), Dropout(ratio) and Clip(min, max)
+    as attributes, Pad(pads, value) as attributes, Softmax over a flattened tail."""
+    c = 3
+    inits = [numpy_helper.from_array(a, n) for n, a in (
+        ("scale", RNG.uniform(0.5, 1.5, c).astype(np.float32)), ("bias", RNG.standard_normal(c).astype(np.float32)),
+        ("mean", RNG.standard_normal(c).astype(np.float32)), ("var", RNG.uniform(0.5, 1.5, c).astype(np.float32)))]
+    nodes = [
+        helper.make_node("BatchNormalization", ["x", "scale", "bias", "mean", "var"], ["bn"], spatial=1, epsilon=1e-3),
+        helper.make_node("Dropout", ["bn"], ["d"], ratio=0.3),
+        helper.make_node("Clip", ["d"], ["cl"], min=-0.5, max=0.8),
+        helper.make_node("Pad", ["cl"], ["p"], pads=[0, 0, 1, 0, 0, 0, 0, 2], mode="constant", value=0.25),
+        helper.make_node("Softmax", ["p"], ["y"], axis=1),
+    ]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, c, 4, 4])] + [
+        helper.make_tensor_value_info(t.name, TensorProto.FLOAT, [c]) for t in inits]  # IR 3 lists them
+    graph = helper.make_graph(nodes, "op7", inputs,
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, c, 5, 6])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 7)])
+    model.ir_version = 3
+    g = cnnc.load_onnx(model)
+    x = RNG.standard_normal((2, c, 4, 4)).astype(np.float32)
+    np.testing.assert_allclose(cnnc.compile(g).run({"x": x})["y"], ort(model, {"x": x})[0], rtol=1e-5, atol=1e-6)

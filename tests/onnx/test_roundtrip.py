@@ -103,6 +103,18 @@ def test_ops_onnx_lacks_roundtrip(op, shape, attrs, weights):
         assert all(n.domain == "" for f in model.functions for n in f.node)
 
 
+EXAMPLES = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_roundtrip(example):
+    import runpy
+    path = Path(__file__).resolve().parents[2] / "examples" / f"{example}.py"
+    g = runpy.run_path(str(path), run_name="roundtrip")["build"]()
+    feeds = {k: RNG.standard_normal(t.shape).astype(t.dtype) for k, t in g.input_types().items()}
+    check_roundtrip(g, feeds, rtol=1e-4, atol=1e-4)
+
+
 def _logic_graph():
     """Bool-valued ops (their conformance cases have bool inputs, outside the CNN subset)."""
     g = cnnc.Graph("logic")
