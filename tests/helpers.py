@@ -95,3 +95,28 @@ def dynamic_convnet(opset=17) -> onnx.ModelProto:
         nodes, "dyn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, "h", "w"])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])], [w, b, zero, minus1, axes0])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+# ---------------------------------------------------------------- pass equivalence
+def random_feeds(g: Graph, rng: np.random.Generator) -> dict:
+    feeds = {}
+    for name, t in g.input_types().items():
+        if t.dtype.startswith("float"):
+            feeds[name] = rng.standard_normal(t.shape).astype(t.dtype)
+        else:
+            feeds[name] = rng.integers(0, 3, t.shape).astype(t.dtype)
+    return feeds
+
+
+def assert_equivalent(before: Graph, after: Graph, *, trials: int = 3, rtol: float = 1e-4,
+                      atol: float = 1e-5, seed: int = 0) -> None:
+    """Same input names/types, same output names/types, same outputs on random inputs."""
+    assert before.input_types() == after.input_types()
+    assert before.output_types() == after.output_types()
+    m0, m1 = cnnc.compile(before), cnnc.compile(after)
+    rng = np.random.default_rng(seed)
+    for _ in range(trials):
+        feeds = random_feeds(before, rng)
+        want, got = m0.run(feeds), m1.run(feeds)
+        for name in want:
+            np.testing.assert_allclose(got[name], want[name], rtol=rtol, atol=atol, err_msg=name)

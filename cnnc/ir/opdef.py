@@ -191,7 +191,9 @@ class OpDef:
     more).  ``infer`` maps operand types and canonical attributes to the output types;
     ``reference`` is the numpy semantics, the oracle every backend is checked against.
     ``onnx`` says how the op maps to ONNX (see :class:`OnnxMap`); ``None`` for ops that
-    never appear in an ONNX file (graph inputs).
+    never appear in an ONNX file (graph inputs).  ``flops(in_types, attrs, out_types)``
+    counts the op's floating-point operations (a multiply-add is 2) for the passes' cost
+    model and statistics; without it an op costs one operation per output element.
     """
 
     name: str
@@ -203,6 +205,7 @@ class OpDef:
     canonicalize: CanonFn | None = None
     doc: str = ""
     onnx: OnnxMap | None = field(default_factory=OnnxMap)
+    flops: Callable[[Sequence[TensorType], Attrs, Sequence[TensorType]], int] | None = None
     hooks: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -236,6 +239,11 @@ class OpDef:
         if not lo <= n <= hi:
             want = f"{lo}" if lo == hi else (f"at least {lo}" if hi == float("inf") else f"{lo} to {hi}")
             raise CnncError(f"{self.name} takes {want} operand(s) ({', '.join(self.inputs)}), got {n}")
+
+    def cost(self, in_types: Sequence[TensorType], attrs: Attrs, out_types: Sequence[TensorType]) -> int:
+        if self.flops is not None:
+            return int(self.flops(in_types, attrs, out_types))
+        return sum(t.size for t in out_types) if self.inputs else 0
 
     def run(self, arrays: Sequence[np.ndarray], attrs: Attrs) -> tuple[np.ndarray, ...]:
         out = self.reference(arrays, attrs)

@@ -76,6 +76,13 @@ def conv_nd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, a) -> np.ndarray
     return y
 
 
+def conv_flops(types, a, outs) -> int:
+    """2 * output elements * (C/group) * prod(kernel), plus the bias adds."""
+    w = types[1]
+    macs = outs[0].size * w.shape[1] * int(np.prod(w.shape[2:]))
+    return 2 * macs + (outs[0].size if len(types) > 2 else 0)
+
+
 def _conv_ref(inputs, a):
     x, w = inputs[0], inputs[1]
     return conv_nd(x, w, inputs[2] if len(inputs) > 2 else None, a)
@@ -89,6 +96,7 @@ register(OpDef(
     infer=_conv_infer,
     reference=_conv_ref,
     onnx=OnnxMap(exporter=sp.export_explicit_pads),
+    flops=conv_flops,
     doc="N-D cross-correlation with stride, dilation, groups and padding modes",
 ))
 
@@ -207,5 +215,7 @@ register(OpDef(
     infer=_convt_infer,
     reference=_convt_ref,
     onnx=OnnxMap(exporter=_convt_export),
+    # every input element is scattered through a (M/group, *K) slice of the weight
+    flops=lambda types, a, outs: 2 * types[0].size * int(np.prod(types[1].shape[1:])),
     doc="N-D transposed convolution (the gradient of Conv w.r.t. its input)",
 ))

@@ -1,0 +1,114 @@
+"""``FusedConv``: a convolution with its epilogue, as the conv-norm-ReLU fusion pass makes it.
+
+    residual="pre":   Y = act(conv(X, W) + B + Z)      (ResNet: add the shortcut, then ReLU)
+    residual="post":  Y = act(conv(X, W) + B) + Z      (linear bottlenecks add after)
+
+``X, W`` and the window attributes are Conv's; ``B`` (M,) is required (the pass folds a
+BatchNorm into it, or makes it zeros); ``Z`` is an optional residual of Y's shape.
+``activation`` names the activation op applied (``""`` for none) and ``act_alpha``,
+``act_beta``, ``act_min``, ``act_max`` carry that op's attributes of the same names
+(LeakyRelu's alpha, HardSigmoid's alpha/beta, Clip's min/max), so the epilogue has exactly
+the activation op's semantics: the reference runs that op's own reference.  Every backend
+implements FusedConv; ONNX export writes it as a model-local function of standard ops.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Attr, OnnxMap, OpDef, ShapeError, get_op, register
+from . import _spatial as sp
+from .conv import conv_flops, conv_nd
+
+#: activations a conv epilogue may apply (the fusion pass fuses exactly these)
+FUSABLE_ACTIVATIONS = ("", "Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
+                       "Silu", "Tanh")
+ACT_PARAMS = ("alpha", "beta", "min", "max")
+
+
+def activation_attrs(a) -> dict:
+    """The fused activation op's own attributes, from FusedConv's ``act_*`` attributes."""
+    spec = get_op(a["activation"]).attrs
+    return {k: a[f"act_{k}"] for k in ACT_PARAMS if k in spec and a[f"act_{k}"] is not None}
+
+
+def _canon(attrs, types):
+    conv = get_op("Conv")
+    out = conv.canonicalize(attrs, types[:2])
+    if out["activation"]:
+        get_op(out["activation"]).make_attrs(activation_attrs(out), types[:1])  # validates them
+    return out
+
+
+def _infer(types, a):
+    (y,) = get_op("Conv").infer(types[:3], a)
+    if len(types) > 3 and types[3] != y:
+        raise ShapeError(f"residual Z {types[3]} must have the output's type {y}")
+    return (y,)
+
+
+def apply_activation(y: np.ndarray, a) -> np.ndarray:
+    if not a["activation"]:
+        return y
+    op = get_op(a["activation"])
+    return op.run([y], op.make_attrs(activation_attrs(a), []))[0]
+
+
+def _reference(inputs, a):
+    y = conv_nd(inputs[0], inputs[1], inputs[2], a)
+    z = inputs[3] if len(inputs) > 3 else None
+    if z is not None and a["residual"] == "pre":
+        y = y + z
+    y = apply_activation(y, a)
+    if z is not None and a["residual"] == "post":
+        y = y + z
+    return y.astype(inputs[0].dtype)
+
+
+def _export(node, operands, b):
+    """A model-local function: Conv, the residual Add, the activation, in epilogue order."""
+    a = node.attrs
+    t = [b.type(o) for o in operands]
+    pads = sp.resolve_pads(t[0].shape[2:], a["kernel_shape"], a["strides"], a["dilations"],
+                           a["auto_pad"], a["pads"])
+
+    def body(fb, params):
+        (y,) = fb.emit("Conv", params[:3], {"kernel_shape": a["kernel_shape"], "strides": a["strides"],
+                                            "dilations": a["dilations"], "pads": pads, "group": a["group"]})
+        if len(params) > 3 and a["residual"] == "pre":
+            (y,) = fb.emit("Add", [y, params[3]])
+        if a["activation"] == "Silu":
+            (s,) = fb.emit("Sigmoid", [y])
+            (y,) = fb.emit("Mul", [y, s])
+        elif a["activation"] == "Clip":
+            dtype = t[0].dtype
+            lo, hi = (None if a[k] is None else fb.const(np.asarray(a[k], dtype)) for k in ("act_min", "act_max"))
+            (y,) = fb.emit("Clip", [y, lo or "", hi or ""] if hi else [y, lo or ""])
+        elif a["activation"]:
+            (y,) = fb.emit(a["activation"], [y], activation_attrs(a))
+        if len(params) > 3 and a["residual"] == "post":
+            (y,) = fb.emit("Add", [y, params[3]])
+        return [y]
+    digest = b.digest([x.shape for x in t], t[0].dtype, sorted(a.items()))
+    return b.function(f"FusedConv_{digest}", operands, body)
+
+
+def _flops(types, a, outs) -> int:
+    extra = outs[0].size * ((len(types) > 3) + bool(a["activation"]))
+    return conv_flops(types[:3], a, outs) + extra
+
+
+register(OpDef(
+    name="FusedConv",
+    inputs=("X", "W", "B", "Z?"),
+    attrs={**sp.window_attrs(),
+           "group": Attr("int", 1, check=lambda g: None if g >= 1 else "must be >= 1"),
+           "activation": Attr("str", "", choices=FUSABLE_ACTIVATIONS),
+           **{f"act_{k}": Attr("float", None) for k in ACT_PARAMS},
+           "residual": Attr("str", "pre", choices=("pre", "post"))},
+    canonicalize=_canon,
+    infer=_infer,
+    reference=_reference,
+    onnx=OnnxMap(domain="cnnc", exporter=_export),
+    flops=_flops,
+    doc="convolution with bias, residual add and activation fused into its epilogue",
+))
