@@ -1,4 +1,4 @@
-"""The command line: ``cnnc show|run|export|ops``.
+"""The command line: ``cnnc compile|run|show|export|ops``.
 
 A MODEL is an ONNX file (symbolic dims bound with ``--input-shape NAME=d0,d1,..``), or a
 Python file defining ``build() -> cnnc.Graph`` (the examples do) or a module-level ``graph``.  Every CnncError is printed as one line, ``cnnc: error: ...``,
@@ -18,6 +18,7 @@ from .version import __version__
 from .backends import TARGETS, compile
 from .ir import CnncError, Graph, all_ops, sanitize
 from .onnx import EXPORT_OPSET, load_onnx, save_onnx
+from .passes import LEVELS, graph_flops, optimize
 
 
 def parse_input_shapes(specs) -> dict[str, tuple[int, ...]]:
@@ -92,8 +93,28 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
+def _optimized(args) -> Graph:
     g = load_model(args.model, parse_input_shapes(args.input_shape))
+    passes = [p for p in args.passes.split(",") if p] if args.passes is not None else None
+    g, report = optimize(g, level=args.level, passes=passes, dump_ir=args.dump_ir, report=True)
+    if report.stats and not args.quiet:
+        print(report)
+    return g
+
+
+def cmd_compile(args) -> int:
+    g = _optimized(args)
+    if args.output is not None and args.target == "reference":
+        raise CnncError("the reference target writes no files; `cnnc export` writes ONNX")
+    compile(g, target=args.target)
+    flops = graph_flops(g)
+    print(f"{g.name}: compiled for {args.target}: {len(g)} nodes, {flops / 1e6:.1f} MFLOPs"
+          + (f", IR dumps in {args.dump_ir}" if args.dump_ir else ""))
+    return 0
+
+
+def cmd_run(args) -> int:
+    g = _optimized(args)
     model = compile(g, target=args.target)
     feeds = _parse_inputs(args.input, model)
     t0 = time.perf_counter()
@@ -127,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     shapes = argparse.ArgumentParser(add_help=False)
     shapes.add_argument("--input-shape", action="append", metavar="NAME=d0,d1,...",
                         help="bind an ONNX input's shape (repeatable)")
+    opt = argparse.ArgumentParser(add_help=False)
+    opt.add_argument("-O", "--level", type=int, default=2, choices=sorted(LEVELS),
+                     help="optimization level (default 2)")
+    opt.add_argument("--passes", metavar="P1,P2,...", help="run these passes instead of the level's")
+    opt.add_argument("--dump-ir", metavar="DIR", help="write the IR after every pass (.txt/.dot/.svg)")
+    opt.add_argument("-q", "--quiet", action="store_true", help="no per-pass statistics")
+    opt.add_argument("--target", default="reference", choices=sorted(TARGETS))
     s = sub.add_parser("show", help="print a model's IR", parents=[shapes])
     s.add_argument("model")
     s.set_defaults(fn=cmd_show)
@@ -134,10 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("model")
     e.add_argument("-o", "--output", required=True, metavar="FILE.onnx")
     e.set_defaults(fn=cmd_export)
-    r = sub.add_parser("run", help="compile a model and run it once (random inputs unless given)",
-                       parents=[shapes])
+    c = sub.add_parser("compile", help="optimize a model and compile it for a target",
+                       parents=[shapes, opt])
+    c.add_argument("model")
+    c.add_argument("-o", "--output", metavar="DIR", help="output folder (code-generating targets)")
+    c.set_defaults(fn=cmd_compile)
+    r = sub.add_parser("run", help="optimize, compile and run a model once (random inputs unless "
+                       "given)", parents=[shapes, opt])
     r.add_argument("model")
-    r.add_argument("--target", default="reference", choices=sorted(TARGETS))
     r.add_argument("--input", action="append", metavar="NAME=FILE.npy")
     r.add_argument("--save", metavar="DIR", help="write each output to DIR/<name>.npy")
     r.set_defaults(fn=cmd_run)

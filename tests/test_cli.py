@@ -94,3 +94,15 @@ def test_symbolic_onnx_needs_input_shape(tmp_path, capsys):
     assert "dim 0 ('batch') is symbolic" in capsys.readouterr().err
     assert main(["run", str(p), "--input-shape", "x=2,3,5,5"]) == 0
     assert "output y: float32[2, 4]" in capsys.readouterr().out
+
+
+def test_compile_with_passes_and_dump_ir(model_file, tmp_path, capsys):
+    assert main(["compile", str(model_file), "--passes", "fuse_conv_norm_act,eliminate_dead_code",
+                 "--dump-ir", str(tmp_path / "ir")]) == 0
+    out = capsys.readouterr().out
+    assert "fuse_conv_norm_act" in out and "compiled for reference" in out
+    assert (tmp_path / "ir" / "01_fuse_conv_norm_act.svg").is_file()
+    assert "FusedConv" in (tmp_path / "ir" / "02_eliminate_dead_code.txt").read_text()
+    assert main(["compile", str(model_file), "--passes", "nope"]) == 1
+    assert "unknown pass 'nope'" in capsys.readouterr().err
+    assert main(["run", str(model_file), "-O", "0", "-q"]) == 0
