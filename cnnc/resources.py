@@ -36,4 +36,5 @@ def template_env() -> jinja2.Environment:
     output is byte-identical for the same input (no trailing-whitespace surprises)."""
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
+                              trim_blocks=True, lstrip_blocks=True, autoescape=False,
+                              extensions=["jinja2.ext.do"])

@@ -9,6 +9,7 @@ from .base import CompiledModel
 #: target name -> "module:function" building a CompiledModel from a Graph
 TARGETS = {
     "reference": "cnnc.backends.reference:compile_reference",
+    "c": "cnnc.backends.c:compile_c",
 }
 
 

@@ -1,12 +1,13 @@
 """Layer 1: the graph, tensor types, the op registry record, the verifier, C-safe naming."""
 from .errors import AttributeError_, CnncError, ShapeError, UnsupportedError, VerifyError
 from .graph import Graph, Node, Value
+from .kernel import Kernel, KernelRequest
 from .naming import Namespace, comment_safe, is_c_safe, sanitize
 from .opdef import REQUIRED, Attr, Attrs, OnnxMap, OpDef, all_ops, get_op, register
 from .types import TensorType
 from .verify import verify
 
 __all__ = ["AttributeError_", "CnncError", "ShapeError", "UnsupportedError", "VerifyError",
-           "Graph", "Node", "Value", "Namespace", "comment_safe", "is_c_safe", "sanitize",
+           "Graph", "Node", "Value", "Kernel", "KernelRequest", "Namespace", "comment_safe", "is_c_safe", "sanitize",
            "REQUIRED", "Attr", "Attrs", "OnnxMap", "OpDef", "all_ops", "get_op", "register", "TensorType",
            "verify"]

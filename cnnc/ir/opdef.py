@@ -194,6 +194,8 @@ class OpDef:
     never appear in an ONNX file (graph inputs).  ``flops(in_types, attrs, out_types)``
     counts the op's floating-point operations (a multiply-add is 2) for the passes' cost
     model and statistics; without it an op costs one operation per output element.
+    ``kernels`` maps a code-generating backend (``"c"``, ``"cuda"``) to the hook that
+    specializes the op's kernel for a node (see ``cnnc.ir.kernel``).
     """
 
     name: str
@@ -206,6 +208,7 @@ class OpDef:
     doc: str = ""
     onnx: OnnxMap | None = field(default_factory=OnnxMap)
     flops: Callable[[Sequence[TensorType], Attrs, Sequence[TensorType]], int] | None = None
+    kernels: Mapping[str, Callable] = field(default_factory=dict)
     hooks: dict = field(default_factory=dict, compare=False)
 
     @property

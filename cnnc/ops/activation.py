@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
+from ._c import cfn, elementwise, num
 from ._common import broadcast_shapes, erf, require_float
 
 
@@ -74,9 +75,49 @@ def _silu_export(node, operands, b):
 ONNX = {"Clip": OnnxMap(const_inputs={1: ("min", "like:0"), 2: ("max", "like:0")}),
         "Silu": OnnxMap(domain="cnnc", exporter=_silu_export)}
 
+def _hard_sigmoid_c(x, alpha, beta, t):
+    return f"{cfn('fmin', t)}({cfn('fmax', t)}({num(alpha, t)} * {x} + {num(beta, t)}, {num(0, t)}), {num(1, t)})"
+
+
+def _clip_c(a, t):
+    lo = "a0" if a["min"] is None else f"{cfn('fmax', t)}(a0, {num(a['min'], t)})"
+    return lo if a["max"] is None else f"{cfn('fmin', t)}({lo}, {num(a['max'], t)})"
+
+
+#: C expressions of the activations over ``a0`` for a float dtype ``t``: the same
+#: definitions as the numpy references above
+C_EXPR = {
+    "Relu": lambda a, t: f"a0 > 0 ? a0 : {num(0, t)}",
+    "LeakyRelu": lambda a, t: f"a0 >= 0 ? a0 : {num(a['alpha'], t)} * a0",
+    "Elu": lambda a, t: f"a0 > 0 ? a0 : {num(a['alpha'], t)} * {cfn('expm1', t)}(a0)",
+    "Selu": lambda a, t: f"{num(a['gamma'], t)} * (a0 > 0 ? a0 : {num(a['alpha'], t)} * {cfn('expm1', t)}(a0))",
+    "Sigmoid": lambda a, t: f"{'cnnc_sigmoidf' if t == 'float32' else 'cnnc_sigmoid'}(a0)",
+    "HardSigmoid": lambda a, t: _hard_sigmoid_c("a0", a["alpha"], a["beta"], t),
+    "HardSwish": lambda a, t: f"a0 * {_hard_sigmoid_c('a0', 1 / 6, 0.5, t)}",
+    "Silu": lambda a, t: f"a0 * {'cnnc_sigmoidf' if t == 'float32' else 'cnnc_sigmoid'}(a0)",
+    "Tanh": lambda a, t: f"{cfn('tanh', t)}(a0)",
+    "Softplus": lambda a, t: f"(a0 > 0 ? a0 + {cfn('log1p', t)}({cfn('exp', t)}(-a0)) : {cfn('log1p', t)}({cfn('exp', t)}(a0)))",
+    "Softsign": lambda a, t: f"a0 / ({num(1, t)} + {cfn('fabs', t)}(a0))",
+    "Mish": lambda a, t: (f"a0 * {cfn('tanh', t)}(a0 > 0 ? a0 + {cfn('log1p', t)}({cfn('exp', t)}(-a0)) "
+                          f": {cfn('log1p', t)}({cfn('exp', t)}(a0)))"),
+    "Gelu": lambda a, t: (f"{num(0.5, t)} * a0 * ({num(1, t)} + {cfn('tanh', t)}({num(np.sqrt(2 / np.pi), t)} * "
+                          f"(a0 + {num(0.044715, t)} * a0 * a0 * a0)))" if a["approximate"] == "tanh" else
+                          f"{num(0.5, t)} * a0 * ({num(1, t)} + {cfn('erf', t)}(a0 * {num(1 / np.sqrt(2), t)}))"),
+    "Clip": _clip_c,
+}
+
+
+def _c_kernel(name):
+    def hook(req):
+        t = req.out_types[0].dtype
+        return elementwise(req, C_EXPR[name](req.attrs, t), name.lower(),
+                           comment=f"{name} {dict(req.attrs)}" if req.attrs else name)
+    return hook
+
+
 for _name, (_attrs, _fn) in UNARY.items():
     register(OpDef(name=_name, inputs=("X",), attrs=_attrs, infer=_unary_infer,
-                   onnx=ONNX.get(_name, OnnxMap()),
+                   onnx=ONNX.get(_name, OnnxMap()), kernels={"c": _c_kernel(_name)},
                    reference=lambda inputs, a, fn=_fn: fn(inputs[0], a),
                    doc=f"elementwise {_name}"))
 
@@ -93,4 +134,5 @@ def _prelu_infer(types, a):
 register(OpDef(
     name="PRelu", inputs=("X", "slope"), infer=_prelu_infer,
     reference=lambda inputs, a: np.where(inputs[0] >= 0, inputs[0], inputs[0] * inputs[1]).astype(inputs[0].dtype),
+    kernels={"c": lambda req: elementwise(req, "a0 >= 0 ? a0 : a0 * a1", "prelu")},
     doc="leaky ReLU with learned slopes, broadcast against X"))

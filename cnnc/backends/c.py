@@ -1,0 +1,198 @@
+"""The C backend: a model folder of plain C99 rendered from ``templates/c/``, built with the
+system C compiler and loaded through cffi.
+
+Folder layout (``generate``): ``<m>.h`` (the whole public API: sizes, shapes, arena bytes,
+``<m>_run``), ``<m>.c`` (one static function per distinct kernel, called in order from
+``<m>_run``, a comment per call), the weights (C arrays of exact hex-float literals in
+``<m>.c``, or ``<m>_weights.bin`` linked in by ``<m>_weights.S`` with ``weights="blob"``),
+the runtime headers it needs, a ``Makefile`` and a ``CMakeLists.txt``.  The same input
+gives byte-identical files.  Model names only reach the code as C-safe identifiers, and as
+text only inside comments (``comment_safe``).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..ir import CnncError, Graph, Value
+from ..ir.naming import comment_safe, sanitize
+from ..resources import runtime_dir, template_env
+from ..version import __version__
+from .base import CompiledModel
+from .codegen import Call, c_array_literal, collect_kernels, ctype, plan_storage
+
+RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h")
+WARNINGS = ("-Wall", "-Wextra", "-Werror")
+
+
+def _render_kernel(env, fn) -> str:
+    k = fn.kernel
+    params = [f"const {t} *x{i}" for i, t in enumerate(fn.in_ctypes)]
+    params += [f"{t} *y{i}" for i, t in enumerate(fn.out_ctypes)]
+    if k.scratch_bytes:
+        params.append("unsigned char *scratch")
+    body = env.get_template(k.template).render(k=k, p=k.params, name=fn.name,
+                                                 n_in=len(fn.in_ctypes), n_out=len(fn.out_ctypes),
+                                                 in_ctypes=fn.in_ctypes, out_ctypes=fn.out_ctypes)
+    tables = "".join(
+        f"static const {ctype(arr.dtype.name if arr.dtype != bool else 'bool')} {fn.name}_{tname}[{max(arr.size, 1)}] = {{\n"
+        f"{c_array_literal(arr)}\n}};\n" for tname, arr in sorted(k.tables.items()))
+    unused = "".join(f"    (void){p.split('*')[-1]};\n" for p in params)
+    return (f"/* {comment_safe(k.comment or k.name, 100)} (template {k.template}) */\n{tables}"
+            f"static void {fn.name}({', '.join(params)})\n{{\n{unused}{body.rstrip()}\n}}\n")
+
+
+def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "c",
+             name: str | None = None, source: str | None = None) -> Path:
+    """Write the model folder for ``graph`` into ``out_dir`` (created; files replaced)."""
+    if weights not in ("c", "blob"):
+        raise CnncError(f"weights must be 'c' or 'blob', got {weights!r}")
+    graph.verify()
+    m = sanitize(name or graph.name).lower()
+    env = template_env()
+    functions, per_node = collect_kernels(graph, "c")
+
+    inputs, input_params = [], {}
+    for v in graph.inputs:
+        n = graph.node(v.node)
+        t = n.types[0]
+        param = f"in_{n.name}"
+        input_params[v] = param
+        inputs.append({"param": param, "ctype": ctype(t.dtype), "shape": t.shape, "size": t.size,
+                       "comment": f"{comment_safe(n.label, 60)}: {t}"})
+    outputs, output_params, copies = [], {}, []
+    for i, (label, v) in enumerate(graph.outputs):
+        t = graph.type_of(v)
+        param = f"out{i}_{sanitize(label)}"
+        outputs.append({"param": param, "ctype": ctype(t.dtype), "shape": t.shape, "size": t.size,
+                        "comment": f"{comment_safe(label, 60)}: {t}"})
+        producer = graph.node(v.node).op
+        if v in output_params or producer in ("Input", "Constant"):
+            copies.append((param, v, t))     # written by a copy after everything else
+        else:
+            output_params[v] = param
+    scratch = max((k.scratch_bytes for _, _, k in per_node), default=0)
+    st = plan_storage(graph, m, scratch, weights_mode=weights, input_params=input_params,
+                      output_params=output_params)
+
+    calls = []
+    for node_name, fn, k in per_node:
+        node = graph.node(node_name)
+        args = [st.exprs[v] for v in graph.operands(node_name)]
+        args += [st.exprs[Value(node_name, i)] for i in range(len(node.types))]
+        if k.scratch_bytes:
+            args.append(f"a + {st.scratch_offset}")
+        comment = f"{node.op} {comment_safe(node.label, 40)}: {comment_safe(k.comment, 160)}"
+        calls.append({"comment": comment, "code": f"{fn.name}({', '.join(args)});"})
+    for param, v, t in copies:
+        calls.append({"comment": f"output {param} is a copy of {st.exprs[v] if v in st.exprs else v}",
+                      "code": f"memcpy({param}, {st.exprs[v]}, {t.nbytes});"})
+
+    weights_list = [{**w, "literal": c_array_literal(w["array"])} for w in st.weights] if weights == "c" else []
+    ctx = {"m": m, "M": m.upper(), "version": __version__,
+           "model": comment_safe(source or graph.name, 100), "weights_mode": weights,
+           "templates": sorted({"c/model.c.j2", "c/model.h.j2"} | {f.kernel.template for f in functions}),
+           "arena_bytes": st.arena_bytes, "inputs": inputs, "outputs": outputs,
+           "weights": weights_list, "weights_bytes": st.weights_bytes,
+           "kernels": [{"source": _render_kernel(env, f)} for f in functions], "calls": calls,
+           "sources": [f"{m}.c"]}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {f"{m}.h": env.get_template("c/model.h.j2").render(ctx),
+             f"{m}.c": env.get_template("c/model.c.j2").render(ctx),
+             "Makefile": env.get_template("c/Makefile.j2").render(ctx),
+             "CMakeLists.txt": env.get_template("c/CMakeLists.txt.j2").render(ctx)}
+    if weights == "blob":
+        files[f"{m}_weights.S"] = env.get_template("c/weights.S.j2").render(ctx)
+        blob = bytearray(st.weights_bytes)
+        for w in st.weights:
+            raw = np.ascontiguousarray(w["array"]).tobytes()
+            blob[w["offset"]:w["offset"] + len(raw)] = raw
+        (out / f"{m}_weights.bin").write_bytes(bytes(blob))
+    for fname, text in files.items():
+        (out / fname).write_text(text)
+    for f in RUNTIME_FILES:
+        shutil.copyfile(runtime_dir() / f, out / f)
+    (out / "cnnc_manifest.txt").write_text(_manifest(m, graph, st.arena_bytes))
+    return out
+
+
+def _manifest(m: str, graph: Graph, arena: int) -> str:
+    """What `cnnc run DIR` and the Python loader need, in a line format with no user text
+    outside comments: kind, index, dtype, shape."""
+    lines = [f"model {m}", f"arena {arena}"]
+    for v in graph.inputs:
+        t = graph.type_of(v)
+        lines.append(f"input {t.dtype} {','.join(map(str, t.shape))}")
+    for _, v in graph.outputs:
+        t = graph.type_of(v)
+        lines.append(f"output {t.dtype} {','.join(map(str, t.shape))}")
+    return "\n".join(lines) + "\n"
+
+
+def build(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",),
+          sanitize_flags: tuple[str, ...] = ()) -> Path:
+    """Compile the folder's sources into ``lib<m>.so``; a compiler error is one CnncError
+    quoting the compiler's messages (file:line)."""
+    folder = Path(folder)
+    (header,) = [p for p in folder.glob("*.h") if not p.name.startswith("cnnc_")]
+    m = header.stem
+    cc = cc or os.environ.get("CC", "cc")
+    srcs = [f"{m}.c"] + ([f"{m}_weights.S"] if (folder / f"{m}_weights.S").exists() else [])
+    lib = folder / f"lib{m}.so"
+    cmd = [cc, "-std=c99", *WARNINGS, *flags, *sanitize_flags, "-fPIC", "-shared", "-o",
+           lib.name, *srcs, "-lm"]
+    res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
+    if res.returncode != 0:
+        msgs = "\n".join(ln for ln in res.stderr.splitlines() if "error" in ln or "warning" in ln)
+        raise CnncError(f"the C compiler failed on the generated code in {folder}:\n"
+                        f"{msgs or res.stderr.strip()}")
+    return lib
+
+
+class CModel(CompiledModel):
+    """A built model folder loaded through cffi; ``run`` is the same as every backend's."""
+
+    target = "c"
+
+    def __init__(self, graph: Graph, folder: Path, lib: Path):
+        super().__init__(graph)
+        import cffi
+        self.folder, self.lib_path = folder, lib
+        self._m = lib.stem[3:]
+        manifest = dict(line.split(" ", 1) for line in (folder / "cnnc_manifest.txt").read_text().splitlines()
+                        if line.startswith(("model", "arena")))
+        self.arena_bytes = int(manifest["arena"])
+        self._ffi = cffi.FFI()
+        ins = [f"const {ctype(t.dtype)} *" for t in self.inputs.values()]
+        outs = [f"{ctype(t.dtype)} *" for t in self.outputs.values()]
+        self._ffi.cdef(f"int {self._m}_run({', '.join(ins + outs + ['void *', 'size_t'])});")
+        self._lib = self._ffi.dlopen(str(lib))
+        self._run_fn = getattr(self._lib, f"{self._m}_run")
+        # the arena: an aligned view into an over-allocated numpy buffer
+        raw = np.zeros(self.arena_bytes + 64, np.uint8)
+        off = (-raw.ctypes.data) % 64
+        self._arena = raw[off:off + self.arena_bytes]
+
+    def _run(self, arrays):
+        outs = [np.empty(t.shape, t.dtype) for t in self.outputs.values()]
+        ptrs = [self._ffi.from_buffer(f"{ctype(a.dtype.name)}[]", a) for a in (*arrays, *outs)]
+        arena = self._ffi.from_buffer(self._arena) if self.arena_bytes else self._ffi.NULL
+        status = self._run_fn(*ptrs, arena, self.arena_bytes)
+        if status != 0:
+            raise CnncError(f"{self._m}_run returned status {status}")
+        return outs
+
+
+def compile_c(graph: Graph, *, out_dir: str | os.PathLike | None = None, weights: str = "c",
+              cc: str | None = None, flags=("-O2",), sanitize: tuple[str, ...] = ()) -> CModel:
+    """Generate, build and load ``graph``; without ``out_dir`` a temporary folder is used."""
+    folder = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="cnnc_c_"))
+    generate(graph, folder, weights=weights)
+    lib = build(folder, cc=cc, flags=flags, sanitize_flags=sanitize)
+    return CModel(graph, folder, lib)

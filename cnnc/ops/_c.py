@@ -1,0 +1,121 @@
+"""Building blocks of C kernels, shared by the op files (layer 2: no backend imports).
+
+An op's C hook returns a :class:`cnnc.ir.Kernel`.  The helpers here make the common ones:
+
+* ``elementwise`` — Y = f(X0, X1, ...) with numpy broadcasting: the output's axes are
+  collapsed where every operand is contiguous across them, and each operand gets a baked
+  stride per remaining axis (0 where it broadcasts), so the template is a plain loop nest.
+* ``gather`` — pure data movement: Y[i0, .., ik] = X[m0[i0] + .. + mk[ik]] with one offset
+  table per output axis (entries < 0 mean "outside": the fill value).  Transpose, Slice,
+  Pad, Tile, Expand, DepthToSpace/SpaceToDepth, nearest Resize and constant-index Gather
+  are all this one kernel with different tables — the index arithmetic is done here, once.
+
+C spellings: ``cfn("exp", dtype)`` is ``expf`` for float32 and ``exp`` for float64;
+``num(v, dtype)`` is an exact literal.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..ir import Kernel, KernelRequest, UnsupportedError
+
+CTYPES = {"float32": "float", "float64": "double", "int64": "int64_t", "int32": "int32_t",
+          "int8": "int8_t", "uint8": "uint8_t", "bool": "uint8_t"}
+SHORT = {"float32": "f32", "float64": "f64", "int64": "i64", "int32": "i32", "int8": "i8",
+         "uint8": "u8", "bool": "b8"}
+
+
+def ctype(dtype: str) -> str:
+    if dtype not in CTYPES:
+        raise UnsupportedError(f"dtype {dtype} has no C kernel")
+    return CTYPES[dtype]
+
+
+def cfn(name: str, dtype: str) -> str:
+    """The libm function ``name`` for ``dtype`` (``expf`` / ``exp``)."""
+    return name + "f" if dtype == "float32" else name
+
+
+def num(v, dtype: str) -> str:
+    """An exact C literal of ``v`` as ``dtype`` (hex floats; INFINITY/NAN)."""
+    if dtype in ("float32", "float64"):
+        f = float(np.float32(v)) if dtype == "float32" else float(v)
+        if np.isnan(f):
+            return "NAN"
+        if np.isinf(f):
+            return "INFINITY" if f > 0 else "(-INFINITY)"
+        return f"({f.hex()}f)" if dtype == "float32" else f"({f.hex()})"
+    i = int(v)
+    return f"INT64_C({i})" if dtype == "int64" else f"({i})"
+
+
+def _strides(shape: Sequence[int]) -> list[int]:
+    out, acc = [], 1
+    for d in reversed(shape):
+        out.append(acc)
+        acc *= d
+    return out[::-1]
+
+
+def broadcast_strides(shape: Sequence[int], out_shape: Sequence[int]) -> list[int]:
+    """Element strides of an operand of ``shape`` read at every index of ``out_shape``."""
+    shape = (1,) * (len(out_shape) - len(shape)) + tuple(shape)
+    return [0 if d == 1 and o != 1 else s for d, o, s in zip(shape, out_shape, _strides(shape))]
+
+
+def collapse(out_shape: Sequence[int], strides: Sequence[Sequence[int]]):
+    """Merge adjacent axes along which every operand (and the output) is contiguous.
+    Returns (extents, per-operand strides), innermost last, with at least one axis."""
+    axes = [(e, [s[i] for s in strides]) for i, e in enumerate(out_shape) if e != 1]
+    merged: list[tuple[int, list[int]]] = []
+    for e, ss in axes:
+        if merged:
+            pe, ps = merged[-1]
+            if all(p == s * e for p, s in zip(ps, ss)):
+                merged[-1] = (pe * e, ss)
+                continue
+        merged.append((e, ss))
+    if not merged:
+        merged = [(1, [0] * len(strides))]
+    return tuple(e for e, _ in merged), tuple(tuple(ss[k] for _, ss in merged) for k in range(len(strides)))
+
+
+def elementwise(req: KernelRequest, expr: str, tag: str, comment: str = "") -> Kernel:
+    """Y = ``expr`` over the operands ``a0, a1, ..`` (C expressions of their element
+    values, already converted to the output's C type where ``expr`` wants it)."""
+    out = req.out_types[0]
+    strides = [broadcast_strides(t.shape, out.shape) for t in req.in_types] + [_strides(out.shape)]
+    extents, per = collapse(out.shape, strides)
+    out_strides = per[-1]
+    dtypes = "_".join(SHORT[t.dtype] for t in req.in_types)
+    name = f"cnnc_{tag}_{dtypes}_to_{SHORT[out.dtype]}_" + "x".join(map(str, extents))
+    return Kernel("c/kernels/elementwise.c.j2", name,
+                  {"extents": extents, "in_strides": per[:-1], "out_strides": out_strides,
+                   "expr": expr, "in_ctypes": tuple(ctype(t.dtype) for t in req.in_types),
+                   "out_ctype": ctype(out.dtype), "size": out.size},
+                  comment=comment or f"{req.node.op} {out}")
+
+
+def gather(req: KernelRequest, view: Sequence[int], tables: Sequence[np.ndarray], tag: str,
+           fill=0, comment: str = "") -> Kernel:
+    """Y (seen as ``view``, a row-major factorization of its shape) from operand 0 by one
+    offset table per view axis; an entry < 0 makes the element ``fill``."""
+    out = req.out_types[0]
+    view = tuple(int(v) for v in view)
+    assert int(np.prod(view, dtype=np.int64)) == out.size, (view, out.shape)
+    maps = {f"m{d}": np.asarray(t, np.int64) for d, t in enumerate(tables)}
+    padded = any((t < 0).any() for t in maps.values())
+    name = f"cnnc_{tag}_{SHORT[out.dtype]}_" + "x".join(map(str, view))
+    return Kernel("c/kernels/gather.c.j2", name,
+                  {"view": view, "padded": padded, "fill": num(fill, out.dtype),
+                   "ctype": ctype(out.dtype)}, tables=maps, comment=comment or f"{req.node.op} -> {out}")
+
+
+def axis_offsets(extent: int, stride: int) -> np.ndarray:
+    return np.arange(extent, dtype=np.int64) * stride
+
+
+def contiguous_strides(shape: Sequence[int]) -> list[int]:
+    return _strides(shape)

@@ -1,0 +1,347 @@
+"""Plan zero-padding and strides: two passes and two analyses the backends consume.
+
+Passes
+------
+``resolve_pads`` (ensures ``explicit_pads``): every window op (a node with an ``auto_pad``
+attribute: Conv, FusedConv, ConvTranspose, the pools, LocalConv, TiledConv) gets explicit
+per-axis, possibly asymmetric ``pads`` and ``auto_pad="NOTSET"``; a ConvTranspose also
+loses its ``output_shape``.  Shapes are static, so VALID/SAME_UPPER/SAME_LOWER/FULL are
+functions of the input extent (``_spatial.resolve_pads``; ConvTranspose's own rule in
+``ops/conv.py``).  A ConvTranspose whose ``output_shape`` asks for more than the natural
+extent resolves to *negative* pads, which ``pads`` cannot hold: it keeps its
+``output_shape`` (the property allows exactly that case).  Backends then never see
+``auto_pad``.
+
+``fold_pad`` (ensures ``no_foldable_pad``): exporters often write "same" padding as an
+explicit ``Pad`` followed by a valid Conv.  A Pad that adds zeros (mode ``constant``, value
+0) on spatial axes only, without cropping, folds into a consumer for which zeros from a Pad
+and zeros from its own pads are the same thing (table ``ZERO_PADDED``): Conv, FusedConv,
+LocalConv and TiledConv (the output extent, hence their position-indexed weights, does not
+change), LpPool, and AveragePool with ``count_include_pad=1``.  Not MaxPool or LSEPool (they
+pad with ``-inf``), nor AveragePool without ``count_include_pad`` or WeightedAvgPool (they
+do not count padding taps), nor ConvTranspose (its pads crop the output).  The consumer's
+pads become its resolved pads plus the Pad's; a pool is left alone where the sum would put a
+whole window in the padding (the op rejects that).  Each foldable use is folded; the Pad goes
+when its last use does.  Cost: the Pad's copy of the tensor (its output's bytes written and
+read once more) disappears; FLOPs are unchanged.
+
+Analyses (plain functions; the C and CUDA backends consume them, so no template redoes
+padding arithmetic)
+--------
+``loop_plan(g, node)``: per spatial axis of a window op, the output extent, the input index
+where each output's window starts (``o * stride - pad_begin``), the dilation step, the
+range of kernel taps of each output that lie on the input, and the output range whose taps
+all do (the *interior*: no bounds checks; the rest is the *border*).
+
+``buffer_plan(g)``: which values should live in a halo-padded buffer so that their
+zero-padding window consumers (``ZERO_PADDED``) read without bounds checks.
+
+**Padded buffer layout.** A value of logical shape ``(N, C, S1..Sd)`` with halo
+``(b1..bd, e1..ed)`` is one row-major (C order) array of shape
+``(N, C, S1+b1+e1, ..., Sd+bd+ed)``; logical element ``[n, c, i1..id]`` lives at
+``[n, c, i1+b1, ..., id+bd]`` (``PaddedBuffer.interior_offset`` is the flat offset of
+``[0, 0, 0..0]``, ``PaddedBuffer.strides`` the element strides).  Batch and channel axes
+carry no halo: every ``(n, c)`` plane is framed by its own.  Every element outside the
+interior is zero, written once when the buffer is allocated (a memory planner that lets
+other values share the buffer's storage must re-zero the halo whenever the buffer becomes
+live); the producer writes only the interior, every run.  The halo is the per-axis max
+of what the consumers need (their pads, with ceil_mode's overhang: ``buffer_pads``); a
+consumer with pads ``p`` reads the buffer as an unpadded input starting at
+``HaloRead.origin = halo_begin - p_begin`` per axis: its output ``o`` reads buffer index
+``origin + o * stride + k * dilation``.  A value that also exists unpadded (a graph input or
+output, a constant) or that another op reads (one that does not know the padded layout) is
+marked ``materialize``: the padded buffer is a copy, made before its first padded read.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir import CnncError, Graph, Node, ShapeError, TensorType, Value, get_op
+from ..ops import _spatial as sp
+from ..ops.conv import _convt_pads
+from ..ops.pad import pad_widths
+from .manager import graph_pass, graph_property
+
+#: consumers whose own zero padding means the same as zeros a Pad wrote, and when
+ZERO_PADDED = {
+    "Conv": lambda a: True,
+    "FusedConv": lambda a: True,
+    "LocalConv": lambda a: True,
+    "TiledConv": lambda a: True,
+    "LpPool": lambda a: True,
+    "AveragePool": lambda a: a["count_include_pad"] == 1,
+}
+
+#: attribute values of a window op whose padding is explicit (those its op has)
+_EXPLICIT = {"auto_pad": "NOTSET", "output_shape": None}
+
+
+def _in_spatial(g: Graph, node: Node) -> tuple[int, ...]:
+    return g.type_of(g.operands(node.name)[0]).shape[2:]
+
+
+def window_pads(g: Graph, node: Node) -> tuple[int, ...]:
+    """The explicit ``(begin..., end...)`` pads of a window op (auto_pad and a
+    ConvTranspose's output_shape resolved; negative only for such an output_shape)."""
+    spatial, a = _in_spatial(g, node), node.attrs
+    if node.op == "ConvTranspose":
+        return tuple(_convt_pads(spatial, a))
+    dil = a.get("dilations") or (1,) * len(spatial)
+    return sp.resolve_pads(spatial, a["kernel_shape"], a["strides"], dil, a["auto_pad"], a["pads"])
+
+
+def _reading_pads(g: Graph, node: Node) -> tuple[int, ...]:
+    """The pads of the buffer a zero-padded window op reads (ceil_mode's overhang too)."""
+    return sp.buffer_pads(_in_spatial(g, node), node.attrs, ceil_mode=bool(node.attrs.get("ceil_mode")))
+
+
+def _is_zero_padded(node: Node) -> bool:
+    accepts = ZERO_PADDED.get(node.op)
+    return accepts is not None and accepts(node.attrs)
+
+
+# ---------------------------------------------------------------- resolve_pads
+def _unresolved(g: Graph) -> Iterator[tuple[Node, dict]]:
+    """(window op, attribute changes) for each node whose padding can be made explicit."""
+    for node in g.nodes():
+        if "auto_pad" not in node.attrs:
+            continue
+        explicit = {k: v for k, v in _EXPLICIT.items() if k in node.attrs}
+        if all(node.attrs[k] == v for k, v in explicit.items()):
+            continue
+        pads = window_pads(g, node)
+        if min(pads, default=0) >= 0:
+            yield node, {**explicit, "pads": pads}
+
+
+@graph_property("explicit_pads")
+def has_explicit_pads(g: Graph) -> bool:
+    """No window op has auto_pad (or an output_shape) that explicit pads could replace."""
+    return next(_unresolved(g), None) is None
+
+
+@graph_pass("resolve_pads", ensures=("explicit_pads",))
+def resolve_pads(g: Graph) -> Graph:
+    """Give every window op explicit per-axis pads and auto_pad NOTSET."""
+    g = g.copy()
+    for node, changes in list(_unresolved(g)):
+        g.replace_attrs(node.name, **changes)
+    return g
+
+
+# ---------------------------------------------------------------- fold_pad
+def _zero_pad_amounts(g: Graph, node: Node) -> tuple[int, ...] | None:
+    """A Pad's spatial ``(begin..., end...)`` amounts when it only adds zeros around the
+    spatial axes of an ``N, C, *spatial`` tensor; else None."""
+    a = node.attrs
+    if node.op != "Pad" or a["mode"] != "constant" or a["value"] != 0:
+        return None
+    widths = pad_widths(g.type_of(g.operands(node.name)[0]).shape, a)
+    if any(cb or ce for cb, ce, _, _ in widths) or any(pb or pe for _, _, pb, pe in widths[:2]):
+        return None
+    return tuple(w[2] for w in widths[2:]) + tuple(w[3] for w in widths[2:])
+
+
+def _folds(g: Graph) -> Iterator[tuple[str, str, list[Value], dict]]:
+    """(Pad, consumer, the consumer's new operands, its new attributes) for every use of a
+    zero Pad that its consumer can absorb."""
+    for pad in g.nodes():
+        amounts = _zero_pad_amounts(g, pad)
+        if amounts is None:
+            continue
+        for user, port in g.users(Value(pad.name)):
+            c = g.node(user)
+            rest = g.operands(user)[1:]
+            if port != 0 or not _is_zero_padded(c) or Value(pad.name) in rest:
+                continue
+            operands = [g.operands(pad.name)[0], *rest]
+            attrs = {**c.attrs, "auto_pad": "NOTSET",
+                     "pads": tuple(p + q for p, q in zip(window_pads(g, c), amounts))}
+            op, types = get_op(c.op), [g.type_of(v) for v in operands]
+            try:
+                op.infer(types, op.make_attrs(attrs, types))
+            except ShapeError:  # a pool window would lie entirely in the padding
+                continue
+            yield pad.name, user, operands, attrs
+
+
+@graph_property("no_foldable_pad")
+def has_no_foldable_pad(g: Graph) -> bool:
+    """No zero Pad feeds a consumer that could pad by itself."""
+    return next(_folds(g), None) is None
+
+
+@graph_pass("fold_pad", ensures=("no_foldable_pad",))
+def fold_pad(g: Graph) -> Graph:
+    """Fold zero Pad nodes into the pads of their zero-padding window consumers."""
+    g = g.copy()
+    while folds := list(_folds(g)):  # again: a fold may expose a Pad feeding a Pad
+        for pad, user, operands, attrs in folds:
+            c = g.node(user)
+            (y,) = g.add_node(c.op, operands, attrs, label=c.label, source=c.source)
+            g.replace_all_uses(Value(user), y)
+            g.remove_node(user)
+            if not g.users(Value(pad)) and not g.is_output(Value(pad)):
+                g.remove_node(pad)
+    return g
+
+
+# ---------------------------------------------------------------- loop plan
+@dataclass(frozen=True)
+class AxisPlan:
+    """One spatial axis of a window op's loop nest.  Output ``o`` reads input index
+    ``starts[o] + k * dilation`` for kernel tap ``k``; the taps ``range(*taps[o])`` lie on
+    the input, the others on padding."""
+
+    extent: int                       #: input extent
+    out_extent: int
+    kernel: int
+    stride: int
+    dilation: int
+    pad_begin: int
+    pad_end: int
+    starts: tuple[int, ...]           #: o * stride - pad_begin, per output index
+    taps: tuple[tuple[int, int], ...]  #: [first, end) kernel taps on the input, per output index
+    interior: tuple[int, int]         #: [begin, end) outputs whose taps all lie on the input
+
+    @property
+    def border(self) -> tuple[tuple[int, int], ...]:
+        """The [begin, end) output ranges outside the interior (at most two)."""
+        b, e = self.interior
+        return tuple(r for r in ((0, b), (e, self.out_extent)) if r[0] < r[1])
+
+
+@dataclass(frozen=True)
+class LoopPlan:
+    """Stride-aware loop plan of one window op; ``axes`` follow the spatial axes."""
+
+    node: str
+    op: str
+    axes: tuple[AxisPlan, ...]
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return tuple(a.out_extent for a in self.axes)
+
+    @property
+    def checks_free(self) -> bool:
+        """True when every output is interior: the op needs no bounds checks at all."""
+        return not any(a.border for a in self.axes)
+
+
+def _axis_plan(n, out, k, s, d, pb, pe) -> AxisPlan:
+    starts = tuple(o * s - pb for o in range(out))
+    taps = []
+    for st in starts:
+        first = min(k, max(0, -(st // d)))   # the least k with st + k*d >= 0
+        end = min(k, (n - 1 - st) // d + 1)  # past the last k with st + k*d <= n-1
+        taps.append((first, max(first, end)))
+    inner = [o for o, t in enumerate(taps) if t == (0, k)]
+    interior = (inner[0], inner[-1] + 1) if inner else (0, 0)
+    return AxisPlan(n, out, k, s, d, pb, pe, starts, tuple(taps), interior)
+
+
+def loop_plan(g: Graph, node_name: str) -> LoopPlan:
+    """The loop plan of window op ``node_name`` (any op with window attributes but
+    ConvTranspose, whose loops scatter)."""
+    node = g.node(node_name)
+    if "auto_pad" not in node.attrs or node.op == "ConvTranspose":
+        raise CnncError(f"loop_plan needs a sliding-window op (Conv, FusedConv, a pool, "
+                        f"LocalConv, TiledConv); {node.where()} is not one")
+    a, spatial, out = node.attrs, _in_spatial(g, node), node.types[0].shape[2:]
+    nd = len(spatial)
+    pads, dil = window_pads(g, node), a.get("dilations") or (1,) * nd
+    return LoopPlan(node.name, node.op, tuple(
+        _axis_plan(spatial[i], out[i], a["kernel_shape"][i], a["strides"][i], dil[i], pads[i],
+                   pads[nd + i]) for i in range(nd)))
+
+
+# ---------------------------------------------------------------- buffer plan
+@dataclass(frozen=True)
+class PaddedBuffer:
+    """A value stored with a zero halo (layout: the module docstring)."""
+
+    value: Value
+    type: TensorType                  #: the logical (unpadded) type
+    halo: tuple[int, ...]             #: (begin..., end...) per spatial axis
+    materialize: bool                 #: the padded buffer is a copy of the value
+    reason: str = ""                  #: why it must be a copy
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        nd = len(self.halo) // 2
+        n, c, *spatial = self.type.shape
+        return (n, c, *(s + self.halo[i] + self.halo[nd + i] for i, s in enumerate(spatial)))
+
+    @property
+    def strides(self) -> tuple[int, ...]:
+        """Row-major element strides of the padded buffer."""
+        return tuple(int(np.prod(self.shape[i + 1:], dtype=np.int64)) for i in range(len(self.shape)))
+
+    @property
+    def interior_offset(self) -> int:
+        """Flat element offset of logical element ``[0, 0, 0..0]``."""
+        nd = len(self.halo) // 2
+        return sum(b * s for b, s in zip(self.halo[:nd], self.strides[2:]))
+
+    @property
+    def halo_elements(self) -> int:
+        """Elements to zero (the cost of zero-filling the halo once)."""
+        return int(np.prod(self.shape)) - self.type.size
+
+
+@dataclass(frozen=True)
+class HaloRead:
+    """How window op ``node`` reads its padded input ``value``: as an unpadded input of
+    spatial extent ``extent`` starting at buffer index ``origin`` per axis."""
+
+    node: str
+    value: Value
+    origin: tuple[int, ...]
+    extent: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BufferPlan:
+    buffers: tuple[PaddedBuffer, ...]
+    reads: tuple[HaloRead, ...]
+
+    def buffer(self, value: Value) -> PaddedBuffer | None:
+        return next((b for b in self.buffers if b.value == value), None)
+
+    def read(self, node: str) -> HaloRead | None:
+        return next((r for r in self.reads if r.node == node), None)
+
+
+def _copy_reason(g: Graph, value: Value, readers: set[str]) -> str:
+    producer = g.node(value.node).op
+    if producer in ("Input", "Constant"):
+        return f"a {'graph input' if producer == 'Input' else 'constant'}"
+    if g.is_output(value):
+        return "a graph output"
+    others = sorted({u for u, _ in g.users(value)} - readers)
+    return f"also read by {', '.join(others)}" if others else ""
+
+
+def buffer_plan(g: Graph) -> BufferPlan:
+    """Halo-padded buffers for the values zero-padding window ops read (see the module
+    docstring); values no consumer pads get none."""
+    pads_by_value: dict[Value, dict[str, tuple[int, ...]]] = {}
+    for node in g.nodes():
+        if _is_zero_padded(node):
+            pads_by_value.setdefault(g.operands(node.name)[0], {})[node.name] = _reading_pads(g, node)
+    buffers, reads = [], []
+    for value, readers in pads_by_value.items():
+        halo = tuple(np.max(list(readers.values()), axis=0).tolist())
+        if not any(halo):
+            continue
+        reason = _copy_reason(g, value, set(readers))
+        buffers.append(PaddedBuffer(value, g.type_of(value), halo, bool(reason), reason))
+        spatial, nd = g.type_of(value).shape[2:], len(halo) // 2
+        for name, p in readers.items():
+            reads.append(HaloRead(name, value, tuple(halo[i] - p[i] for i in range(nd)),
+                                  tuple(s + p[i] + p[nd + i] for i, s in enumerate(spatial))))
+    return BufferPlan(tuple(buffers), tuple(reads))

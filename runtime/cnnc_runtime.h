@@ -1,0 +1,54 @@
+/*
+ * cnnc runtime: the small helpers generated kernels share.  Header-only C99, libm only.
+ *
+ *   cnnc_sigmoidf / cnnc_erff helpers      shared math, written once
+ *   CNNC_MIN / CNNC_MAX                     integer helpers
+ *   cnnc_arena_ok()                         the arena checks every <model>_run performs
+ */
+#ifndef CNNC_RUNTIME_H
+#define CNNC_RUNTIME_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cnnc_status.h"
+
+#define CNNC_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define CNNC_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* 1 / (1 + exp(-x)), without overflow for large |x| */
+static inline float cnnc_sigmoidf(float x)
+{
+    if (x >= 0.0f) {
+        return 1.0f / (1.0f + expf(-x));
+    }
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+static inline double cnnc_sigmoid(double x)
+{
+    if (x >= 0.0) {
+        return 1.0 / (1.0 + exp(-x));
+    }
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+
+/* log(1 + exp(x)) without overflow */
+static inline float cnnc_softplusf(float x)
+{
+    return x > 0.0f ? x + log1pf(expf(-x)) : log1pf(expf(x));
+}
+
+/* the status of an arena of `bytes` bytes given for a model needing `need` */
+static inline cnnc_status cnnc_arena_ok(const void *arena, size_t bytes, size_t need)
+{
+    if (need > 0 && arena == NULL) return CNNC_ERR_NULL_ARG;
+    if (((uintptr_t)arena) % CNNC_ARENA_ALIGN != 0) return CNNC_ERR_ARENA_ALIGN;
+    if (bytes < need) return CNNC_ERR_ARENA_TOO_SMALL;
+    return CNNC_OK;
+}
+
+#endif /* CNNC_RUNTIME_H */
