@@ -39,6 +39,32 @@ def cnnc_run(op: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None
     return tuple(res.values())
 
 
+def backend_check(op: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None,
+                  const: Sequence[int] = (), target: str = "c", rtol: float = 1e-5,
+                  atol: float = 1e-6) -> None:
+    """A one-node graph (operands in ``const`` are Constants) compiled for ``target``
+    gives the reference backend's outputs on ``inputs``."""
+    g = Graph(f"single_{op}")
+    vals, feeds = [], {}
+    for i, a in enumerate(inputs):
+        a = np.asarray(a)
+        if i in const:
+            vals.append(g.add_constant(a, f"c{i}"))
+        else:
+            vals.append(g.add_input(f"in{i}", TensorType.of(a)))
+            feeds[f"in{i}"] = a
+    for i, v in enumerate(g.add_node(op, vals, attrs or {}, label=op.lower())):
+        g.add_output(v, f"out{i}")
+    want = cnnc.compile(g, target="reference").run(feeds)
+    got = cnnc.compile(g, target=target).run(feeds)
+    for name in want:
+        assert got[name].shape == want[name].shape and got[name].dtype == want[name].dtype, name
+        if want[name].dtype.kind in "fc":
+            np.testing.assert_allclose(got[name], want[name], rtol=rtol, atol=atol, err_msg=name)
+        else:
+            np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
 def onnx_run(op_type: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None,
              n_outputs: int = 1, opset: int = OPSET, domain: str = "",
              runtime: str = "reference") -> list[np.ndarray]:

@@ -24,7 +24,7 @@ from ..ir.naming import comment_safe, sanitize
 from ..resources import runtime_dir, template_env
 from ..version import __version__
 from .base import CompiledModel
-from .codegen import Call, c_array_literal, collect_kernels, ctype, plan_storage
+from .codegen import c_array_literal, collect_kernels, ctype, plan_storage
 
 RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h")
 WARNINGS = ("-Wall", "-Wextra", "-Werror")

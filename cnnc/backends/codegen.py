@@ -39,14 +39,6 @@ class KernelFunction:
 
 
 @dataclass
-class Call:
-    node: str
-    function: KernelFunction
-    args: list[str]
-    comment: str
-
-
-@dataclass
 class Storage:
     """C expression of every value, the weights, and the arena layout."""
 

@@ -40,9 +40,8 @@ once) and the result is deterministic.
     nodes they feed.  Arrays compare by dtype, shape and bytes (stricter than numeric
     equality: ``-0.0`` and ``0.0`` stay apart, so a merge is always exact); the bytes enter
     a node's key as their SHA-256, so the keys of a model do not hold a second copy of its
-    weights.  The first node
-    in topological order is kept, its users inherit the duplicates' users.  Operands are
-    compared by position: ``Add(a, b)`` and ``Add(b, a)`` stay apart.
+    weights.  The first node in topological order is kept and takes over the duplicates'
+    users.  Operands are compared by position: ``Add(a, b)`` and ``Add(b, a)`` stay apart.
 """
 from __future__ import annotations
 
