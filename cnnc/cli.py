@@ -104,23 +104,40 @@ def _optimized(args) -> Graph:
 
 def cmd_compile(args) -> int:
     g = _optimized(args)
-    if args.output is not None and args.target == "reference":
-        raise CnncError("the reference target writes no files; `cnnc export` writes ONNX")
-    compile(g, target=args.target)
     flops = graph_flops(g)
-    print(f"{g.name}: compiled for {args.target}: {len(g)} nodes, {flops / 1e6:.1f} MFLOPs"
-          + (f", IR dumps in {args.dump_ir}" if args.dump_ir else ""))
+    summary = f"{g.name}: {len(g)} nodes, {flops / 1e6:.1f} MFLOPs" + (
+        f", IR dumps in {args.dump_ir}" if args.dump_ir else "")
+    if args.target == "reference":
+        if args.output is not None:
+            raise CnncError("the reference target writes no files; `cnnc export` writes ONNX")
+        compile(g, target="reference")
+        print(f"{summary}; compiled for reference")
+        return 0
+    if args.output is None:
+        raise CnncError(f"--target {args.target} writes a model folder: give it with -o DIR")
+    from .backends import c as cbackend
+    folder = cbackend.generate(g, args.output, weights=args.weights, source=args.model)
+    built = ""
+    if args.build:
+        lib = cbackend.build(folder)
+        exe = cbackend.build_exe(folder)
+        built = f"; built {lib.name} and {exe.name}"
+    print(f"{summary}; wrote {folder}{built}")
     return 0
 
 
 def cmd_run(args) -> int:
-    g = _optimized(args)
-    model = compile(g, target=args.target)
+    if Path(args.model).is_dir():
+        from .backends.c import CModel
+        g, model = None, CModel(args.model)
+    else:
+        g = _optimized(args)
+        model = compile(g, target=args.target)
     feeds = _parse_inputs(args.input, model)
     t0 = time.perf_counter()
     outs = model.run(feeds)
     ms = (time.perf_counter() - t0) * 1e3
-    print(f"{g.name}: {len(g)} nodes, target {args.target}, ran in {ms:.1f} ms")
+    print(f"{model.name}: target {model.target}, ran in {ms:.1f} ms")
     for name, t in model.inputs.items():
         given = "given" if args.input and any(s.startswith(name + "=") for s in args.input) else "random"
         print(f"  input  {name}: {t} ({given})")
@@ -166,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
                        parents=[shapes, opt])
     c.add_argument("model")
     c.add_argument("-o", "--output", metavar="DIR", help="output folder (code-generating targets)")
+    c.add_argument("--weights", choices=("c", "blob"), default="c",
+                   help="weights as C arrays or as a linked-in binary blob (default c)")
+    c.add_argument("--build", action="store_true", help="also build lib<m>.so and <m>_main")
     c.set_defaults(fn=cmd_compile)
     r = sub.add_parser("run", help="optimize, compile and run a model once (random inputs unless "
                        "given)", parents=[shapes, opt])

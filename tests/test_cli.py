@@ -106,3 +106,20 @@ def test_compile_with_passes_and_dump_ir(model_file, tmp_path, capsys):
     assert main(["compile", str(model_file), "--passes", "nope"]) == 1
     assert "unknown pass 'nope'" in capsys.readouterr().err
     assert main(["run", str(model_file), "-O", "0", "-q"]) == 0
+
+
+def test_compile_c_build_and_run_folder(model_file, tmp_path, capsys, rng):
+    out = tmp_path / "gen"
+    assert main(["compile", str(model_file), "--target", "c", "-o", str(out), "--build", "-q"]) == 0
+    assert "built libcli_model.so and cli_model_main" in capsys.readouterr().out
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["run", str(out), "--input", f"x={tmp_path / 'x.npy'}", "--save", str(tmp_path / "o")]) == 0
+    import cnnc
+    from cnnc.cli import load_model
+    want = cnnc.compile(load_model(str(model_file))).run({"x": x})["y"]
+    np.testing.assert_allclose(np.load(tmp_path / "o" / "y.npy"), want, rtol=1e-5, atol=1e-6)
+    assert main(["compile", str(model_file), "--target", "c"]) == 1
+    assert "-o DIR" in capsys.readouterr().err
+    assert main(["run", str(tmp_path)]) == 1
+    assert "not a cnnc C model folder" in capsys.readouterr().err

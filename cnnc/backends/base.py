@@ -15,10 +15,14 @@ from ..ir import CnncError, Graph, TensorType
 class CompiledModel:
     target = "?"
 
-    def __init__(self, graph: Graph):
-        self.graph = graph
-        self.inputs: dict[str, TensorType] = graph.input_types()
-        self.outputs: dict[str, TensorType] = graph.output_types()
+    def __init__(self, name: str, inputs: Mapping[str, TensorType], outputs: Mapping[str, TensorType]):
+        self.name = name
+        self.inputs: dict[str, TensorType] = dict(inputs)
+        self.outputs: dict[str, TensorType] = dict(outputs)
+
+    @classmethod
+    def signature_of(cls, graph: Graph) -> tuple[str, dict, dict]:
+        return graph.name, graph.input_types(), graph.output_types()
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         arrays = self.check_feeds(feeds)
@@ -37,7 +41,7 @@ class CompiledModel:
         missing = [n for n in self.inputs if n not in feeds]
         unknown = [n for n in feeds if n not in self.inputs]
         if missing or unknown:
-            raise CnncError(f"model {self.graph.name!r} takes inputs "
+            raise CnncError(f"model {self.name!r} takes inputs "
                             f"{', '.join(repr(n) for n in self.inputs)}"
                             + (f"; missing {', '.join(map(repr, missing))}" if missing else "")
                             + (f"; unknown {', '.join(map(repr, unknown))}" if unknown else ""))

@@ -11,6 +11,7 @@ text only inside comments (``comment_safe``).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ir import CnncError, Graph, Value
+from ..ir import CnncError, Graph, TensorType, Value
 from ..ir.naming import comment_safe, sanitize
 from ..resources import runtime_dir, template_env
 from ..version import __version__
@@ -27,6 +28,8 @@ from .base import CompiledModel
 from .codegen import c_array_literal, collect_kernels, ctype, plan_storage
 
 RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h")
+#: the model folder's description for loaders (`cnnc run DIR`): JSON, names as data only
+MANIFEST = "cnnc_manifest.json"
 WARNINGS = ("-Wall", "-Wextra", "-Werror")
 
 
@@ -105,6 +108,7 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "c",
     out.mkdir(parents=True, exist_ok=True)
     files = {f"{m}.h": env.get_template("c/model.h.j2").render(ctx),
              f"{m}.c": env.get_template("c/model.c.j2").render(ctx),
+             f"{m}_main.c": env.get_template("c/main.c.j2").render(ctx),
              "Makefile": env.get_template("c/Makefile.j2").render(ctx),
              "CMakeLists.txt": env.get_template("c/CMakeLists.txt.j2").render(ctx)}
     if weights == "blob":
@@ -118,21 +122,13 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "c",
         (out / fname).write_text(text)
     for f in RUNTIME_FILES:
         shutil.copyfile(runtime_dir() / f, out / f)
-    (out / "cnnc_manifest.txt").write_text(_manifest(m, graph, st.arena_bytes))
+    manifest = {"model": m, "target": "c", "arena_bytes": st.arena_bytes,
+                "inputs": [{"name": n, "dtype": t.dtype, "shape": list(t.shape)}
+                           for n, t in graph.input_types().items()],
+                "outputs": [{"name": n, "dtype": t.dtype, "shape": list(t.shape)}
+                            for n, t in graph.output_types().items()]}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=True) + "\n")
     return out
-
-
-def _manifest(m: str, graph: Graph, arena: int) -> str:
-    """What `cnnc run DIR` and the Python loader need, in a line format with no user text
-    outside comments: kind, index, dtype, shape."""
-    lines = [f"model {m}", f"arena {arena}"]
-    for v in graph.inputs:
-        t = graph.type_of(v)
-        lines.append(f"input {t.dtype} {','.join(map(str, t.shape))}")
-    for _, v in graph.outputs:
-        t = graph.type_of(v)
-        lines.append(f"output {t.dtype} {','.join(map(str, t.shape))}")
-    return "\n".join(lines) + "\n"
 
 
 def build(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",),
@@ -155,24 +151,65 @@ def build(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",),
     return lib
 
 
+def build_exe(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",),
+              sanitize_flags: tuple[str, ...] = ()) -> Path:
+    """Compile the standalone driver ``<m>_main`` (raw files in, raw files out)."""
+    folder = Path(folder)
+    m = json.loads((folder / MANIFEST).read_text())["model"]
+    srcs = [f"{m}_main.c", f"{m}.c"] + ([f"{m}_weights.S"] if (folder / f"{m}_weights.S").exists() else [])
+    cmd = [cc or os.environ.get("CC", "cc"), "-std=c99", *WARNINGS, *flags, *sanitize_flags,
+           "-o", f"{m}_main", *srcs, "-lm"]
+    res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise CnncError(f"the C compiler failed on the generated code in {folder}:\n{res.stderr.strip()}")
+    return folder / f"{m}_main"
+
+
+def run_exe(exe: str | os.PathLike, inputs, outputs, env=None) -> list[np.ndarray]:
+    """Run a driver built by ``build_exe`` on arrays ``inputs``; ``outputs`` are the result
+    types.  A non-zero exit (a sanitizer report, say) is a CnncError with its stderr."""
+    with tempfile.TemporaryDirectory(prefix="cnnc_exe_") as tmp:
+        tmp = Path(tmp)
+        args = []
+        for i, a in enumerate(inputs):
+            (tmp / f"in{i}.bin").write_bytes(np.ascontiguousarray(a).tobytes())
+            args.append(str(tmp / f"in{i}.bin"))
+        args += [str(tmp / f"out{i}.bin") for i in range(len(outputs))]
+        res = subprocess.run([str(exe), *args], capture_output=True, text=True, env=env)
+        if res.returncode != 0:
+            raise CnncError(f"{exe} failed (exit {res.returncode}):\n{res.stderr[-4000:]}")
+        return [np.fromfile(tmp / f"out{i}.bin", dtype=t.dtype).reshape(t.shape)
+                for i, t in enumerate(outputs)]
+
+
 class CModel(CompiledModel):
     """A built model folder loaded through cffi; ``run`` is the same as every backend's."""
 
     target = "c"
 
-    def __init__(self, graph: Graph, folder: Path, lib: Path):
-        super().__init__(graph)
+    def __init__(self, folder: str | os.PathLike, lib: Path | None = None):
+        """Load a built model folder (``lib<m>.so`` beside its ``cnnc_manifest.json``)."""
         import cffi
-        self.folder, self.lib_path = folder, lib
-        self._m = lib.stem[3:]
-        manifest = dict(line.split(" ", 1) for line in (folder / "cnnc_manifest.txt").read_text().splitlines()
-                        if line.startswith(("model", "arena")))
-        self.arena_bytes = int(manifest["arena"])
+        folder = Path(folder)
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+        except (OSError, ValueError) as e:
+            raise CnncError(f"{folder}: not a cnnc C model folder ({MANIFEST}: {e})") from None
+        types = {k: {io["name"]: TensorType(tuple(io["shape"]), io["dtype"]) for io in manifest[k]}
+                 for k in ("inputs", "outputs")}
+        super().__init__(manifest["model"], types["inputs"], types["outputs"])
+        self._m = manifest["model"]
+        self.folder = folder
+        self.lib_path = lib or folder / f"lib{self._m}.so"
+        if not self.lib_path.is_file():
+            raise CnncError(f"{folder}: {self.lib_path.name} is not built; run `make` there or "
+                            "`cnnc compile ... --build`")
+        self.arena_bytes = int(manifest["arena_bytes"])
         self._ffi = cffi.FFI()
         ins = [f"const {ctype(t.dtype)} *" for t in self.inputs.values()]
         outs = [f"{ctype(t.dtype)} *" for t in self.outputs.values()]
         self._ffi.cdef(f"int {self._m}_run({', '.join(ins + outs + ['void *', 'size_t'])});")
-        self._lib = self._ffi.dlopen(str(lib))
+        self._lib = self._ffi.dlopen(str(self.lib_path.resolve()))
         self._run_fn = getattr(self._lib, f"{self._m}_run")
         # the arena: an aligned view into an over-allocated numpy buffer
         raw = np.zeros(self.arena_bytes + 64, np.uint8)
@@ -194,5 +231,4 @@ def compile_c(graph: Graph, *, out_dir: str | os.PathLike | None = None, weights
     """Generate, build and load ``graph``; without ``out_dir`` a temporary folder is used."""
     folder = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="cnnc_c_"))
     generate(graph, folder, weights=weights)
-    lib = build(folder, cc=cc, flags=flags, sanitize_flags=sanitize)
-    return CModel(graph, folder, lib)
+    return CModel(folder, build(folder, cc=cc, flags=flags, sanitize_flags=sanitize))

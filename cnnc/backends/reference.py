@@ -19,7 +19,8 @@ class ReferenceModel(CompiledModel):
 
     def __init__(self, graph: Graph):
         graph.verify()
-        super().__init__(graph)
+        super().__init__(*self.signature_of(graph))
+        self.graph = graph
         self._order = [n for n in graph.topo_order() if graph.node(n).op != "Input"]
         self._operands = {n: graph.operands(n) for n in self._order}
         keep = {v for _, v in graph.outputs}

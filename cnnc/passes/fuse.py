@@ -7,26 +7,26 @@ FLOPs per element.  An inference normalization is a per-channel affine map
 ``y * k + c``, so it folds into the conv for free (``W' = W * k`` per output channel,
 ``B' = B * k + c``, computed once here, in float64, stored in the weight's dtype); the
 activation and the residual add run in the conv kernel's epilogue while the output is
-still in registers.  The fold never costs anything, so there is no cost model: every
-match is taken.
+still in registers.  Each rewrite saves a full read and write of an intermediate tensor
+and adds no arithmetic (at most the add of a zero bias, for a conv that had none), so
+there is no cost model: every match is taken.
 
-The rules, tried in this order on every ``Conv``/``FusedConv`` whose output has exactly
-one user (through one operand) and is not a graph output — otherwise the intermediate
-value would disappear — where that user keeps the conv's output type:
+The rules (``RULES``), tried in this order on every ``Conv``/``FusedConv`` whose output
+``y`` has exactly one use, is not a graph output (else the intermediate value would
+disappear) and whose user keeps ``y``'s type:
 
-===================================  ======================================  ==========================
-the conv's single user               also needs                              rewrite
-===================================  ======================================  ==========================
-``BatchNormalization(y, s, b, m, v)`` no epilogue yet; W, B, s, b, m, v       fold ``k = s / sqrt(v + eps)``,
-                                     constants                               ``c = b - m * k``
-``Mul(y, c)`` (either order)         no epilogue; W, B constant; ``c`` a     fold ``k = c``
-                                     constant, one value per channel or one
-``Add/Sum(y, c)`` (either order)     same                                    fold ``c``
-``Add/Sum(y, z)`` (either order)     no residual yet; ``z`` of ``y``'s type  ``Z = z``, residual ``pre``,
-                                                                             or ``post`` after an activation
-one of ``FUSABLE_ACTIVATIONS``       no activation yet                       ``activation`` = the op,
-                                                                             ``act_*`` = its attributes
-===================================  ======================================  ==========================
+    the single user of y            also needs                        rewrite
+    ------------------------------  --------------------------------  ----------------------------
+    BatchNormalization(y, s,b,m,v)  no epilogue; W, B, s, b, m, v     fold k = s / sqrt(v + eps),
+                                    constant                          c = b - m * k
+    Mul(y, a), either order         no epilogue; W, B constant; a a   fold k = a, c = 0
+                                    constant, one value per channel
+                                    (or one for all)
+    Add/Sum(y, a), either order     the same                          fold k = 1, c = a
+    Add/Sum(y, z), either order     no residual yet; z of y's type    Z = z; residual "pre", or
+                                                                      "post" after an activation
+    one of FUSABLE_ACTIVATIONS      no activation yet                 activation = the op,
+                                                                      act_* = its attributes
 
 "No epilogue" means no activation and no residual: a per-channel map commutes with
 neither.  A rule rewrites :class:`Fused`, the conv seen as FusedConv's operands and
@@ -164,9 +164,9 @@ def _match(g: Graph, name: str) -> tuple[Node, Fused] | None:
         return None
     others, seen = operands[:port] + operands[port + 1:], _view(g, conv)
     for rule in RULES:
-        if user.op in rule.ops and len(operands) == rule.arity:
-            if (f := rule.rewrite(g, seen, user, others)) is not None:
-                return user, f
+        if (user.op in rule.ops and len(operands) == rule.arity
+                and (f := rule.rewrite(g, seen, user, others)) is not None):
+            return user, f
     return None
 
 
@@ -191,7 +191,8 @@ def _apply(g: Graph, conv: Node, user: Node, f: Fused) -> str:
 
 
 def _sweep(g: Graph) -> int:
-    """Fuse every conv, in topological order, until no rule applies to it; the rewrites made."""
+    """Fuse every conv, in topological order, until no rule applies to it; returns the number
+    of rewrites."""
     count = 0
     for name in g.topo_order():
         while name in g and (m := _match(g, name)) is not None:

@@ -20,8 +20,10 @@ LocalConv and TiledConv (the output extent, hence their position-indexed weights
 change), LpPool, and AveragePool with ``count_include_pad=1``.  Not MaxPool or LSEPool (they
 pad with ``-inf``), nor AveragePool without ``count_include_pad`` or WeightedAvgPool (they
 do not count padding taps), nor ConvTranspose (its pads crop the output).  The consumer's
-pads become its resolved pads plus the Pad's; a pool is left alone where the sum would put a
-whole window in the padding (the op rejects that).  Each foldable use is folded; the Pad goes
+pads become its resolved pads plus the Pad's.  A pool is left alone where the sum would put
+a whole window in the padding (the op rejects that) or, with ``ceil_mode``, change the
+output extent (a last window that starts on the Pad's zeros is kept, one that starts in the
+pool's own end padding is dropped).  Each foldable use is folded; the Pad goes
 when its last use does.  Cost: the Pad's copy of the tensor (its output's bytes written and
 read once more) disappears; FLOPs are unchanged.
 
@@ -162,10 +164,10 @@ def _folds(g: Graph) -> Iterator[tuple[str, str, list[Value], dict]]:
                      "pads": tuple(p + q for p, q in zip(window_pads(g, c), amounts))}
             op, types = get_op(c.op), [g.type_of(v) for v in operands]
             try:
-                op.infer(types, op.make_attrs(attrs, types))
+                if tuple(op.infer(types, op.make_attrs(attrs, types))) == c.types:
+                    yield pad.name, user, operands, attrs
             except ShapeError:  # a pool window would lie entirely in the padding
                 continue
-            yield pad.name, user, operands, attrs
 
 
 @graph_property("no_foldable_pad")

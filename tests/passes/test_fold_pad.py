@@ -38,8 +38,8 @@ FOLDABLE = {
     "fused": lambda x, p: fused(x, p, 2),
     "local": lambda x, p: nn.local_conv(x, 2, 2, 2, p),
     "tiled": lambda x, p: nn.tiled_conv(x, 2, 3, 2, 1, p),
-    "lp": lambda x, p: nn.lp_pool(x, 3, 2, p, ceil_mode=True),
-    "avg_count_pad": lambda x, p: nn.avg_pool(x, 3, 2, p, count_include_pad=True, ceil_mode=True),
+    "lp": lambda x, p: nn.lp_pool(x, 3, 2, p),
+    "avg_count_pad": lambda x, p: nn.avg_pool(x, 3, 2, p, count_include_pad=True),
 }
 
 
@@ -109,6 +109,17 @@ def test_not_folded(pad_kw, layer):
     g = build(2, pad_kw, [layer])
     out = folded(g)
     assert ops(out) == ops(g) and consumer(out).attrs == consumer(g).attrs
+
+
+@pytest.mark.parametrize("pad_end,folds", ((1, True), (2, False)))
+def test_ceil_mode_folds_only_when_the_extent_stays(pad_end, folds):
+    """x of 4, Pad (0, 2), ceil_mode window 3 stride 2: the last window starts on the Pad's
+    zeros (index 4) and is kept; as the pool's own end padding it would be dropped."""
+    m = nn.Model("t")
+    x = nn.pad(m.input("x", (1, 2, 4)), (0, 0, 0, 0, 0, pad_end))
+    m.output(nn.avg_pool(x, 3, 2, count_include_pad=True, ceil_mode=True), "avg")
+    m.output(nn.lp_pool(x, 3, 2, ceil_mode=True), "lp")
+    assert ("Pad" not in ops(folded(m.build()))) == folds
 
 
 def test_pad_as_weight_is_not_folded():
