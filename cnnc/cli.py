@@ -183,8 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
                        parents=[shapes, opt])
     c.add_argument("model")
     c.add_argument("-o", "--output", metavar="DIR", help="output folder (code-generating targets)")
-    c.add_argument("--weights", choices=("c", "blob"), default="c",
-                   help="weights as C arrays or as a linked-in binary blob (default c)")
+    c.add_argument("--weights", choices=("auto", "c", "blob"), default="auto",
+                   help="weights as C arrays, as a linked-in binary blob, or auto (blob above 8 MB)")
     c.add_argument("--build", action="store_true", help="also build lib<m>.so and <m>_main")
     c.set_defaults(fn=cmd_compile)
     r = sub.add_parser("run", help="optimize, compile and run a model once (random inputs unless "

@@ -50,12 +50,22 @@ def _render_kernel(env, fn) -> str:
             f"static void {fn.name}({', '.join(params)})\n{{\n{unused}{body.rstrip()}\n}}\n")
 
 
-def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "c",
+#: with weights="auto", models with more weight bytes than this link a binary blob (a C
+#: array literal costs ~20 bytes of source per float and minutes of compiler time)
+AUTO_BLOB_BYTES = 8 << 20
+
+
+def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
              name: str | None = None, source: str | None = None) -> Path:
-    """Write the model folder for ``graph`` into ``out_dir`` (created; files replaced)."""
-    if weights not in ("c", "blob"):
-        raise CnncError(f"weights must be 'c' or 'blob', got {weights!r}")
+    """Write the model folder for ``graph`` into ``out_dir`` (created; files replaced).
+    ``weights`` is "c" (exact hex-float arrays in the source), "blob" (a linked-in
+    binary file) or "auto" (C arrays up to AUTO_BLOB_BYTES)."""
+    if weights not in ("c", "blob", "auto"):
+        raise CnncError(f"weights must be 'c', 'blob' or 'auto', got {weights!r}")
     graph.verify()
+    if weights == "auto":
+        total = sum(n.types[0].nbytes for n in graph.nodes() if n.op == "Constant")
+        weights = "blob" if total > AUTO_BLOB_BYTES else "c"
     m = sanitize(name or graph.name).lower()
     env = template_env()
     functions, per_node = collect_kernels(graph, "c")
@@ -226,7 +236,7 @@ class CModel(CompiledModel):
         return outs
 
 
-def compile_c(graph: Graph, *, out_dir: str | os.PathLike | None = None, weights: str = "c",
+def compile_c(graph: Graph, *, out_dir: str | os.PathLike | None = None, weights: str = "auto",
               cc: str | None = None, flags=("-O2",), sanitize: tuple[str, ...] = ()) -> CModel:
     """Generate, build and load ``graph``; without ``out_dir`` a temporary folder is used."""
     folder = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="cnnc_c_"))

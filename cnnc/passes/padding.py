@@ -23,13 +23,15 @@ do not count padding taps), nor ConvTranspose (its pads crop the output).  The c
 pads become its resolved pads plus the Pad's.  A pool is left alone where the sum would put
 a whole window in the padding (the op rejects that) or, with ``ceil_mode``, change the
 output extent (a last window that starts on the Pad's zeros is kept, one that starts in the
-pool's own end padding is dropped).  Each foldable use is folded; the Pad goes
-when its last use does.  Cost: the Pad's copy of the tensor (its output's bytes written and
-read once more) disappears; FLOPs are unchanged.
+pool's own end padding is dropped).  Each foldable use is folded; the Pad goes when its
+last use does.  Cost: the Pad's copy of the tensor (its output's bytes written and read
+once more) disappears; FLOPs are unchanged.
 
-Analyses (plain functions; the C and CUDA backends consume them, so no template redoes
-padding arithmetic)
+Analyses
 --------
+Plain functions, not passes: the C and CUDA backends consume them, so that no template
+redoes padding arithmetic.
+
 ``loop_plan(g, node)``: per spatial axis of a window op, the output extent, the input index
 where each output's window starts (``o * stride - pad_begin``), the dilation step, the
 range of kernel taps of each output that lie on the input, and the output range whose taps
@@ -97,7 +99,8 @@ def window_pads(g: Graph, node: Node) -> tuple[int, ...]:
 
 def _reading_pads(g: Graph, node: Node) -> tuple[int, ...]:
     """The pads of the buffer a zero-padded window op reads (ceil_mode's overhang too)."""
-    return sp.buffer_pads(_in_spatial(g, node), node.attrs, ceil_mode=bool(node.attrs.get("ceil_mode")))
+    ceil = bool(node.attrs.get("ceil_mode"))
+    return sp.buffer_pads(_in_spatial(g, node), node.attrs, ceil_mode=ceil)
 
 
 def _is_zero_padded(node: Node) -> bool:

@@ -14,7 +14,7 @@ import cnnc
 
 DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
 MODELS = sorted(p.stem[len("light_"):] for p in (DATA / "light").glob("light_*.onnx"))
-BACKENDS = ["reference"]
+BACKENDS = ["reference", "c"]
 
 
 def test_all_nine_are_there():

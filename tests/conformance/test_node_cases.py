@@ -4,7 +4,7 @@ import pytest
 from harness import node_cases, run_node_case
 from skips import BACKEND_SKIPS, NODE_SKIPS
 
-BACKENDS = ["reference"]
+BACKENDS = ["reference", "c"]
 CASES = sorted(node_cases())
 
 

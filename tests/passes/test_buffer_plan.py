@@ -14,7 +14,8 @@ SHAPES = {1: (1, 2, 11), 2: (1, 2, 9, 10), 3: (1, 2, 6, 7, 5)}
 
 def simulate(g, plan):
     """Run every planned read from its padded buffer; compare with the reference."""
-    env = ReferenceModel(g).evaluate(list(random_feeds(g, np.random.default_rng(0)).values()), keep_all=True)
+    feeds = random_feeds(g, np.random.default_rng(0))
+    env = ReferenceModel(g).evaluate(list(feeds.values()), keep_all=True)
     for buf in plan.buffers:
         nd = len(buf.halo) // 2
         storage = np.zeros(buf.shape, buf.type.dtype)                 # the halo, zeroed once
@@ -26,7 +27,8 @@ def simulate(g, plan):
         reads = [r for r in plan.reads if r.value == buf.value]
         for read in reads:
             node = g.node(read.node)
-            region = storage[(slice(None),) * 2 + tuple(slice(o, o + e) for o, e in zip(read.origin, read.extent))]
+            window = tuple(slice(o, o + e) for o, e in zip(read.origin, read.extent))
+            region = storage[(slice(None),) * 2 + window]
             flat = {"pads": (0,) * (2 * nd), "auto_pad": "NOTSET"}
             if "ceil_mode" in node.attrs:
                 flat["ceil_mode"] = 0   # the overhang is in the buffer too: plain windows
@@ -58,7 +60,8 @@ READERS = {
     "conv_valid": lambda v, s, d: nn.conv(v, 2, 1, s),
     "fused": lambda v, s, d: fused(v, asym(len(v.shape) - 2, 2, 0), s),
     "lp_ceil": lambda v, s, d: nn.lp_pool(v, 3, 2, "same", ceil_mode=True, dilation=d),
-    "avg_count_pad": lambda v, s, d: nn.avg_pool(v, 3, s, asym(len(v.shape) - 2, 0, 2), count_include_pad=True),
+    "avg_count_pad": lambda v, s, d: nn.avg_pool(v, 3, s, asym(len(v.shape) - 2, 0, 2),
+                                                 count_include_pad=True),
     "local": lambda v, s, d: nn.local_conv(v, 2, 2, s, asym(len(v.shape) - 2, 1, 0), d),
     "tiled": lambda v, s, d: nn.tiled_conv(v, 2, 3, 2, s, "same", d),
 }

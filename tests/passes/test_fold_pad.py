@@ -27,7 +27,8 @@ def fused(x, padding, stride):
     w = g.add_constant(rng.standard_normal((3, x.shape[1], *(3,) * nd)).astype(np.float32))
     b = g.add_constant(rng.standard_normal(3).astype(np.float32))
     pads = {"auto_pad": "SAME_LOWER"} if padding == "same_lower" else {"pads": padding}
-    (y,) = g.add_node("FusedConv", [x.value, w, b], {**pads, "strides": (stride,) * nd, "activation": "Relu"})
+    (y,) = g.add_node("FusedConv", [x.value, w, b],
+                      {**pads, "strides": (stride,) * nd, "activation": "Relu"})
     return nn.Tensor(x.model, y)
 
 
@@ -168,9 +169,9 @@ def test_exporter_style_pad_conv_from_onnx():
     pads = numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")
     nodes = [helper.make_node("Pad", ["x", "pads"], ["xp"], mode="constant"),
              helper.make_node("Conv", ["xp", "w"], ["y"], strides=[2, 2])]
-    graph = helper.make_graph(nodes, "exported",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])], [w, pads])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])
+    graph = helper.make_graph(nodes, "exported", [x], [y], [w, pads])
     g = cnnc.load_onnx(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]))
     out = folded(g)
     assert ops(out) == ["Conv"] and consumer(out).attrs["pads"] == (1, 1, 1, 1)

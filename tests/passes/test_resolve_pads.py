@@ -14,7 +14,9 @@ STEPS = ((1, 1), (2, 1), (1, 2), (3, 2))  # (stride, dilation)
 
 def padding(mode, nd):
     """The DSL padding of ``mode``; "explicit" is asymmetric: begin (1, 0, 1), end (0, 1, 0)."""
-    return tuple((i + 1) % 2 for i in range(nd)) + tuple(i % 2 for i in range(nd)) if mode == "explicit" else mode
+    if mode != "explicit":
+        return mode
+    return tuple((i + 1) % 2 for i in range(nd)) + tuple(i % 2 for i in range(nd))
 
 
 def build(shape, layer, *args, **kw):
@@ -50,7 +52,8 @@ LAYERS = {
     "tiled": lambda x, p, s, d: nn.tiled_conv(x, 2, 3, 2, s, p, d),
     "max": lambda x, p, s, d: nn.max_pool(x, 3, s, p, dilation=d, ceil_mode=True),
     "avg": lambda x, p, s, d: nn.avg_pool(x, 2, s, p, dilation=d),
-    "avg_pad": lambda x, p, s, d: nn.avg_pool(x, 3, s, p, count_include_pad=True, dilation=d, ceil_mode=True),
+    "avg_pad": lambda x, p, s, d: nn.avg_pool(x, 3, s, p, count_include_pad=True, dilation=d,
+                                              ceil_mode=True),
     "lp": lambda x, p, s, d: nn.lp_pool(x, 2, s, p, dilation=d, p=3),
     "lse": lambda x, p, s, d: nn.lse_pool(x, 3, s, p, dilation=d),
     "weighted": lambda x, p, s, d: nn.weighted_avg_pool(x, 2, s, p, dilation=d, ceil_mode=True),
@@ -86,7 +89,8 @@ def test_fused_conv(auto_pad):
 def conv_transpose(nd=2, **attrs):
     g = Graph("deconv")
     x = g.add_input("x", TensorType(SHAPES[nd]))
-    w = g.add_constant(np.random.default_rng(0).standard_normal((SHAPES[nd][1], 3, *(3,) * nd)).astype(np.float32))
+    w = np.random.default_rng(0).standard_normal((SHAPES[nd][1], 3, *(3,) * nd))
+    w = g.add_constant(w.astype(np.float32))
     (y,) = g.add_node("ConvTranspose", [x, w], {"strides": (2,) * nd, **attrs})
     g.add_output(y, "y")
     return g
@@ -134,7 +138,8 @@ def test_resolved_numbers(auto_pad, n, kernel, stride, dilation, pads):
     g = Graph("one")
     x = g.add_input("x", TensorType((1, 1, n)))
     w = g.add_constant(np.ones((1, 1, kernel), np.float32))
-    (y,) = g.add_node("Conv", [x, w], {"auto_pad": auto_pad, "strides": (stride,), "dilations": (dilation,)})
+    (y,) = g.add_node("Conv", [x, w], {"auto_pad": auto_pad, "strides": (stride,),
+                                       "dilations": (dilation,)})
     g.add_output(y, "y")
     node = window(resolved(g), "Conv")
     assert node.attrs["pads"] == pads and node.attrs["auto_pad"] == "NOTSET"

@@ -1,0 +1,150 @@
+"""The C backend as a whole: the folder it writes, the rules generated code keeps
+(C99, warning-free under gcc and clang, no malloc, names never escape, byte-identical),
+weights as C arrays or a linked blob, the examples agreeing with the reference, and the
+Makefile / CMake builds."""
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cnnc
+import cnnc.dsl as nn
+from cnnc.backends import c as cb
+from cnnc.ir import Graph, TensorType
+
+ROOT = Path(__file__).resolve().parents[2]
+HOSTILE = ['in"put', "a*/b", "line\nbreak", "back\\slash", "naïve ŝ", "int", "for", "return",
+           "/* c */", "x; system(\"rm\");", "__LINE__"]
+
+
+def small_model(name="small"):
+    m = nn.Model(name, seed=1)
+    x = m.input("x", (1, 2, 6, 6))
+    y = nn.conv(x, 3, 3, padding="same", activation="relu")
+    m.output(nn.global_avg_pool(nn.max_pool(y, 2)), "y")
+    return m.build()
+
+
+def hostile_model():
+    g = Graph('evil"model*/\n')
+    x = g.add_input(HOSTILE[0], TensorType((2, 3)))
+    v = x
+    for label in HOSTILE[1:]:
+        (v,) = g.add_node("Relu" if len(label) % 2 else "Sigmoid", [v], label=label)
+    w = g.add_constant(np.full((2, 3), 0.5, np.float32), label="const */ \"w\"")
+    (out,) = g.add_node("Add", [v, w], label="add\\")
+    g.add_output(out, 'out "*/ ŝ\n')
+    g.add_output(x, "int")
+    return g.verify()
+
+
+def _code_outside_comments(text: str) -> str:
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    return "\n".join(ln for ln in text.splitlines() if not ln.startswith("#include"))
+
+
+def test_hostile_names_compile_run_and_never_escape(tmp_path, rng):
+    g = hostile_model()
+    m = cnnc.compile(g, target="c", out_dir=tmp_path)
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    got, want = m.run({HOSTILE[0]: x}), cnnc.compile(g).run({HOSTILE[0]: x})
+    assert list(got) == list(want)
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-6, atol=1e-7)
+    for f in list(tmp_path.glob("*.c")) + list(tmp_path.glob("*.h")) + [tmp_path / "Makefile"]:
+        text = f.read_text()
+        assert text.isascii(), f
+        code = _code_outside_comments(text)
+        if not f.name.endswith("_main.c"):   # the driver's own messages are its only strings
+            assert '"' not in code and "\\" not in code, f
+        for label in HOSTILE:
+            if not re.fullmatch(r"\w+", label):
+                assert label not in code, (f, label)
+
+
+def test_byte_identical_output(tmp_path):
+    g = small_model()
+    a, b = cb.generate(g, tmp_path / "a"), cb.generate(small_model(), tmp_path / "b")
+    for f in sorted(a.iterdir()):
+        assert f.read_bytes() == (b / f.name).read_bytes(), f.name
+    header = (a / "small.c").read_text()
+    assert "DO NOT EDIT" in header and f"cnnc {cnnc.__version__}" in header and "c/model.c.j2" in header
+
+
+@pytest.mark.parametrize("weights", ["c", "blob"])
+def test_weights_modes(tmp_path, rng, weights):
+    g = small_model()
+    m = cnnc.compile(g, target="c", out_dir=tmp_path, weights=weights)
+    assert (tmp_path / "small_weights.bin").exists() == (weights == "blob")
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    np.testing.assert_allclose(m.run({"x": x})["y"], cnnc.compile(g).run({"x": x})["y"], rtol=1e-5, atol=1e-6)
+
+
+def test_no_malloc_in_library(tmp_path):
+    cnnc.compile(small_model(), target="c", out_dir=tmp_path)
+    syms = subprocess.run(["nm", "-D", "--undefined-only", str(tmp_path / "libsmall.so")],
+                          capture_output=True, text=True, check=True).stdout
+    for bad in ("malloc", "calloc", "realloc", "free"):
+        assert not re.search(rf"\b{bad}\b", syms), syms
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+def test_warning_free_under_gcc_and_clang(tmp_path, cc):
+    if shutil.which(cc) is None:
+        pytest.skip(f"{cc} is not installed (.ci/run installs clang)")
+    folder = cb.generate(small_model(), tmp_path)
+    for src in ("small.c", "small_main.c"):
+        subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", "-c", src,
+                        "-o", "/dev/null"], cwd=folder, check=True)
+
+
+def test_makefile_and_cmake_build(tmp_path, rng):
+    folder = cb.generate(small_model(), tmp_path / "m", weights="blob")
+    subprocess.run(["make", "-s"], cwd=folder, check=True, capture_output=True)
+    assert (folder / "libsmall.a").exists() and (folder / "small_main").exists()
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    (y,) = cb.run_exe(folder / "small_main", [x], [TensorType((1, 3, 1, 1))])
+    np.testing.assert_allclose(y, cnnc.compile(small_model()).run({"x": x})["y"], rtol=1e-5, atol=1e-6)
+    if shutil.which("cmake"):
+        build = tmp_path / "cmake"
+        subprocess.run(["cmake", "-S", str(folder), "-B", str(build)], check=True, capture_output=True)
+        subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True)
+
+
+def test_compiler_error_is_one_cnnc_error_with_file_and_line(tmp_path):
+    folder = cb.generate(small_model(), tmp_path)
+    src = folder / "small.c"
+    src.write_text(src.read_text().replace("return CNNC_OK;", "return CNNC_OK + ;"))
+    with pytest.raises(cnnc.CnncError, match=r"small\.c:\d+"):
+        cb.build(folder)
+
+
+def test_arena_checks(tmp_path, rng):
+    m = cnnc.compile(small_model(), target="c", out_dir=tmp_path)
+    assert m.arena_bytes > 0 and m.arena_bytes % 64 == 0
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    ffi = m._ffi
+    out = np.empty((1, 3, 1, 1), np.float32)
+    args = [ffi.from_buffer("float[]", x), ffi.from_buffer("float[]", out)]
+    assert m._run_fn(*args, ffi.from_buffer(m._arena), m.arena_bytes - 64) == 2   # too small
+    assert m._run_fn(*args, ffi.NULL, m.arena_bytes) == 1                          # null
+    unaligned = np.zeros(m.arena_bytes + 128, np.uint8)
+    off = (-unaligned.ctypes.data) % 64 + 1
+    assert m._run_fn(*args, ffi.from_buffer(unaligned[off:]), m.arena_bytes) == 3  # misaligned
+
+
+EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_examples_agree_with_reference(example, rng):
+    import runpy
+    g = runpy.run_path(str(ROOT / "examples" / f"{example}.py"), run_name="c_test")["build"]()
+    feeds = {k: rng.standard_normal(t.shape).astype(t.dtype) for k, t in g.input_types().items()}
+    for graph in (g, cnnc.optimize(g)):
+        got, want = cnnc.compile(graph, target="c").run(feeds), cnnc.compile(graph).run(feeds)
+        for k in want:
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-4, err_msg=f"{example}:{k}")
