@@ -172,7 +172,7 @@ def plan_memory(g: Graph, *, alignment: int = 64, in_place: bool = True,
             aliases[v] = donor
         root[v] = r
         members.setdefault(r, []).append(v)
-        end[r] = last[v]
+        end[r] = max(end.get(r, 0), last[v])
 
     buffers = [Buffer(tuple(vs), g.type_of(r).nbytes, pos[r.node], end[r]) for r, vs in members.items()]
     placed = min((_place(buffers, key, alignment) for key in _ORDERS), key=_arena_bytes)

@@ -150,25 +150,28 @@ def _zero_pad_amounts(g: Graph, node: Node) -> tuple[int, ...] | None:
     return tuple(w[2] for w in widths[2:]) + tuple(w[3] for w in widths[2:])
 
 
-def _folds(g: Graph) -> Iterator[tuple[str, str, list[Value], dict]]:
-    """(Pad, consumer, the consumer's new operands, its new attributes) for every use of a
-    zero Pad that its consumer can absorb."""
+def _bypass(g: Graph, pad: str, user: str) -> list[Value]:
+    """The consumer's operands with the Pad's input in place of the Pad."""
+    return [g.operands(pad)[0], *g.operands(user)[1:]]
+
+
+def _folds(g: Graph) -> Iterator[tuple[str, str, dict]]:
+    """(Pad, consumer, the consumer's new attributes) for every use of a zero Pad that its
+    consumer can absorb."""
     for pad in g.nodes():
         amounts = _zero_pad_amounts(g, pad)
         if amounts is None:
             continue
         for user, port in g.users(Value(pad.name)):
             c = g.node(user)
-            rest = g.operands(user)[1:]
-            if port != 0 or not _is_zero_padded(c) or Value(pad.name) in rest:
+            if port != 0 or not _is_zero_padded(c) or Value(pad.name) in g.operands(user)[1:]:
                 continue
-            operands = [g.operands(pad.name)[0], *rest]
             attrs = {**c.attrs, "auto_pad": "NOTSET",
                      "pads": tuple(p + q for p, q in zip(window_pads(g, c), amounts))}
-            op, types = get_op(c.op), [g.type_of(v) for v in operands]
+            op, types = get_op(c.op), [g.type_of(v) for v in _bypass(g, pad.name, user)]
             try:
                 if tuple(op.infer(types, op.make_attrs(attrs, types))) == c.types:
-                    yield pad.name, user, operands, attrs
+                    yield pad.name, user, attrs
             except ShapeError:  # a pool window would lie entirely in the padding
                 continue
 
@@ -184,9 +187,9 @@ def fold_pad(g: Graph) -> Graph:
     """Fold zero Pad nodes into the pads of their zero-padding window consumers."""
     g = g.copy()
     while folds := list(_folds(g)):  # again: a fold may expose a Pad feeding a Pad
-        for pad, user, operands, attrs in folds:
-            c = g.node(user)
-            (y,) = g.add_node(c.op, operands, attrs, label=c.label, source=c.source)
+        for pad, user, attrs in folds:
+            c = g.node(user)  # operands now: an earlier fold may have replaced a producer
+            (y,) = g.add_node(c.op, _bypass(g, pad, user), attrs, label=c.label, source=c.source)
             g.replace_all_uses(Value(user), y)
             g.remove_node(user)
             if not g.users(Value(pad)) and not g.is_output(Value(pad)):
@@ -327,7 +330,7 @@ def _copy_reason(g: Graph, value: Value, readers: set[str]) -> str:
         return f"a {'graph input' if producer == 'Input' else 'constant'}"
     if g.is_output(value):
         return "a graph output"
-    others = sorted({u for u, _ in g.users(value)} - readers)
+    others = sorted({u for u, port in g.users(value) if u not in readers or port})
     return f"also read by {', '.join(others)}" if others else ""
 
 

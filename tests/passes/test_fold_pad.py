@@ -162,6 +162,14 @@ def test_chain_of_pads_folds_completely():
     assert ops(out) == ["Conv"] and consumer(out).attrs["pads"] == (1, 5)
 
 
+def test_chain_of_pad_conv_pad_conv():
+    """Both folds in one sweep: the second Pad's producer is rewritten by the first."""
+    m = nn.Model("t")
+    y = nn.conv(nn.pad(m.input("x", SHAPES[2]), spatial_pads(2)), 2, 3)
+    m.output(nn.conv(nn.pad(y, (0, 0, 1, 1, 0, 0, 1, 1)), 2, 3, 2, 1), "y")
+    assert ops(folded(m.build())) == ["Conv", "Conv"]
+
+
 def test_exporter_style_pad_conv_from_onnx():
     """PyTorch/TF exports write "same" padding as Pad (pads as an int64 input) + Conv."""
     rng = np.random.default_rng(0)
