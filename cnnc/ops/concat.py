@@ -6,13 +6,34 @@ Split has as many outputs as its ``infer`` returns types, so the number of parts
 known from the attributes — ``split`` (the part sizes) or ``num_outputs`` (ONNX 18: parts
 of ``ceil(dim / num_outputs)``, the last one smaller), exactly one of them.  Canonical
 attributes hold the normalized axis and the resolved ``split`` (``num_outputs`` None).
+
+Both C kernels are ``chunks.c.j2``: along ``axis`` every part is one contiguous chunk per
+row of the dims before ``axis``, so a part costs one ``memcpy`` per row.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
+from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, register
+from ._c import SHORT, ctype
 from ._common import norm_axis, same_dtype
+
+
+def _chunks_c(req, whole, parts, split: bool) -> Kernel:
+    """``whole`` (the concatenation) and ``parts``, contiguous along ``axis``."""
+    axis, dtype = req.attrs["axis"], whole.dtype
+    outer, inner = math.prod(whole.shape[:axis]), math.prod(whole.shape[axis + 1:])
+    chunks = tuple(t.shape[axis] * inner for t in parts)
+    offsets = tuple(int(o) for o in np.cumsum((0,) + chunks[:-1]))
+    op = "split" if split else "concat"
+    name = f"cnnc_{op}_{SHORT[dtype]}_{outer}x{sum(chunks)}_{len(parts)}parts"
+    return Kernel("c/kernels/chunks.c.j2", name,
+                  {"outer": outer, "total": sum(chunks), "chunks": chunks, "offsets": offsets,
+                   "split": split, "ctype": ctype(dtype)},
+                  comment=f"{req.node.op} axis={axis} {'x'.join(map(str, whole.shape))} "
+                          f"{'into' if split else 'from'} {len(parts)} parts")
 
 
 def _concat_canon(a, types):
@@ -40,6 +61,7 @@ register(OpDef(
     canonicalize=_concat_canon,
     infer=_concat_infer,
     reference=lambda inputs, a: np.concatenate(inputs, axis=a["axis"]),
+    kernels={"c": lambda req: _chunks_c(req, req.out_types[0], req.in_types, split=False)},
     doc="join tensors along one axis",
 ))
 
@@ -91,6 +113,7 @@ register(OpDef(
     canonicalize=_split_canon,
     infer=_split_infer,
     reference=_split_ref,
+    kernels={"c": lambda req: _chunks_c(req, req.in_types[0], req.out_types, split=True)},
     onnx=OnnxMap(const_inputs={1: ("split", "int64")}, importers={1: _split_import}),
     doc="cut a tensor into parts along one axis",
 ))

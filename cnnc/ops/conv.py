@@ -6,13 +6,26 @@ groups (depthwise is ``group == C``), and every padding mode of ``_spatial``.
 ``ConvTranspose``: ``X (N, C, *S)``, ``W (C, M/group, *K)``, optional ``B (M)``; output
 extent ``s*(in-1) + output_padding + d*(k-1) + 1 - pad_begin - pad_end``, or pads derived
 from ``output_shape`` when that is given (ONNX semantics).
+
+C kernels.  ``direct_conv`` (``c/kernels/conv.c.j2``; FusedConv, LocalConv and TiledConv
+use it too) is a direct convolution: per output row, the columns whose every tap lies
+inside the input (the interior, computed here) are summed in blocks of ``CONV_BLOCK``
+columns held in registers, with no bounds checks -- a fixed-length inner loop the
+compiler turns into vector code; the remaining (border) columns each get their range of
+in-bounds taps from a table.  There is no padded copy of the input and no scratch; an
+outer-axis tap landing in the padding skips the row.  ``_convt_c``
+(``c/kernels/conv_transpose.c.j2``) is the gather form of ConvTranspose: each output row
+sums the input positions that reach it into a row of accumulators (scratch), so no two
+iterations write one element.  float32 sums accumulate in float, in double beyond
+``LONG_REDUCTION`` terms.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
+from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
+from ._c import SHORT, contiguous_strides, ctype
 from ._common import require_float, same_dtype
 
 
@@ -88,6 +101,123 @@ def _conv_ref(inputs, a):
     return conv_nd(x, w, inputs[2] if len(inputs) > 2 else None, a)
 
 
+# ---------------------------------------------------------------- C kernels
+#: float32 sums of more terms than this accumulate in double: a running float sum of 4096
+#: products was measured to drift from numpy's blocked float32 GEMM beyond rtol 1e-4 /
+#: atol 1e-5 (1024 stayed 20x inside)
+LONG_REDUCTION = 2048
+#: output columns a conv kernel sums at once in registers (vector code at -O2)
+CONV_BLOCK = 8
+_ACC_BYTES = {"float": 4, "double": 8}
+
+
+def acc_ctype(dtype: str, terms: int) -> str:
+    """The C type a kernel sums ``terms`` products of ``dtype`` in."""
+    return "double" if dtype == "float64" or terms > LONG_REDUCTION else ctype(dtype)
+
+
+def _tap_range(n_src: int, n_dst: int, t: int, s: int, d: int, p: int) -> tuple[int, int]:
+    """The range [lo, hi) of j in [0, n_dst) with j*s + t*d - p inside [0, n_src)."""
+    off = t * d - p
+    lo = max(0, -(off // s))
+    return lo, max(lo, min(n_dst, (n_src - 1 - off) // s + 1))
+
+
+def _dims(v) -> str:
+    """``(3, 3)`` -> ``3x3`` for kernel names (a negative pad -1 is ``n1``)."""
+    return "x".join(str(i) if i >= 0 else f"n{-i}" for i in v)
+
+
+def direct_conv(req, tag: str, *, tiles=None, bias: str = "", residual: str = "",
+                act: str = "", act_name: str = "") -> Kernel:
+    """The conv.c.j2 kernel of a node with Conv's window attributes.  ``tiles``: the
+    weight's position dims (``(*T, M, C, *K)`` weights, LocalConv/TiledConv), else the
+    weight is ``(M, C/group, *K)``.  ``bias``: "" | "channel" (B (M,)) | "position"
+    (B (M, *O)); ``residual``: "" | "pre" | "post" (Z is operand 3); ``act``: a C
+    expression of ``a0`` applied in the epilogue, named ``act_name``."""
+    x, y = req.in_types[0], req.out_types[0]
+    a = req.attrs
+    nd = x.rank - 2
+    ishape, oshape = x.shape[2:], y.shape[2:]
+    k, s = tuple(a["kernel_shape"]), tuple(a["strides"])
+    d = tuple(a.get("dilations") or (1,) * nd)
+    pads = sp.resolve_pads(ishape, k, s, d, a["auto_pad"], a["pads"])
+    group = a.get("group", 1)
+    c, m = x.shape[1], y.shape[1]
+    cg, ksize = c // group, int(np.prod(k))
+    tiles = tuple(tiles) if tiles is not None else (1,) * nd
+    # outputs o reached by tap t (input o*s + t*d - p inside the input), per axis
+    reach = [[_tap_range(ishape[i], oshape[i], t, s[i], d[i], pads[i]) for t in range(k[i])]
+             for i in range(nd)]
+    check = tuple(any(r != (0, oshape[i]) for r in reach[i]) for i in range(nd - 1))
+    # interior columns: reached by every tap; in blocks when the weight is shared
+    ow = oshape[-1]
+    lo, hi = max(r[0] for r in reach[-1]), min(r[1] for r in reach[-1])
+    nblocks = max(0, hi - lo) // CONV_BLOCK if all(t == 1 for t in tiles) else 0
+    blocked = range(lo, lo + nblocks * CONV_BLOCK)
+    edge = [o for o in range(ow) if o not in blocked]
+    taps = [[t for t, r in enumerate(reach[-1]) if r[0] <= o < r[1]] for o in edge]
+    acc = acc_ctype(y.dtype, cg * ksize)
+    params = {"ctype": ctype(y.dtype), "acc_ctype": acc,
+              "N": x.shape[0], "C": c, "CG": cg, "G": group, "M": m, "MG": m // group,
+              "ishape": ishape, "oshape": oshape, "kshape": k, "strides": s, "dilations": d,
+              "pads": pads[:nd], "check": check, "block": CONV_BLOCK, "nblocks": nblocks,
+              "interior": lo, "nedge": len(edge),
+              "isize": int(np.prod(ishape)), "osize": int(np.prod(oshape)), "ksize": ksize,
+              "istrides": tuple(contiguous_strides(ishape)), "ostrides": tuple(contiguous_strides(oshape)),
+              "kstrides": tuple(contiguous_strides(k)),
+              "tiles": tiles, "tstrides": tuple(contiguous_strides(tiles)), "mck": m * cg * ksize,
+              "bias": bias, "residual": residual, "act": act}
+    # a tap range is contiguous: the input column grows with the tap
+    tables = {"col": np.array(edge, np.int64),
+              "klo": np.array([t[0] if t else 0 for t in taps], np.int64),
+              "khi": np.array([t[-1] + 1 if t else 0 for t in taps], np.int64)} if edge else {}
+    name = (f"cnnc_{tag}{nd}d_{SHORT[y.dtype]}_k{_dims(k)}_s{_dims(s)}_d{_dims(d)}_p{_dims(pads)}"
+            f"_g{group}" + (f"_t{_dims(tiles)}" if any(t > 1 for t in tiles) else "")
+            + ("_b" if bias else "") + (f"_z{residual}" if residual else "")
+            + (f"_{act_name.lower()}" if act else "") + f"_{_dims(x.shape)}_m{m}")
+    comment = (f"{req.node.op} {nd}-D kernel {k} strides {s} dilations {d} pads {pads} group {group}"
+               + (f" {act_name}" if act else "") + (f" residual {residual}" if residual else "")
+               + f" -> {y}")
+    return Kernel("c/kernels/conv.c.j2", name, params, tables=tables, comment=comment)
+
+
+def _conv_c(req):
+    return direct_conv(req, "conv", bias="channel" if len(req.in_types) > 2 else "")
+
+
+def _convt_c(req):
+    """The conv_transpose.c.j2 kernel (gather form, one row of accumulators in scratch)."""
+    x, w, y = req.in_types[0], req.in_types[1], req.out_types[0]
+    a = req.attrs
+    nd = x.rank - 2
+    ishape, oshape = x.shape[2:], y.shape[2:]
+    k, s, d = tuple(a["kernel_shape"]), tuple(a["strides"]), tuple(a["dilations"])
+    pads = _convt_pads(ishape, a)
+    group, mg = a["group"], w.shape[1]
+    # inputs i of tap t that land inside the row (output i*s + t*d - p), innermost axis
+    lo, hi = zip(*(_tap_range(oshape[-1], ishape[-1], t, s[-1], d[-1], pads[nd - 1]) for t in range(k[-1])))
+    # unit-stride outer axes: whether some output row reaches outside the input
+    # (input o - t*d + p, i.e. the tap range with stride 1, dilation -d, pad -p)
+    check = tuple(s[i] == 1 and any(_tap_range(ishape[i], oshape[i], t, 1, -d[i], -pads[i]) != (0, oshape[i])
+                                    for t in range(k[i])) for i in range(nd - 1))
+    acc = acc_ctype(y.dtype, x.shape[1] // group * int(np.prod(k)))
+    params = {"ctype": ctype(y.dtype), "acc_ctype": acc, "N": x.shape[0], "C": x.shape[1],
+              "CG": x.shape[1] // group, "G": group, "M": y.shape[1], "MG": mg,
+              "ishape": ishape, "oshape": oshape, "kshape": k, "strides": s, "dilations": d,
+              "pads": pads[:nd], "check": check, "bias": len(req.in_types) > 2,
+              "isize": int(np.prod(ishape)), "osize": int(np.prod(oshape)), "ksize": int(np.prod(k)),
+              "istrides": tuple(contiguous_strides(ishape)), "ostrides": tuple(contiguous_strides(oshape)),
+              "kstrides": tuple(contiguous_strides(k))}
+    name = (f"cnnc_convt{nd}d_{SHORT[y.dtype]}_k{_dims(k)}_s{_dims(s)}_d{_dims(d)}_p{_dims(pads)}"
+            f"_g{group}" + ("_b" if params["bias"] else "") + f"_{_dims(x.shape)}_m{y.shape[1]}")
+    comment = (f"ConvTranspose {nd}-D kernel {k} strides {s} dilations {d} pads {pads} group {group}"
+               f" -> {y}")
+    return Kernel("c/kernels/conv_transpose.c.j2", name, params,
+                  tables={"lo": np.array(lo, np.int64), "hi": np.array(hi, np.int64)},
+                  scratch_bytes=oshape[-1] * _ACC_BYTES[acc], comment=comment)
+
+
 register(OpDef(
     name="Conv",
     inputs=("X", "W", "B?"),
@@ -97,6 +227,7 @@ register(OpDef(
     reference=_conv_ref,
     onnx=OnnxMap(exporter=sp.export_explicit_pads),
     flops=conv_flops,
+    kernels={"c": _conv_c},
     doc="N-D cross-correlation with stride, dilation, groups and padding modes",
 ))
 
@@ -217,5 +348,7 @@ register(OpDef(
     onnx=OnnxMap(exporter=_convt_export),
     # every input element is scattered through a (M/group, *K) slice of the weight
     flops=lambda types, a, outs: 2 * types[0].size * int(np.prod(types[1].shape[1:])),
+    kernels={"c": _convt_c},
     doc="N-D transposed convolution (the gradient of Conv w.r.t. its input)",
 ))
+

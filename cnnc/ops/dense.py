@@ -11,13 +11,53 @@ given is dropped from the result.  Shape errors print both operand shapes.
 
 The products run in the operands' dtype (as ONNX does); ``alpha``/``beta`` scaling and the
 ``C`` term too, so float32 in gives float32 out.
+
+Both share one C kernel, ``c/kernels/gemm.c.j2`` (``_gemm_kernel``): the operands are
+described by element strides of ``A'`` and ``B'`` (transposition is a stride swap) and
+per-batch offset tables, and the loop order follows ``B'``'s layout (i-k-j with a row of
+accumulators when its rows are contiguous, i-j-k dot products when its columns are).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, OpDef, ShapeError, register
+from ..ir import Attr, Kernel, OpDef, ShapeError, register
+from ._c import SHORT, broadcast_strides, ctype, num
 from ._common import broadcast_shapes, require_float, same_dtype
+from .conv import acc_ctype
+
+# ---------------------------------------------------------------- the C kernel of both
+#: partial sums of a dot product of contiguous rows (i-j-k order), vector code at -O2
+DOT_LANES = 8
+
+
+def _gemm_kernel(req, tag: str, *, m: int, k: int, n: int, a_strides, b_strides, batch=(),
+                 a_batch=(), b_batch=(), alpha=1.0, beta=1.0, c_strides=None) -> Kernel:
+    """The gemm.c.j2 kernel: ``A'(i, k) = A[i*a_strides[0] + k*a_strides[1]]``, likewise
+    ``B'(k, j)``; ``a_batch``/``b_batch`` are the operands' batch shapes, broadcast to
+    ``batch`` (each matrix a contiguous block); ``c_strides`` the (i, j) strides of a C."""
+    dtype = req.out_types[0].dtype
+    order = "ijk" if b_strides[0] == 1 else "ikj"
+    assert order == "ijk" or b_strides[1] == 1, b_strides
+    count = int(np.prod(batch, dtype=np.int64))
+    tables = {}
+    if count > 1:
+        idx = np.indices(batch).reshape(len(batch), -1)
+        for key, shape, size in (("aoff", a_batch, m * k), ("boff", b_batch, k * n)):
+            strides = np.array(broadcast_strides(shape, batch), np.int64) * size
+            tables[key] = (strides[:, None] * idx).sum(axis=0)
+    acc = acc_ctype(dtype, k)
+    lanes = DOT_LANES if order == "ijk" and a_strides[1] == 1 and k >= 2 * DOT_LANES else 0
+    params = {"ctype": ctype(dtype), "acc_ctype": acc, "batch": count, "M": m, "N": n, "K": k,
+              "asi": a_strides[0], "ask": a_strides[1], "bsk": b_strides[0], "bsj": b_strides[1],
+              "order": order, "lanes": lanes,
+              "alpha": "" if alpha == 1 else num(alpha, dtype),
+              "c": c_strides is not None, "beta": "" if beta == 1 else num(beta, dtype),
+              "csi": (c_strides or (0, 0))[0], "csj": (c_strides or (0, 0))[1]}
+    return Kernel("c/kernels/gemm.c.j2", f"cnnc_{tag}_{SHORT[dtype]}_{count}x{m}x{k}x{n}", params, tables,
+                  scratch_bytes=n * (8 if acc == "double" else 4) if order == "ikj" else 0,
+                  comment=f"{req.node.op} {', '.join(map(str, req.in_types))} -> {req.out_types[0]}"
+                  + (f" {dict(req.attrs)}" if req.attrs else ""))
 
 
 # ---------------------------------------------------------------- Gemm
@@ -51,6 +91,19 @@ def _gemm_ref(inputs, a):
     return y.astype(inputs[0].dtype, copy=False)
 
 
+def _gemm_c(req):
+    a = req.attrs
+    ta, tb = req.in_types[0].shape, req.in_types[1].shape
+    m, k = ta[::-1] if a["transA"] else ta
+    n = tb[0] if a["transB"] else tb[1]
+    c = broadcast_strides(req.in_types[2].shape, (m, n)) if len(req.in_types) > 2 else None
+    tag = "gemm" + "_ta" * a["transA"] + "_tb" * a["transB"] + "_c" * (c is not None)
+    return _gemm_kernel(req, tag, m=m, k=k, n=n,
+                        a_strides=(1, m) if a["transA"] else (k, 1),
+                        b_strides=(1, k) if a["transB"] else (n, 1),
+                        alpha=a["alpha"], beta=a["beta"], c_strides=c)
+
+
 _BIT = Attr("int", 0, choices=(0, 1))
 register(OpDef(
     name="Gemm",
@@ -59,6 +112,7 @@ register(OpDef(
            "transA": _BIT, "transB": _BIT},
     infer=_gemm_infer,
     reference=_gemm_ref,
+    kernels={"c": _gemm_c},
     doc="general matrix multiply alpha*A'B' + beta*C (a fully connected layer)",
 ))
 
@@ -84,10 +138,20 @@ def _matmul_infer(types, a):
     return (ta.with_shape(out),)
 
 
+def _matmul_c(req):
+    sa, sb = req.in_types[0].shape, req.in_types[1].shape
+    a2 = (1,) + sa if len(sa) == 1 else sa
+    b2 = sb + (1,) if len(sb) == 1 else sb
+    (m, k), n = a2[-2:], b2[-1]
+    return _gemm_kernel(req, "matmul", m=m, k=k, n=n, a_strides=(k, 1), b_strides=(n, 1),
+                        batch=broadcast_shapes(a2[:-2], b2[:-2]), a_batch=a2[:-2], b_batch=b2[:-2])
+
+
 register(OpDef(
     name="MatMul",
     inputs=("A", "B"),
     infer=_matmul_infer,
     reference=lambda inputs, a: np.asarray(np.matmul(inputs[0], inputs[1])),
+    kernels={"c": _matmul_c},
     doc="numpy.matmul: batched matrix product with broadcasting",
 ))

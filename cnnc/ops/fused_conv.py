@@ -10,6 +10,8 @@ BatchNorm into it, or makes it zeros); ``Z`` is an optional residual of Y's shap
 (LeakyRelu's alpha, HardSigmoid's alpha/beta, Clip's min/max), so the epilogue has exactly
 the activation op's semantics: the reference runs that op's own reference.  Every backend
 implements FusedConv; ONNX export writes it as a model-local function of standard ops.
+The C kernel is Conv's (``conv.direct_conv``) with the epilogue applied to each finished
+accumulator before the store, the activation spelled by ``activation.C_EXPR``.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ import numpy as np
 
 from ..ir import Attr, OnnxMap, OpDef, ShapeError, get_op, register
 from . import _spatial as sp
-from .conv import conv_flops, conv_nd
+from .activation import C_EXPR
+from .conv import conv_flops, conv_nd, direct_conv
 
 #: activations a conv epilogue may apply (the fusion pass fuses exactly these)
 FUSABLE_ACTIVATIONS = ("", "Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
@@ -92,6 +95,16 @@ def _export(node, operands, b):
     return b.function(f"FusedConv_{digest}", operands, body)
 
 
+def _c_kernel(req):
+    a = req.attrs
+    act = ""
+    if a["activation"]:
+        op = get_op(a["activation"])
+        act = C_EXPR[a["activation"]](op.make_attrs(activation_attrs(a), []), req.out_types[0].dtype)
+    return direct_conv(req, "fconv", bias="channel", residual=a["residual"] if len(req.in_types) > 3 else "",
+                       act=act, act_name=a["activation"])
+
+
 def _flops(types, a, outs) -> int:
     extra = outs[0].size * ((len(types) > 3) + bool(a["activation"]))
     return conv_flops(types[:3], a, outs) + extra
@@ -110,5 +123,6 @@ register(OpDef(
     reference=_reference,
     onnx=OnnxMap(domain="cnnc", exporter=_export),
     flops=_flops,
+    kernels={"c": _c_kernel},
     doc="convolution with bias, residual add and activation fused into its epilogue",
 ))

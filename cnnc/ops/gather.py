@@ -11,13 +11,25 @@ folding turns a Gather over constants, as in shape sub-graphs, into a constant).
 index values are known only at run time, an index out of range is reported by the
 reference when it runs, not by inference (ONNX leaves that case undefined).  ``axis`` is
 stored normalized to ``[0, rank)``.
+
+C kernels.  Constant ``indices`` (the usual case: an embedding row, a channel pick) are
+resolved at compile time into ``_c.gather`` offset tables, and an index out of range is a
+compile-time error naming it.  Run-time ``indices`` go to ``gather_indices.c.j2``, which
+reads and normalizes each index as it copies its row.  An out-of-range run-time index is a
+user error the reference raises on, but a kernel has no error path (``<model>_run``
+reports only argument and arena errors), so the C kernel **writes zeros** for that row:
+defined behaviour, never an out-of-bounds read.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..ir import Attr, OpDef, ShapeError, register
+from ..ir import Attr, Kernel, OpDef, ShapeError, register
+from ._c import SHORT, axis_offsets, contiguous_strides, ctype
 from ._common import norm_axis
+from .shape import gather_kernel
 
 INDEX_DTYPES = ("int64", "int32")
 
@@ -34,14 +46,39 @@ def _infer(types, a):
     return (data.with_shape(data.shape[:ax] + idx.shape + data.shape[ax + 1:]),)
 
 
-def _reference(inputs, a):
-    data, idx = inputs
-    n = data.shape[a["axis"]]
+def _check_range(idx: np.ndarray, shape, axis: int) -> None:
+    n = shape[axis]
     if idx.size and not (-n <= idx.min() and idx.max() < n):
         bad = idx[(idx < -n) | (idx >= n)].flat[0]
-        raise ShapeError(f"index {bad} is out of range [-{n}, {n}) for axis {a['axis']} of "
-                         f"data shape {data.shape}")
+        raise ShapeError(f"index {bad} is out of range [-{n}, {n}) for axis {axis} of "
+                         f"data shape {tuple(shape)}")
+
+
+def _reference(inputs, a):
+    data, idx = inputs
+    _check_range(idx, data.shape, a["axis"])
     return np.asarray(np.take(data, idx.astype(np.int64), axis=a["axis"]))
+
+
+def _gather_c(req):
+    data, idx_type = req.in_types
+    axis = req.attrs["axis"]
+    outer, n, inner = (math.prod(data.shape[:axis]), data.shape[axis],
+                       math.prod(data.shape[axis + 1:]))
+    idx, dtype = req.constants[1], data.dtype
+    comment = f"Gather axis={axis} of {data} by {idx_type}"
+    if idx is None:
+        name = f"cnnc_gather_{SHORT[dtype]}_{outer}x{n}x{inner}_by_{SHORT[idx_type.dtype]}"
+        return Kernel("c/kernels/gather_indices.c.j2", f"{name}x{idx_type.size}",
+                      {"outer": outer, "n": n, "inner": inner, "count": idx_type.size,
+                       "ctype": ctype(dtype)}, comment=comment)
+    _check_range(idx, data.shape, axis)
+    flat = idx.astype(np.int64).reshape(-1)
+    strides = contiguous_strides(data.shape)
+    tables = [axis_offsets(d, s) for d, s in zip(data.shape[:axis], strides)]
+    tables += [np.where(flat < 0, flat + n, flat) * inner, axis_offsets(inner, 1)]
+    return gather_kernel(req, (*data.shape[:axis], flat.size, inner), tables, "gather",
+                         comment=comment)
 
 
 register(OpDef(
@@ -52,5 +89,6 @@ register(OpDef(
     infer=_infer,
     reference=_reference,
     outputs=("output",),
+    kernels={"c": _gather_c},
     doc="entries of data along one axis, selected by an int32/int64 index tensor",
 ))

@@ -4,7 +4,8 @@
 2) map ``N, C, *spatial`` (1 to 3 spatial axes) to ``N, C, 1, ...`` with the spatial axes
 kept as ones, as ONNX does.  They are the windowed pools with the window the whole input
 and no padding, but need none of the window machinery, so ``GLOBAL_POOLS`` is a table of
-``name: (attributes, reduction over the spatial axes)``.
+``name: (attributes, reduction over the spatial axes)``.  Their C kernels are the shared
+reduction of :mod:`cnnc.ops._c_reduce` over the spatial axes (``C_KIND``).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from ..ir import OpDef, register
 from . import _spatial as sp
+from ._c_reduce import reduce_over
 from ._common import require_float
 from .pool import LP_P
 
@@ -34,9 +36,22 @@ GLOBAL_POOLS = {
     "GlobalLpPool": ({"p": LP_P}, _lp),
 }
 
+C_KIND = {"GlobalAveragePool": "mean", "GlobalMaxPool": "max", "GlobalLpPool": "lp"}
+
+
+def _c_kernel(name):
+    def hook(req):
+        extra = {"p": req.attrs["p"]} if name == "GlobalLpPool" else {}
+        label = name + "".join(f" p={v}" for v in extra.values())
+        return reduce_over(req, C_KIND[name], range(2, req.in_types[0].rank),
+                           label.lower().replace(" p=", "_p"), comment=f"{label} -> {req.out_types[0]}",
+                           **extra)
+    return hook
+
+
 for _name, (_attrs, _reduce) in GLOBAL_POOLS.items():
     register(OpDef(
-        name=_name, inputs=("X",), attrs=_attrs, infer=_infer,
+        name=_name, inputs=("X",), attrs=_attrs, infer=_infer, kernels={"c": _c_kernel(_name)},
         reference=lambda inputs, a, fn=_reduce: fn(
             inputs[0], tuple(range(2, inputs[0].ndim)), a).astype(inputs[0].dtype),
         doc=f"{_name} over all spatial axes"))

@@ -6,11 +6,23 @@ when ``training_mode`` is false, its default).  Deviations from ONNX: ``ratio`` 
 ``[0, 1)``; there is no ``training_mode`` operand; and only the first output (the data) is
 produced, never the optional ``mask`` (an importer has to refuse a model that reads it).
 ``seed`` is accepted so that imported models keep their attributes; it has no effect.
+
+Their C kernel, :func:`copy_kernel`, is shared with the reshaping ops (Flatten, Reshape,
+Squeeze, Unsqueeze): a ``memcpy`` skipped when the memory plan made the result a view of
+the operand (``cnnc.passes.memory.VIEWS``: the same pointer).
 """
 from __future__ import annotations
 
-from ..ir import Attr, OnnxMap, OpDef, UnsupportedError, register
+from ..ir import Attr, Kernel, OnnxMap, OpDef, UnsupportedError, register
+from ._c import SHORT, ctype
 from ._common import require_float
+
+
+def copy_kernel(req) -> Kernel:
+    """Y = X, byte for byte (nothing to do when Y is X's buffer)."""
+    t = req.out_types[0]
+    return Kernel("c/kernels/copy.c.j2", f"cnnc_copy_{SHORT[t.dtype]}_{t.size}",
+                  {"size": t.size, "ctype": ctype(t.dtype)}, comment=f"{req.node.op} {t}")
 
 
 def _passthrough(arrays, a):
@@ -23,6 +35,7 @@ register(OpDef(
     infer=lambda types, a: (types[0],),
     reference=_passthrough,
     outputs=("output",),
+    kernels={"c": copy_kernel},
     doc="returns its operand unchanged",
 ))
 
@@ -50,5 +63,6 @@ register(OpDef(
     reference=_passthrough,
     outputs=("output",),
     onnx=OnnxMap(const_inputs={1: ("ratio", "like:0")}, importers={12: _dropout_import}),
+    kernels={"c": copy_kernel},
     doc="dropout at inference: the identity",
 ))

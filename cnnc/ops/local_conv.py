@@ -12,6 +12,8 @@ has shape ``(M,)``.
 
 Both take the usual window attributes (strides, pads, auto_pad, dilations) and share one
 reference: tiled convolution is an unshared one whose weights are gathered by position.
+Both share Conv's C kernel (``conv.direct_conv``), which picks each position's weight by
+its tile (LocalConv: its own position) in the loop nest.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import numpy as np
 from ..ir import OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._common import require_float, same_dtype
+from .conv import direct_conv
 
 _LETTERS = "pqrstu"  # spatial subscripts; n, m, c are taken
 
@@ -115,9 +118,18 @@ def _export(kind):
     return hook
 
 
+def _c_kernel(kind):
+    def hook(req):
+        nd = req.in_types[0].rank - 2
+        bias = "" if len(req.in_types) < 3 else "position" if kind == "local" else "channel"
+        return direct_conv(req, f"{kind[0]}conv", tiles=req.in_types[1].shape[:nd], bias=bias)
+    return hook
+
+
 for _name, _kind, _ref, _doc in (
         ("LocalConv", "local", _local_ref, "unshared convolution: one kernel per output position"),
         ("TiledConv", "tiled", _tiled_ref, "tiled convolution: T kernels cycling over positions")):
     register(OpDef(name=_name, inputs=("X", "W", "B?"), attrs=sp.window_attrs(),
                    canonicalize=_canon, infer=_infer(_kind), reference=_ref,
-                   onnx=OnnxMap(domain="cnnc", exporter=_export(_kind)), doc=_doc))
+                   onnx=OnnxMap(domain="cnnc", exporter=_export(_kind)),
+                   kernels={"c": _c_kernel(_kind)}, doc=_doc))

@@ -5,14 +5,22 @@
 ``size`` reaches one channel further up than down.  The window sum is taken over the
 squares zero-padded along the channel axis, in float64.  ONNX's own kernels only take 4-D
 input; the definition is per spatial position, so cnnc applies it to any 1..3 spatial axes.
+
+The C kernel (``lrn.c.j2``) sums the window's squares in double per channel over a chunk of
+spatial positions (unit stride), the window's channel rows from per-channel tables; ``d **
+beta`` is spelled with square roots for the usual betas (1, 0.5, 0.75).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..ir import Attr, OpDef, register
+from ..ir import Attr, Kernel, OpDef, register
 from . import _spatial as sp
+from ._c import SHORT, ctype, num
+from ._c_reduce import BLOCK
 from ._common import require_float
 
 
@@ -34,6 +42,28 @@ def _lrn_ref(inputs, a):
     return (x / (a["bias"] + a["alpha"] / size * sums) ** a["beta"]).astype(x.dtype)
 
 
+def _power(beta: float) -> str:
+    """C for ``d ** beta`` (d > 0 in practice)."""
+    return {1.0: "d", 0.5: "sqrt(d)", 0.75: "sqrt(d * sqrt(d))"}.get(
+        beta, f"pow(d, {num(beta, 'float64')})")
+
+
+def _lrn_c(req):
+    x, a = req.in_types[0], req.attrs
+    n, c = x.shape[:2]
+    s = math.prod(x.shape[2:])
+    size = a["size"]
+    below = (size - 1) // 2
+    ch = np.arange(c, dtype=np.int64)
+    tables = {"lo": np.maximum(ch - below, 0), "hi": np.minimum(ch + size - below, c)}
+    params = {"n": n, "c": c, "s": s, "block": max(1, min(s, BLOCK)), "ctype": ctype(x.dtype),
+              "bias": num(a["bias"], "float64"), "coef": num(a["alpha"] / size, "float64"),
+              "denom": _power(a["beta"])}
+    return Kernel("c/kernels/lrn.c.j2", f"cnnc_lrn_{SHORT[x.dtype]}_{n}x{c}x{s}_n{size}", params,
+                  tables=tables, comment=f"LRN size {size} alpha {a['alpha']} beta {a['beta']} "
+                                         f"bias {a['bias']} on {x}")
+
+
 register(OpDef(
     name="LRN",
     inputs=("X",),
@@ -43,5 +73,6 @@ register(OpDef(
            "bias": Attr("float", 1.0)},
     infer=_lrn_infer,
     reference=_lrn_ref,
+    kernels={"c": _lrn_c},
     doc="local response normalization across channels",
 ))

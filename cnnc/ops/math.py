@@ -12,6 +12,11 @@ the ONNX importer/exporter translates.  ONNX's ``saturate`` and ``round_mode`` o
 float8/float4 types, which cnnc does not carry, so they are not attributes.  Conversions
 follow numpy's ``astype`` (floats to integers truncate toward zero, non-zero to ``bool`` is
 True); float-to-integer of NaN or out-of-range values is undefined, as in ONNX.
+
+C kernels are one elementwise expression each.  Integer ``Neg``/``Abs`` wrap through the
+unsigned type (C's ``-INT64_MIN`` is undefined).  ``Cast`` to ``bool`` is ``x != 0`` (NaN
+is True); float to ``int8``/``uint8`` goes through ``int64_t``, which gives numpy's
+wrapped values for floats in the int32 range where a direct conversion would be undefined.
 """
 from __future__ import annotations
 
@@ -19,8 +24,9 @@ import numpy as np
 
 from ..ir import Attr, OnnxMap, OpDef, ShapeError, TensorType, UnsupportedError, register
 from ..ir.types import DTYPES
+from ._c import cfn, elementwise, num
 from ._common import FLOATS, erf
-from .elementwise import NUMERIC
+from .elementwise import NUMERIC, c_neg, c_wrapping
 
 SIGNED = tuple(d for d in NUMERIC if d != "uint8")
 
@@ -46,8 +52,36 @@ def _unary_infer(name, allowed):
     return infer
 
 
+def _abs_c(t):
+    if t in FLOATS:
+        return f"{cfn('fabs', t)}(a0)"
+    if t == "uint8":
+        return "a0"
+    return f"a0 < 0 ? {c_neg('a0', t)} : {c_wrapping('a0', t)}"
+
+
+#: C expressions over ``a0`` of the ops above, for an input dtype ``t``
+C_UNARY = {
+    "Sqrt": lambda t: f"{cfn('sqrt', t)}(a0)",
+    "Exp": lambda t: f"{cfn('exp', t)}(a0)",
+    "Log": lambda t: f"{cfn('log', t)}(a0)",
+    "Erf": lambda t: f"{cfn('erf', t)}(a0)",
+    "Neg": lambda t: "-a0" if t in FLOATS else c_neg("a0", t),
+    "Abs": _abs_c,
+    "Reciprocal": lambda t: f"{num(1, t)} / a0",
+    "Floor": lambda t: f"{cfn('floor', t)}(a0)",
+    "Ceil": lambda t: f"{cfn('ceil', t)}(a0)",
+}
+
+
+def _unary_c(name):
+    return lambda req: elementwise(req, C_UNARY[name](req.in_types[0].dtype), name.lower(),
+                                   comment=name)
+
+
 for _name, (_fn, _allowed) in UNARY.items():
     register(OpDef(name=_name, inputs=("X",), infer=_unary_infer(_name, _allowed),
+                   kernels={"c": _unary_c(_name)},
                    reference=lambda arrays, a, fn=_fn: np.asarray(fn(arrays[0])),
                    doc=f"elementwise {_name}"))
 
@@ -72,6 +106,17 @@ def _cast_export(node, operands, b):
     return b.generic(attrs={"to": enum[node.attrs["to"]]})
 
 
+def _cast_c(req):
+    src, to = req.in_types[0].dtype, req.out_types[0].dtype
+    if to == "bool":
+        expr = "a0 != 0"
+    elif src in FLOATS and to in ("int8", "uint8"):
+        expr = "(int64_t)a0"
+    else:
+        expr = "a0"
+    return elementwise(req, expr, "cast", comment=f"Cast {src} to {to}")
+
+
 register(OpDef(
     name="Cast",
     inputs=("input",),
@@ -79,5 +124,6 @@ register(OpDef(
     infer=lambda types, a: (TensorType(types[0].shape, a["to"]),),
     reference=lambda arrays, a: arrays[0].astype(a["to"]),
     onnx=OnnxMap(importers={1: _cast_import}, exporter=_cast_export),
+    kernels={"c": _cast_c},
     doc="elementwise conversion to the dtype named by `to`",
 ))

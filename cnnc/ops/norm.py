@@ -24,13 +24,26 @@ where ``mean``/``var`` come from and the shape ``scale``/``bias`` broadcast from
 
 One helper, :func:`_standardize`, normalizes over given axes (or with given statistics, for
 batch norm); it computes in float64 and the result is cast back to ``X``'s dtype.
+
+C kernels, float32 and float64, computing in double as the reference does:
+``BatchNormalization`` with constant parameters folds them here into ``y = x * mul[c] +
+add[c]`` (``channel_affine.c.j2``); with run-time ones it is an ``elementwise`` kernel of
+the parameters broadcast as ``(C, 1, ..)``.  Instance, group and layer norm are
+``normalize.c.j2``: each of their statistics is over a contiguous row of ``X`` (the spatial
+axes, a group's channels and spatial axes, the axes from ``axis`` on), so a kernel is rows
+x (mean, variance, write), the parameters indexed per row and per element within the row
+(:func:`_c_normalize`).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..ir import Attr, OnnxMap, OpDef, ShapeError, TensorType, UnsupportedError, register
+from ..ir import (Attr, Kernel, KernelRequest, OnnxMap, OpDef, ShapeError, TensorType,
+                  UnsupportedError, register)
 from . import _spatial as sp
+from ._c import SHORT, broadcast_strides, collapse, contiguous_strides, ctype, elementwise, num
 from ._common import norm_axis, require_float, same_dtype
 
 _EPS = Attr("float", 1e-5, check=lambda e: None if e >= 0 else "must be >= 0")
@@ -74,6 +87,21 @@ def _channel_norm_infer(names, ranks, same_type):
     return infer
 
 
+def _c_normalize(req, tag: str, rows: int, row_shape, pmod: int, pstride: int,
+                 param_strides, comment: str) -> Kernel:
+    """``normalize.c.j2``: ``rows`` contiguous rows of ``row_shape``; the parameters (scale,
+    optional bias) at ``(row % pmod) * pstride`` plus their ``param_strides`` over the row."""
+    x = req.in_types[0]
+    extents, per = collapse(row_shape, [contiguous_strides(row_shape), *param_strides])
+    count = math.prod(row_shape)
+    params = {"outer": rows, "count": count, "extents": extents, "scale_strides": per[1],
+              "bias_strides": per[2] if len(per) > 2 else None, "pmod": pmod,
+              "pstride": pstride, "eps": num(req.attrs["epsilon"], "float64"),
+              "stats": len(req.out_types) > 1, "ctype": ctype(x.dtype)}
+    name = f"cnnc_{tag}_{SHORT[x.dtype]}_{rows}x{'x'.join(map(str, extents))}"
+    return Kernel("c/kernels/normalize.c.j2", name, params, comment=comment)
+
+
 # ---------------------------------------------------------------- BatchNormalization
 def _bn_canon(attrs, types):
     if attrs["training_mode"]:
@@ -86,6 +114,26 @@ def _bn_ref(inputs, a):
     x, scale, b, mean, var = inputs
     y = _standardize(x, (), a["epsilon"], _per_channel(mean, x.ndim), _per_channel(var, x.ndim))
     return _scale_shift(y, scale, b, x.dtype)
+
+
+def _bn_c(req):
+    x = req.in_types[0]
+    c = x.shape[1]
+    eps = num(req.attrs["epsilon"], "float64")
+    comment = f"BatchNormalization epsilon {req.attrs['epsilon']} on {x}"
+    if all(v is not None for v in req.constants[1:]):
+        scale, b, mean, var = (v.astype(np.float64) for v in req.constants[1:])
+        mul = scale / np.sqrt(var + req.attrs["epsilon"])
+        n = x.shape[0]
+        spatial = math.prod(x.shape[2:])
+        return Kernel("c/kernels/channel_affine.c.j2",
+                      f"cnnc_batchnorm_{SHORT[x.dtype]}_{n}x{c}x{spatial}",
+                      {"n": n, "c": c, "s": spatial, "size": x.size, "ctype": ctype(x.dtype)},
+                      tables={"mul": mul, "add": b - mean * mul}, comment=comment + " (folded)")
+    per_channel = [t.with_shape((c,) + (1,) * (x.rank - 2)) for t in req.in_types[1:]]
+    shaped = KernelRequest(req.node, [x, *per_channel], req.out_types, req.constants)
+    return elementwise(shaped, f"((double)a0 - (double)a3) / sqrt((double)a4 + {eps}) "
+                       "* (double)a1 + (double)a2", "batchnorm", comment)
 
 
 def _bn_import_v7(node, b):
@@ -107,6 +155,7 @@ register(OpDef(
     infer=_channel_norm_infer(("scale", "B", "input_mean", "input_var"), (0, 1, 2, 3), False),
     reference=_bn_ref,
     onnx=OnnxMap(importers={7: _bn_import_v7, 9: None}),
+    kernels={"c": _bn_c},
     doc="inference batch norm with given running mean and variance",
 ))
 
@@ -117,12 +166,21 @@ def _in_ref(inputs, a):
     return _scale_shift(_standardize(x, tuple(range(2, x.ndim)), a["epsilon"]), scale, b, x.dtype)
 
 
+def _in_c(req):
+    x = req.in_types[0]
+    n, c = x.shape[:2]
+    spatial = math.prod(x.shape[2:])
+    return _c_normalize(req, "instancenorm", n * c, (spatial,), c, 1, [(0,), (0,)],
+                        f"InstanceNormalization epsilon {req.attrs['epsilon']} on {x}")
+
+
 register(OpDef(
     name="InstanceNormalization",
     inputs=("input", "scale", "B"),
     attrs={"epsilon": _EPS},
     infer=_channel_norm_infer(("scale", "B"), (1, 2, 3), True),
     reference=_in_ref,
+    kernels={"c": _in_c},
     doc="normalization per sample and channel over the spatial axes",
 ))
 
@@ -146,6 +204,16 @@ def _gn_ref(inputs, a):
     return _scale_shift(y, scale, b, x.dtype)
 
 
+def _gn_c(req):
+    x = req.in_types[0]
+    n, c = x.shape[:2]
+    g = req.attrs["num_groups"]
+    spatial = math.prod(x.shape[2:])
+    return _c_normalize(req, f"groupnorm_g{g}", n * g, (c // g, spatial), g, c // g,
+                        [(1, 0), (1, 0)],
+                        f"GroupNormalization num_groups {g} epsilon {req.attrs['epsilon']} on {x}")
+
+
 register(OpDef(
     name="GroupNormalization",
     inputs=("X", "scale", "bias"),
@@ -154,6 +222,7 @@ register(OpDef(
            "stash_type": Attr("int", 1, doc="accepted; statistics are always float64")},
     infer=_gn_infer,
     reference=_gn_ref,
+    kernels={"c": _gn_c},
     doc="normalization over groups of channels (ONNX opset 21), per-channel scale and bias",
 ))
 
@@ -195,6 +264,16 @@ def _ln_ref(inputs, a):
     return y, mean.astype(np.float32), inv_std.astype(np.float32)
 
 
+def _ln_c(req):
+    x, axis = req.in_types[0], req.attrs["axis"]
+    row = x.shape[axis:]
+    strides = [broadcast_strides(t.shape, row) for t in req.in_types[1:]]
+    return _c_normalize(req, "layernorm", math.prod(x.shape[:axis]), row,
+                        1, 0, strides,
+                        f"LayerNormalization axis {axis} epsilon {req.attrs['epsilon']} on {x}"
+                        + (" with Mean, InvStdDev" if req.attrs["stats_outputs"] else ""))
+
+
 def _ln_import(node, b):
     """Keep ONNX's Mean/InvStdDev outputs when the model names them."""
     return b.generic(attrs={"stats_outputs": int(any(node.outputs[1:]))})
@@ -210,6 +289,7 @@ register(OpDef(
     infer=_ln_infer,
     reference=_ln_ref,
     outputs=("Y", "Mean?", "InvStdDev?"),
+    kernels={"c": _ln_c},
     onnx=OnnxMap(importers={1: _ln_import}, cnnc_only=("stats_outputs",)),
     doc="normalization over the trailing axes from `axis` on",
 ))

@@ -13,6 +13,11 @@ edge and may add at most ``dim - 1`` on each side (onnxruntime's limit; numpy wo
 again); ``wrap`` may exceed the dim (periodic); ``edge`` and ``wrap`` need a non-empty axis
 to pad.  :func:`pad_widths` gives the per-axis ``(crop_begin, crop_end, pad_begin,
 pad_end)`` a backend needs.
+
+The C kernel is ``_c.gather`` (through ``shape.gather_kernel``): per axis, the input index
+each output index reads, which is ``np.pad`` of the kept index range in the same mode
+(constant mode pads with -1, the kernel's "fill" mark); ``value`` becomes the fill after
+the same ``astype`` as the reference's.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import numpy as np
 
 from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
 from ._common import normalize_axes
+from .shape import axis_tables, gather_kernel
 
 MODES = ("constant", "reflect", "edge", "wrap")
 
@@ -71,6 +77,21 @@ def _pad_ref(inputs, a):
     return np.pad(cropped, pads, mode=a["mode"])
 
 
+def _pad_c(req):
+    x, a = req.in_types[0], req.attrs
+    sources = []
+    for d, (cb, ce, pb, pe) in zip(x.shape, pad_widths(x.shape, a)):
+        kept = np.arange(cb, d - ce)
+        if a["mode"] == "constant":
+            sources.append(np.pad(kept, (pb, pe), constant_values=-1))
+        else:
+            sources.append(np.pad(kept, (pb, pe), mode=a["mode"]))
+    fill = np.array(a["value"]).astype(x.dtype).item()
+    return gather_kernel(req, req.out_types[0].shape, axis_tables(x.shape, sources),
+                         f"pad_{a['mode']}", fill=fill,
+                         comment=f"Pad {a['mode']} pads={a['pads']} axes={a['axes']}")
+
+
 register(OpDef(
     name="Pad",
     inputs=("data",),
@@ -81,6 +102,7 @@ register(OpDef(
     canonicalize=_pad_canon,
     infer=_pad_infer,
     reference=_pad_ref,
+    kernels={"c": _pad_c},
     onnx=OnnxMap(const_inputs={1: ("pads", "int64"), 2: ("value", "like:0"), 3: ("axes", "int64")}),
     doc="pad (or, with negative pads, crop) a tensor",
 ))

@@ -41,8 +41,9 @@ import dataclasses
 
 import numpy as np
 
-from ..ir import REQUIRED, Attr, OnnxMap, OpDef, ShapeError, register
+from ..ir import REQUIRED, Attr, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
+from ._c import SHORT, cfn, contiguous_strides, ctype, num
 from ._common import require_float
 
 _BIT = Attr("int", 0, choices=(0, 1))
@@ -189,6 +190,75 @@ EXPORT = {"MaxPool": _export_onnx_pool, "AveragePool": _export_onnx_pool,
           "WeightedAvgPool": _export_function("weighted")}
 
 
+# ------------------------------------------------------------------ C kernel
+# The window arithmetic is separable: a tap lies on the input iff it does on every axis,
+# and both counts of AveragePool and WeightedAvgPool's renormalized Gaussian factor into
+# per-axis terms.  So each spatial axis gets tables over its output positions, computed
+# here with the same helpers as the reference (applied to that axis alone): ``win`` rows
+# (input coordinate of tap 0, first and one-past-last tap on the input), and the count
+# (``cnt``) or the renormalized weights (``w``, per position and tap).  The C loops visit
+# only the taps on the input: no bounds checks, no padded buffer.
+
+#: -inf in the C type (C's INFINITY is a float)
+NEG_INF = {"float32": "(-INFINITY)", "float64": "(-HUGE_VAL)"}
+C_TAGS = {"MaxPool": "maxpool", "AveragePool": "avgpool", "LpPool": "lppool",
+          "LSEPool": "lsepool", "WeightedAvgPool": "wavgpool"}
+
+
+def _axis_tables(op, n, k, s, d, pb, pe, a):
+    """Tables of one spatial axis of input extent ``n`` (pads resolved to ``pb``, ``pe``)."""
+    one = a.replace(kernel_shape=(k,), strides=(s,), dilations=(d,), pads=(pb, pe),
+                    auto_pad="NOTSET")
+    valid = _valid((n,), one)                                       # (out, k)
+    out = valid.shape[0]
+    lo = valid.argmax(axis=1)
+    hi = k - valid[:, ::-1].argmax(axis=1)
+    assert (valid.sum(axis=1) == hi - lo).all(), "taps on the input are contiguous"
+    tables = {"win": np.stack([np.arange(out) * s - pb, lo, hi], axis=1).astype(np.int64)}
+    if op == "AveragePool":
+        count = _on_padded_input((n,), one) if a["count_include_pad"] else valid
+        tables["cnt"] = count.sum(axis=1).astype(np.float64)
+    if op == "WeightedAvgPool":
+        w = _gaussian(one) * valid
+        tables["w"] = (w / w.sum(axis=1, keepdims=True)).reshape(-1)
+    return tables
+
+
+def _x(v):
+    return "x".join(map(str, v))
+
+
+def _c_kernel(op):
+    def hook(req):
+        a, x, y = req.attrs, req.in_types[0], req.out_types[0]
+        t = x.dtype
+        xs, ys = x.shape[2:], y.shape[2:]
+        nd = len(xs)
+        pads = sp.resolve_pads(xs, a["kernel_shape"], a["strides"], a["dilations"],
+                               a["auto_pad"], a["pads"])
+        tables = {}
+        for i, (n, k, s, d) in enumerate(zip(xs, a["kernel_shape"], a["strides"], a["dilations"])):
+            for key, arr in _axis_tables(op, n, k, s, d, pads[i], pads[nd + i], a).items():
+                tables[f"{key}{i}"] = arr
+        assert tuple(len(tables[f"win{i}"]) for i in range(nd)) == ys
+        params = {"kind": C_TAGS[op], "nd": nd, "ctype": ctype(t), "planes": x.shape[0] * x.shape[1],
+                  "in_plane": int(np.prod(xs)), "out_plane": int(np.prod(ys)), "out": ys,
+                  "in_strides": tuple(contiguous_strides(xs)), "dilations": a["dilations"],
+                  "kernel": a["kernel_shape"], "neg_inf": NEG_INF[t],
+                  "fabs": cfn("fabs", t), "pow": cfn("pow", t), "sqrt": cfn("sqrt", t),
+                  "exp": cfn("exp", t), "log": cfn("log", t), "p": a.get("p", 0),
+                  "p_literal": num(a.get("p", 1), t), "inv_p": num(1.0 / a.get("p", 1), t)}
+        name = (f"cnnc_{C_TAGS[op]}{nd}d_{SHORT[t]}_{_x((x.shape[0] * x.shape[1], *xs))}"
+                f"_k{_x(a['kernel_shape'])}_s{_x(a['strides'])}_d{_x(a['dilations'])}"
+                f"_p{'_'.join(map(str, pads))}"
+                + ("_ceil" if a["ceil_mode"] else "") + ("_cip" if a.get("count_include_pad") else "")
+                + (f"_p{a['p']}" if op == "LpPool" else ""))
+        comment = (f"{op} kernel {a['kernel_shape']} strides {a['strides']} dilations "
+                   f"{a['dilations']} pads {pads} ceil_mode {a['ceil_mode']} -> {y}")
+        return Kernel("c/kernels/pool.c.j2", name, params, tables=tables, comment=comment)
+    return hook
+
+
 def _reference(pad_value, reduce):
     def ref(inputs, a):
         x = inputs[0]
@@ -202,5 +272,5 @@ def _reference(pad_value, reduce):
 for _name, (_extra, _pad, _reduce) in POOLS.items():
     register(OpDef(name=_name, inputs=("X",), attrs={**_window_attrs(), **_extra},
                    canonicalize=_canon, infer=_infer, reference=_reference(_pad, _reduce),
-                   onnx=OnnxMap(exporter=EXPORT[_name]),
+                   onnx=OnnxMap(exporter=EXPORT[_name]), kernels={"c": _c_kernel(_name)},
                    doc=f"N-D {_name} over sliding windows"))

@@ -16,13 +16,23 @@ result flattened to ``(N, C * n**nd)``.  So ``out[:, off + c*n**2 + i*n + j]`` i
 A bin is a box, the product of one interval per axis, so its max (and its mean: the mean
 over a box is the mean over one axis of the means over the others) is taken one axis at a
 time, ``n`` slices per axis, instead of a loop over all ``n**nd`` bins.
+
+The C kernel (``spp.c.j2``) does loop over the bins: the bounds of every bin of every level
+are tables computed here (with the reference's :func:`_bins`), with each bin's output offset
+within a sample and its level's channel stride ``n**nd``; a bin is reduced directly (max, or
+the sum in double divided by the bin's element count), with the reduction spelled by
+:func:`cnnc.ops._c_reduce.reduction`.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
+from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
+from ._c import SHORT, contiguous_strides, ctype
+from ._c_reduce import reduction
 from ._common import require_float
 
 _REDUCE = {"max": np.max, "avg": np.mean}
@@ -61,6 +71,40 @@ def _reference(inputs, a):
     return np.concatenate(parts, axis=1).astype(x.dtype)
 
 
+def _c_kernel(req):
+    x, a = req.in_types[0], req.attrs
+    spatial = x.shape[2:]
+    nd = len(spatial)
+    lo, hi, off, cm = [[] for _ in range(nd)], [[] for _ in range(nd)], [], []
+    start = 0
+    for n in a["levels"]:
+        per_axis = [_bins(h, n) for h in spatial]
+        for flat, box in enumerate(np.ndindex(*(n,) * nd)):
+            for d, i in enumerate(box):
+                lo[d].append(per_axis[d][i][0])
+                hi[d].append(per_axis[d][i][1])
+            off.append(start + flat)
+            cm.append(n ** nd)
+        start += x.shape[1] * n ** nd
+    tables = {"off": np.array(off, np.int64), "cm": np.array(cm, np.int64)}
+    for d in range(nd):
+        tables[f"lo{d}"] = np.array(lo[d], np.int64)
+        tables[f"hi{d}"] = np.array(hi[d], np.int64)
+    avg = a["mode"] == "avg"
+    if avg:
+        tables["cnt"] = np.prod([np.subtract(hi[d], lo[d]) for d in range(nd)], axis=0).astype(np.int64)
+    r = reduction("mean" if avg else "max", x.dtype, "cnt")
+    (ps,) = r.passes
+    params = {"n": x.shape[0], "c": x.shape[1], "plane": math.prod(spatial),
+              "strides": tuple(contiguous_strides(spatial)), "bins": len(off), "per_sample": start,
+              "avg": avg, "locals": r.locals, "init": ps["init"], "each": ps["each"],
+              "value": r.value, "ctype": ctype(x.dtype)}
+    name = (f"cnnc_spp_{a['mode']}_{SHORT[x.dtype]}_{'x'.join(map(str, x.shape))}"
+            f"_l{'_'.join(map(str, a['levels']))}")
+    return Kernel("c/kernels/spp.c.j2", name, params, tables=tables,
+                  comment=f"SpatialPyramidPool levels {a['levels']} mode {a['mode']} on {x}")
+
+
 def _export(node, operands, b):
     """As a model-local function (ONNX lacks the op), the reference's own scheme: per level
     and axis, one Slice + ReduceMax/ReduceMean per bin, concatenated; then each level
@@ -93,5 +137,6 @@ register(OpDef(
     infer=_infer,
     reference=_reference,
     onnx=OnnxMap(domain="cnnc", exporter=_export),
+    kernels={"c": _c_kernel},
     doc="spatial pyramid pooling: fixed-length (N, C * sum(n^nd)) output for any input size",
 ))

@@ -14,12 +14,16 @@ Results keep the input's dtype and accumulate in it (as ONNX's reference does). 
 maximum before ``exp`` so that it cannot overflow.  Reducing an empty extent gives the
 identity of the reduction: 0 for Sum/L2, 1 for Prod, NaN for Mean, -inf for LogSumExp and
 the dtype's lowest (highest) value for Max (Min), as in ONNX.
+
+The C kernels are the shared reduction of :mod:`cnnc.ops._c_reduce` (``C_KIND`` names each
+op's reduction there), for every dtype the op takes but float16.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
+from ._c_reduce import reduce_over
 from ._common import FLOATS, normalize_axes
 from .elementwise import NUMERIC, trunc_divide
 
@@ -60,6 +64,18 @@ REDUCE = {
     "ReduceL2": (_l2, NUMERIC),
     "ReduceLogSumExp": (_log_sum_exp, FLOATS),
 }
+
+
+C_KIND = {"ReduceMean": "mean", "ReduceSum": "sum", "ReduceProd": "prod", "ReduceMax": "max",
+          "ReduceMin": "min", "ReduceL2": "l2", "ReduceLogSumExp": "logsumexp"}
+
+
+def _c_kernel(name):
+    def hook(req):
+        a = req.attrs
+        return reduce_over(req, C_KIND[name], a["axes"], name.lower(),
+                           comment=f"{name} axes {a['axes']} keepdims {a['keepdims']} -> {req.out_types[0]}")
+    return hook
 
 
 def _canon(attrs, types):
@@ -105,5 +121,6 @@ for _name, (_fn, _allowed) in REDUCE.items():
         infer=_make_infer(_name, _allowed),
         reference=_make_reference(_fn),
         onnx=OnnxMap(const_inputs={1: ("axes", "int64")}),
+        kernels={"c": _c_kernel(_name)},
         doc=f"{_name} over the `axes` attribute",
     ))

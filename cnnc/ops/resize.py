@@ -48,7 +48,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..ir import Attr, Attrs, OnnxMap, OpDef, ShapeError, register
+from ..ir import Attr, Attrs, Kernel, OnnxMap, OpDef, ShapeError, register
+from ._c import SHORT, contiguous_strides, ctype, gather, num
 from ._common import normalize_axes
 
 COORDINATE_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
@@ -224,6 +225,82 @@ def _resize_ref(inputs, a):
     return y.astype(x.dtype)
 
 
+# ---------------------------------------------------------------- C kernel
+# nearest is pure data movement: the gather kernel with one offset table per output axis
+# (the plan's single tap; an output that is extrapolated, or whose tap exclude_outside
+# dropped, reads the fill value instead).  linear and cubic apply the plan's tap tables
+# axis by axis, in plan order and in double like the reference; the results between axes
+# live in two double buffers of the kernel's scratch.
+
+INT_LIMITS = {"int64": ("INT64_MIN", "INT64_MAX"), "int32": ("INT32_MIN", "INT32_MAX"),
+              "int8": ("INT8_MIN", "INT8_MAX"), "uint8": ("0", "UINT8_MAX")}
+
+
+def _as_dtype(v: float, dtype: str):
+    """A float64 result stored as ``dtype``, as the reference stores it."""
+    if not np.issubdtype(np.dtype(dtype), np.integer):
+        return v
+    info = np.iinfo(dtype)
+    return min(max(round(v), int(info.min)), int(info.max))
+
+
+def _nearest_c(req, a, plans) -> Kernel:
+    x, y = req.in_types[0], req.out_types[0]
+    strides = contiguous_strides(x.shape)
+    tables = [np.arange(n, dtype=np.int64) * s for n, s in zip(x.shape, strides)]
+    for p in plans:
+        offsets = p.index[:, 0] * strides[p.axis]
+        dropped = p.weight[:, 0] == 0  # exclude_outside dropped the only tap: 0 * x
+        if p.outside is not None:
+            assert not (dropped & ~p.outside).any(), "a dropped tap is always extrapolated"
+            dropped = p.outside
+        tables[p.axis] = np.where(dropped, -1, offsets)
+    extrapolates = a["coordinate_transformation_mode"] == "tf_crop_and_resize"
+    fill = _as_dtype(a["extrapolation_value"], y.dtype) if extrapolates else 0
+    return gather(req, y.shape, tables, "resize_nearest", fill=fill,
+                  comment=f"{req.node.op} nearest ({a['nearest_mode']}, "
+                          f"{a['coordinate_transformation_mode']}) {x} -> {y}")
+
+
+def _c_kernel(req, a=None) -> Kernel:
+    """Resize's kernel; Upsample passes its equivalent Resize attributes ``a``."""
+    a = req.attrs if a is None else a
+    x, y = req.in_types[0], req.out_types[0]
+    plans = resize_plan(x.shape, a)
+    if a["mode"] == "nearest" or not plans:
+        return _nearest_c(req, a, plans)
+    shape, steps, tables = list(x.shape), [], {}
+    scratch = [0, 0]  # doubles in the two buffers
+    for k, p in enumerate(plans):
+        outer, inner = int(np.prod(shape[:p.axis])), int(np.prod(shape[p.axis + 1:]))
+        n_in, (n_out, taps) = shape[p.axis], p.index.shape
+        shape[p.axis] = n_out
+        last = k == len(plans) - 1
+        if not last:
+            scratch[k % 2] = max(scratch[k % 2], int(np.prod(shape)))
+        steps.append({"axis": p.axis, "outer": outer, "n_in": n_in, "n_out": n_out,
+                      "inner": inner, "taps": taps, "src": "x0" if k == 0 else "ab"[(k - 1) % 2],
+                      "dst": "y0" if last else "ab"[k % 2], "outside": p.outside is not None})
+        tables[f"i{k}"] = (p.index * inner).astype(np.int64).reshape(-1)
+        tables[f"w{k}"] = p.weight.astype(np.float64).reshape(-1)
+        if p.outside is not None:
+            tables[f"x{k}"] = p.outside.astype(np.uint8)
+    t = y.dtype
+    params = {"steps": steps, "ctype": ctype(t), "scratch_a": scratch[0],
+              "int_limits": INT_LIMITS.get(t), "extrapolation": num(a["extrapolation_value"], "float64")}
+    if t in INT_LIMITS:
+        info = np.iinfo(t)
+        params["int_bounds"] = (num(float(info.min), "float64"), num(float(info.max), "float64"))
+    resized = "_".join(f"a{p.axis}x{p.index.shape[0]}t{p.index.shape[1]}" for p in plans)
+    name = (f"cnnc_resize_{a['mode']}_{a['coordinate_transformation_mode']}_{SHORT[t]}_"
+            f"{'x'.join(map(str, x.shape))}_{resized}")
+    flags = [f for f in ("antialias", "exclude_outside") if a[f]]
+    comment = (f"{req.node.op} {a['mode']} "
+               f"({', '.join([a['coordinate_transformation_mode'], *flags])}) {x} -> {y}")
+    return Kernel("c/kernels/resize.c.j2", name, params, tables=tables,
+                  scratch_bytes=8 * (scratch[0] + scratch[1]), comment=comment)
+
+
 def _resize_import_v10(node, b):
     """Opset 10: Resize(X, scales), no roi/sizes and only nearest/linear, asymmetric."""
     return b.generic(attrs={"scales": tuple(b.const_input(1, "scales").tolist()),
@@ -246,6 +323,7 @@ register(OpDef(
     reference=_resize_ref,
     onnx=OnnxMap(const_inputs={1: ("roi", "float"), 2: ("scales", "float"), 3: ("sizes", "int64")},
                  importers={10: _resize_import_v10, 11: _resize_import}),
+    kernels={"c": _c_kernel},
     doc="resize by scales or to sizes with nearest, (multi)linear or cubic interpolation",
 ))
 
@@ -280,5 +358,6 @@ register(OpDef(
                      "Resize", [operands[0], "", b.const(np.asarray(node.attrs["scales"], np.float32))],
                      {"mode": node.attrs["mode"], "coordinate_transformation_mode": "asymmetric",
                       "nearest_mode": "floor"}, outputs=b._outputs)),
+    kernels={"c": lambda req: _c_kernel(req, _as_resize(req.attrs, req.in_types[0].rank))},
     doc="ONNX's deprecated Upsample: Resize with asymmetric coordinates",
 ))

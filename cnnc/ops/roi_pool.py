@@ -22,6 +22,15 @@ terms ``w_i * x_i`` (not the interpolated value), then the max over the bin's sa
 ``rois`` and ``batch_indices`` stay operands (they are data a network computes, region
 proposals, not static shapes); an out-of-range batch index is therefore reported when the
 reference runs, not at graph building.
+
+C kernels: the bins depend on the run-time rois, so the kernels compute them as the
+reference does, in the same arithmetic (MaxRoiPool in the input's float type, RoiAlign
+in double).  Where the reference raises or has no defined result, the kernels stay in
+bounds instead: an out-of-range (or NaN) batch index gives zeros for that roi; scaled
+MaxRoiPool corners are clamped to +-1e18 before the conversion to an integer, and
+RoiAlign's adaptive sampling grid is capped at 2^31-1 samples per bin and axis (a NaN
+roi extent gives no samples: zeros); its run time grows with that grid, as the
+reference's and onnxruntime's do, so a huge roi with ``sampling_ratio=0`` is slow.
 """
 from __future__ import annotations
 
@@ -29,7 +38,8 @@ import math
 
 import numpy as np
 
-from ..ir import Attr, CnncError, OpDef, ShapeError, register
+from ..ir import Attr, CnncError, Kernel, OpDef, ShapeError, register
+from ._c import SHORT, cfn, ctype, num
 from ._common import require_float, same_dtype
 
 
@@ -91,6 +101,27 @@ def _max_roi_ref(inputs, a):
     return y
 
 
+def _roi_dims(req):
+    x, rois = req.in_types[:2]
+    n, c, h, w = x.shape
+    return {"ctype": ctype(x.dtype), "n": n, "c": c, "h": h, "w": w, "rois": rois.shape[0],
+            "floor": cfn("floor", x.dtype), "ceil": cfn("ceil", x.dtype), "fabs": cfn("fabs", x.dtype)}
+
+
+def _max_roi_c(req):
+    x, y = req.in_types[0], req.out_types[0]
+    ph, pw = req.attrs["pooled_shape"]
+    # the bin arithmetic is in the input's float type (float32 for float32, as Caffe's)
+    params = {**_roi_dims(req), "ph": ph, "pw": pw,
+              "scale": num(req.attrs["spatial_scale"], x.dtype), "half": num(0.5, x.dtype),
+              "neg_inf": "(-INFINITY)" if x.dtype == "float32" else "(-HUGE_VAL)",
+              "corner_limit": num(1e18, x.dtype)}
+    name = f"cnnc_maxroipool_{SHORT[x.dtype]}_{'x'.join(map(str, x.shape))}_r{y.shape[0]}_{ph}x{pw}"
+    return Kernel("c/kernels/roi_pool.c.j2", name, params,
+                  comment=f"MaxRoiPool pooled_shape {(ph, pw)} spatial_scale "
+                          f"{req.attrs['spatial_scale']}: {x} -> {y}")
+
+
 register(OpDef(
     name="MaxRoiPool",
     inputs=("X", "rois"),
@@ -99,6 +130,7 @@ register(OpDef(
            "spatial_scale": Attr("float", 1.0, check=_positive)},
     infer=_max_roi_infer,
     reference=_max_roi_ref,
+    kernels={"c": _max_roi_c},
     doc="Fast R-CNN max RoI pooling to a fixed pooled_shape",
 ))
 
@@ -161,6 +193,21 @@ def _roi_align_ref(inputs, a):
     return y
 
 
+def _roi_align_c(req):
+    a, x, y = req.attrs, req.in_types[0], req.out_types[0]
+    half = a["coordinate_transformation_mode"] == "half_pixel"
+    params = {**_roi_dims(req), "oh": a["output_height"], "ow": a["output_width"],
+              "sampling_ratio": a["sampling_ratio"], "half_pixel": half, "mode": a["mode"],
+              "scale": num(a["spatial_scale"], "float64")}
+    name = (f"cnnc_roialign_{a['mode']}_{SHORT[x.dtype]}_{'x'.join(map(str, x.shape))}_r{y.shape[0]}"
+            f"_{a['output_height']}x{a['output_width']}_sr{a['sampling_ratio']}"
+            + ("_half" if half else ""))
+    return Kernel("c/kernels/roi_align.c.j2", name, params,
+                  comment=f"RoiAlign {a['mode']} {a['coordinate_transformation_mode']} "
+                          f"sampling_ratio {a['sampling_ratio']} spatial_scale "
+                          f"{a['spatial_scale']}: {x} -> {y}")
+
+
 _POS_INT = Attr("int", 1, check=lambda v: None if v >= 1 else "must be >= 1")
 
 register(OpDef(
@@ -175,5 +222,6 @@ register(OpDef(
            "spatial_scale": Attr("float", 1.0, check=_positive)},
     infer=_roi_align_infer,
     reference=_roi_align_ref,
+    kernels={"c": _roi_align_c},
     doc="RoI Align (Mask R-CNN): bilinearly sampled RoI pooling to a fixed output size",
 ))

@@ -17,6 +17,16 @@ are filled in.  Reshape's ``shape`` and Slice's ``starts``/``ends`` are kept as 
 (re-applying ONNX's clamping to clamped bounds is not idempotent for negative steps);
 ``slice_ranges`` gives the resolved ``(axis, start, stop, step)`` triples a backend needs.
 
+C kernels: the ops that keep the element order (Flatten, Reshape, Squeeze, Unsqueeze) are
+a copy (``identity.copy_kernel``: nothing when the memory plan made the result a view);
+the others are ``_c.gather``, one offset table per output axis.  Transpose and
+DepthToSpace/SpaceToDepth (a transpose between the layouts below) walk a permuted input
+axis per output axis (:func:`permuted_tables`); Expand, Tile, Slice and Pad read input axis
+``d`` at an index list per output axis ``d`` (:func:`axis_tables`).  :func:`gather_kernel`
+then merges adjacent axes where one is a unit axis or the merged table is one strided run
+of at most ``MAX_MERGED`` entries (a channel Slice of NCHW: one run of C'*H*W), so inner
+loops are long while the tables stay small.
+
 DepthToSpace/SpaceToDepth accept ``N, C`` plus 1 to 3 spatial axes (ONNX defines 2 only;
 the 2-D case is ONNX's exactly).  Both are one reshape-transpose-reshape between the
 "blocked" layout ``N, b.., C', S..`` (DCR; CRD is ``N, C', b.., S..``) and the interleaved
@@ -29,9 +39,11 @@ import math
 
 import numpy as np
 
-from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
+from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
+from ._c import axis_offsets, broadcast_strides, contiguous_strides, gather
 from ._common import broadcast_shapes, normalize_axes
+from .identity import copy_kernel
 
 
 def _non_negative(v):
@@ -253,6 +265,100 @@ ONNX = {
 }
 
 
+# ---------------------------------------------------------------- C kernels
+MAX_MERGED = 4096
+
+
+def permuted_tables(in_view, perm):
+    """View and tables of ``x.reshape(in_view).transpose(perm)``."""
+    strides = contiguous_strides(in_view)
+    view = tuple(in_view[p] for p in perm)
+    return view, [axis_offsets(view[d], strides[p]) for d, p in enumerate(perm)]
+
+
+def axis_tables(shape, sources):
+    """Tables of output axes that read input axis ``d`` (of ``shape``) at the indices
+    ``sources[d]`` (< 0: the fill value)."""
+    return [np.where(src < 0, -1, np.asarray(src, np.int64) * s)
+            for src, s in zip(sources, contiguous_strides(shape))]
+
+
+def gather_kernel(req, view, tables, tag, fill=0, comment="") -> Kernel:
+    """``_c.gather`` after merging adjacent view axes where one is a unit axis or the merged
+    table is one strided run of at most MAX_MERGED entries without fill."""
+    view, tables = list(view), [np.asarray(t, np.int64) for t in tables]
+    if req.out_types[0].size == 0:
+        view, tables = [0], [np.zeros(0, np.int64)]
+    elif not view:                        # a rank-0 result
+        view, tables = [1], [np.zeros(1, np.int64)]
+    for d in reversed(range(len(view) - 1)):
+        unit = 1 in (view[d], view[d + 1])
+        if not unit and view[d] * view[d + 1] > MAX_MERGED:
+            continue
+        a, b = tables[d][:, None], tables[d + 1][None, :]
+        merged = np.where((a < 0) | (b < 0), -1, a + b).reshape(-1)
+        steps = np.diff(merged)
+        if unit or (merged >= 0).all() and (steps == steps[0]).all():
+            view[d:d + 2], tables[d:d + 2] = [view[d] * view[d + 1]], [merged]
+    return gather(req, view, tables, tag, fill=fill, comment=comment)
+
+
+def _transpose_c(req):
+    perm = req.attrs["perm"]
+    view, tables = permuted_tables(req.in_types[0].shape, perm)
+    return gather_kernel(req, view, tables, "transpose_" + "_".join(map(str, perm)),
+                         comment=f"Transpose perm={perm}")
+
+
+def _expand_c(req):
+    x, y = req.in_types[0], req.out_types[0]
+    tables = [axis_offsets(o, s) for o, s in zip(y.shape, broadcast_strides(x.shape, y.shape))]
+    return gather_kernel(req, y.shape, tables, "expand", comment=f"Expand {x.shape} to {y.shape}")
+
+
+def _tile_c(req):
+    x, y = req.in_types[0], req.out_types[0]
+    sources = [np.arange(o) % max(d, 1) for d, o in zip(x.shape, y.shape)]
+    return gather_kernel(req, y.shape, axis_tables(x.shape, sources), "tile",
+                         comment=f"Tile repeats={req.attrs['repeats']}")
+
+
+def _slice_c(req):
+    shape = req.in_types[0].shape
+    sources = [np.arange(d) for d in shape]
+    for axis, start, stop, step in slice_ranges(shape, req.attrs):
+        sources[axis] = np.arange(start, stop, step)
+    return gather_kernel(req, req.out_types[0].shape, axis_tables(shape, sources), "slice",
+                         comment="Slice " + ", ".join(f"axis {a}: {b}:{e}:{s}" for a, b, e, s
+                                                      in slice_ranges(shape, req.attrs)))
+
+
+def _space_depth_c(to_space: bool):
+    def hook(req):
+        n, c, *spatial = req.in_types[0].shape
+        nd, b, mode = len(spatial), req.attrs["blocksize"], req.attrs["mode"]
+        perm = _blocked_to_interleaved(nd, mode)
+        if to_space:
+            depth = c // b ** nd
+            blocks = (b,) * nd
+            blocked = (n, *blocks, depth, *spatial) if mode == "DCR" else (n, depth, *blocks,
+                                                                          *spatial)
+            view, tables = permuted_tables(blocked, perm)
+        else:
+            interleaved = (n, c, *(v for d in spatial for v in (d // b, b)))
+            view, tables = permuted_tables(interleaved, tuple(int(p) for p in np.argsort(perm)))
+        op = "depth_to_space" if to_space else "space_to_depth"
+        return gather_kernel(req, view, tables, f"{op}{nd}d_b{b}_{mode.lower()}",
+                             comment=f"{req.node.op} blocksize={b} mode={mode}")
+    return hook
+
+
+C_KERNELS = {"Flatten": copy_kernel, "Reshape": copy_kernel, "Squeeze": copy_kernel,
+             "Unsqueeze": copy_kernel, "Transpose": _transpose_c, "Expand": _expand_c,
+             "Tile": _tile_c, "Slice": _slice_c, "DepthToSpace": _space_depth_c(True),
+             "SpaceToDepth": _space_depth_c(False)}
+
+
 def _reference(shape_fn, fn):
     def ref(inputs, a):
         x = inputs[0]
@@ -264,4 +370,5 @@ for _name, (_attrs, _canon, _shape, _fn) in SHAPE_OPS.items():
     register(OpDef(name=_name, inputs=("X",), attrs=_attrs, canonicalize=_canon,
                    infer=lambda types, a, f=_shape: (types[0].with_shape(f(types[0].shape, a)),),
                    reference=_reference(_shape, _fn), onnx=ONNX.get(_name, OnnxMap()),
+                   kernels={"c": C_KERNELS[_name]},
                    doc=f"tensor-shape op {_name}"))

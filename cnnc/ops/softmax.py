@@ -5,12 +5,19 @@ Both subtract the maximum along ``axis`` first, so ``exp`` never overflows, and 
 float64 before casting back to the input dtype: ``Softmax = e / sum(e)``, ``LogSoftmax =
 (x - max) - log(sum(e))`` with ``e = exp(x - max)``.  The two entries share one infer rule
 and differ only in the last step (the table below).
+
+The C kernel is the shared reduction of :mod:`cnnc.ops._c_reduce` over ``axis`` with three
+passes per position: the maximum; the sum of ``e = exp(x - max)`` in double (Softmax
+stores ``e`` in Y on the way, so that ``exp`` runs once per element); then each element of
+Y: ``e / sum`` (as ``e * (1 / sum)``), or ``(x - max) - log(sum)``.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir import Attr, OnnxMap, OpDef, register
+from ._c import ctype
+from ._c_reduce import pick, reduce_kernel, reduce_plan, sweep
 from ._common import norm_axis, require_float
 
 
@@ -43,6 +50,30 @@ def _reference(finish):
     return ref
 
 
+def _c_kernel(name):
+    def hook(req):
+        x = req.in_types[0]
+        t, axis = ctype(x.dtype), req.attrs["axis"]
+        plan = reduce_plan(x.shape, (axis,))
+        m, s, m_, s_ = f"mx{plan.at}", f"sm{plan.at}", f"mx{plan.done}", f"sm{plan.done}"
+        # x's NaN sticks to the maximum (as numpy's max), and so to the whole slice
+        find_max = sweep([pick(m, "v", True)], [f"{m} = (-INFINITY);"], [pick("mx[0]", "mx[j]", True)])
+        add = "sm[0] += sm[j];"
+        if name == "Softmax":
+            passes = (find_max,
+                      sweep([f"const double e = exp((double)v - {m_});", f"{s} += e;",
+                             f"y0[k] = ({t})e;"], [f"{s} = 0.0;"], [add], [f"{s_} = 1.0 / {s_};"]),
+                      sweep([f"y0[k] = ({t})((double)y0[k] * {s_});"], reads=False))
+        else:
+            passes = (find_max,
+                      sweep([f"{s} += exp((double)v - {m_});"], [f"{s} = 0.0;"], [add],
+                            [f"{s_} = log({s_});"]),
+                      sweep([f"y0[k] = ({t})(((double)v - {m_}) - {s_});"]))
+        return reduce_kernel(req, plan, name.lower(), (("double", "mx"), ("double", "sm")), passes,
+                             comment=f"{name} axis {axis} of {x}")
+    return hook
+
+
 def _import_v1(node, b):
     """Opsets 1-12 coerce the input to 2-D at ``axis`` (default 1) and normalize each row:
     the same as opset 13 along the last axis when ``axis`` is the last one; otherwise
@@ -59,5 +90,5 @@ def _import_v1(node, b):
 for _name, _finish in FINISH.items():
     register(OpDef(name=_name, inputs=("input",), attrs={"axis": Attr("int", -1)},
                    canonicalize=_canon, infer=_infer, reference=_reference(_finish),
-                   onnx=OnnxMap(importers={1: _import_v1, 13: None}),
+                   onnx=OnnxMap(importers={1: _import_v1, 13: None}), kernels={"c": _c_kernel(_name)},
                    doc=f"{_name} along one axis"))

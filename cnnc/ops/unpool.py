@@ -19,7 +19,8 @@ when none was given), ``strides`` and ``pads``; ONNX's MaxUnpool has no ``auto_p
 no dilations, and neither has cnnc's.
 
 An index outside ``[0, N*C*prod(U))`` is reported by the reference when it runs (index
-values are run-time data).
+values are run-time data); the C kernel, which cannot raise, skips it (its output element
+stays zero).
 """
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ import math
 
 import numpy as np
 
-from ..ir import REQUIRED, Attr, OnnxMap, OpDef, ShapeError, register
+from ..ir import REQUIRED, Attr, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
+from ._c import SHORT, contiguous_strides
 from ._common import require_float
 
 _WINDOW = sp.window_attrs(dilations=False)
@@ -88,6 +90,21 @@ def _reference(inputs, a):
     return y
 
 
+def _c_kernel(req):
+    x, y = req.in_types[0], req.out_types[0]
+    unpooled = _unpooled_shape(x.shape, req.attrs)
+    params = {"in_size": x.size, "out_size": y.size, "unpooled": math.prod(unpooled),
+              "same": unpooled == y.shape, "u_plane": math.prod(unpooled[2:]),
+              "o_plane": math.prod(y.shape[2:]),
+              # (unpooled, output) element strides per spatial axis
+              "strides": tuple(zip(contiguous_strides(unpooled[2:]), contiguous_strides(y.shape[2:])))}
+    name = (f"cnnc_maxunpool_{SHORT[x.dtype]}_{'x'.join(map(str, x.shape))}_to_"
+            + "x".join(map(str, unpooled))
+            + ("" if unpooled == y.shape else "_in_" + "x".join(map(str, y.shape))))
+    return Kernel("c/kernels/max_unpool.c.j2", name, params,
+                  comment=f"MaxUnpool {x} -> {y} (indices into {unpooled})")
+
+
 register(OpDef(
     name="MaxUnpool",
     inputs=("X", "I"),
@@ -96,5 +113,6 @@ register(OpDef(
     infer=_infer,
     reference=_reference,
     onnx=OnnxMap(const_inputs={2: ("output_shape", "int64")}),
+    kernels={"c": _c_kernel},
     doc="partial inverse of MaxPool: scatters X to the flat positions I, zeros elsewhere",
 ))

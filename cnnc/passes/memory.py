@@ -30,7 +30,9 @@ op of these tables must therefore be correct when its output pointer equals that
 operand's pointer: for a view it is a no-op (a memmove, never a memcpy, if it copies at
 all); for ``FusedConv`` the residual ``Z[i]`` must be read only to produce ``Y[i]`` (an
 epilogue that adds Z to a finished accumulator does; a GEMM that writes Y before the
-epilogue reads Z does not).  ``in_place=False`` turns both tables off.
+epilogue reads Z does not).  Ops whose result at i reads other positions of the operand
+(convolution's X, pooling, Softmax, the other normalizations) or changes its type are not
+listed.  ``in_place=False`` turns both tables off.
 
 **Placement.**  Offline first-fit placement (TFLite Micro's GreedyMemoryPlanner, Pisarchyk
 & Lee 2020, "Efficient Memory Management for Deep Neural Net Inference"): take the buffers
@@ -40,7 +42,9 @@ order matters and no single one wins everywhere, so the planner tries a few
 (``_ORDERS``: largest first; largest size x lifetime first; longest-lived first) and keeps
 the smallest arena; each is O(n^2) in the number of buffers, milliseconds for ResNet-50.
 
-**What the plan reports.**  ``arena_bytes``: the end of the highest placed buffer.
+**What the plan holds.**  ``offsets`` (value -> byte offset in the arena), ``buffers``
+(each block with its values, size, lifetime and offset), ``aliases``, ``order``.
+``arena_bytes``: the end of the highest placed buffer.
 ``naive_bytes``: what placing every planned value after the previous one would take
 (their sizes rounded up to the alignment, summed: no reuse, no in place); the arena is
 never larger.
@@ -54,7 +58,7 @@ Concat's operands straight into slices of its result.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..ir import CnncError, Graph, Value, VerifyError
 
@@ -92,10 +96,15 @@ class Buffer:
     end: int
     offset: int = 0
 
-    def meets(self, other: "Buffer") -> bool:
+    def meets(self, other: Buffer) -> bool:
         """Whether both hold bytes at some position (so they must not overlap in the arena)."""
         return (self.nbytes > 0 and other.nbytes > 0
                 and self.start <= other.end and other.start <= self.end)
+
+    def collides(self, other: Buffer) -> bool:
+        """Whether their bytes overlap in the arena."""
+        return (self.offset < other.offset + other.nbytes
+                and other.offset < self.offset + self.nbytes)
 
 
 @dataclass(frozen=True)
@@ -115,7 +124,7 @@ class MemoryPlan:
     def __post_init__(self):
         object.__setattr__(self, "offsets", {v: b.offset for b in self.buffers for v in b.values})
 
-    def validate(self) -> "MemoryPlan":
+    def validate(self) -> MemoryPlan:
         """Check that buffers live at one time never overlap, offsets are aligned, every
         buffer fits in the arena and aliases share their buffer; raises VerifyError."""
         problems = [f"{b.values[0]} at {b.offset} is not aligned to {self.alignment}"
@@ -123,13 +132,12 @@ class MemoryPlan:
         problems += [f"{b.values[0]} ends at {b.offset + b.nbytes}, past the arena "
                      f"({self.arena_bytes} bytes)"
                      for b in self.buffers if b.offset + b.nbytes > self.arena_bytes]
-        problems += [f"{v} aliases {a} but lives at {self.offsets[v]}, not {self.offsets[a]}"
-                     for v, a in self.aliases.items() if self.offsets[v] != self.offsets[a]]
+        problems += [f"{v} aliases {a} but is not in its buffer" for v, a in self.aliases.items()
+                     if v not in self.offsets or self.offsets.get(a) != self.offsets[v]]
         for i, a in enumerate(self.buffers):
             problems += [f"{a.values[0]} [{a.offset}, {a.offset + a.nbytes}) and {b.values[0]} "
                          f"[{b.offset}, {b.offset + b.nbytes}) overlap while both are live"
-                         for b in self.buffers[i + 1:]
-                         if a.meets(b) and a.offset < b.offset + b.nbytes and b.offset < a.offset + a.nbytes]
+                         for b in self.buffers[i + 1:] if a.meets(b) and a.collides(b)]
         if problems:
             raise VerifyError(f"memory plan of {self.name!r} is broken: " + "; ".join(problems[:5])
                               + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
@@ -141,8 +149,9 @@ class MemoryPlan:
         ratio = self.arena_bytes / self.lower_bound_bytes if self.lower_bound_bytes else 1.0
         saved = 1 - self.arena_bytes / self.naive_bytes if self.naive_bytes else 0.0
         return "\n".join([
-            f"memory plan of {self.name!r}: {len(self.offsets)} values in {len(self.buffers)} "
-            f"buffers ({len(self.aliases)} in place or views), alignment {self.alignment}",
+            f"memory plan of {self.name!r}: {len(self.offsets)} values in "
+            + f"{len(self.buffers)} buffers ({len(self.aliases)} in place or views), "
+            + f"alignment {self.alignment}",
             f"  arena       {mb(self.arena_bytes)}  ({self.arena_bytes} bytes)",
             f"  lower bound {mb(self.lower_bound_bytes)}  (arena = {ratio:.3f} x bound)",
             f"  naive sum   {mb(self.naive_bytes)}  (arena saves {saved:.1%})"])
@@ -152,14 +161,15 @@ def plan_memory(g: Graph, *, alignment: int = 64, in_place: bool = True,
                 outputs_in_arena: bool = False) -> MemoryPlan:
     """Plan one arena for the intermediate values of ``g``; see the module docstring."""
     if isinstance(alignment, bool) or not isinstance(alignment, int) or alignment < 1:
-        raise CnncError(f"memory plan alignment must be a positive number of bytes, got {alignment!r}")
+        raise CnncError("memory plan alignment must be a positive number of bytes, "
+                        f"got {alignment!r}")
     order = tuple(n for n in g.topo_order() if g.node(n).op not in _OUTSIDE)
     pos = {n: t for t, n in enumerate(order)}
     outputs = {v for _, v in g.outputs}
     values = [v for n in order for v in (Value(n, p) for p in range(len(g.node(n).types)))
               if outputs_in_arena or v not in outputs]
-    last = {v: len(order) if v in outputs else max([pos[v.node], *(pos[u] for u, _ in g.users(v))])
-            for v in values}
+    last = {v: max(pos[u] for u in (v.node, *(u for u, _ in g.users(v)))) for v in values}
+    last.update(dict.fromkeys(outputs & last.keys(), len(order)))   # returned after the run
 
     root: dict[Value, Value] = {}        # value -> the first value of its buffer
     members: dict[Value, list[Value]] = {}
@@ -167,14 +177,14 @@ def plan_memory(g: Graph, *, alignment: int = 64, in_place: bool = True,
     aliases: dict[Value, Value] = {}
     for v in values:
         donor = _donor(g, v, pos[v.node], root, end) if in_place else None
-        r = root[donor] if donor is not None else v
         if donor is not None:
             aliases[v] = donor
-        root[v] = r
+        r = root[v] = root[donor] if donor is not None else v
         members.setdefault(r, []).append(v)
         end[r] = max(end.get(r, 0), last[v])
 
-    buffers = [Buffer(tuple(vs), g.type_of(r).nbytes, pos[r.node], end[r]) for r, vs in members.items()]
+    buffers = [Buffer(tuple(vs), g.type_of(r).nbytes, pos[r.node], end[r])
+               for r, vs in members.items()]
     placed = min((_place(buffers, key, alignment) for key in _ORDERS), key=_arena_bytes)
     naive = sum(_align(g.type_of(v).nbytes, alignment) for v in values)
     return MemoryPlan(g.name, order, tuple(placed), aliases, alignment, _arena_bytes(placed),
@@ -217,7 +227,7 @@ def _place(buffers: list[Buffer], key, alignment: int) -> list[Buffer]:
             if lo >= offset + b.nbytes:
                 break
             offset = max(offset, _align(hi, alignment))
-        placed.append(Buffer(b.values, b.nbytes, b.start, b.end, offset))
+        placed.append(replace(b, offset=offset))
     where = {p.values[0]: p for p in placed}
     return [where[b.values[0]] for b in buffers]
 

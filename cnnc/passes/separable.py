@@ -24,9 +24,9 @@ the conv's groups, the later ones with one group per unit.  The rank of a stage 
 largest over its units (a unit of lower rank carries singular vectors of zero weight).
 Covered in 3-D: kernels a⊗b⊗c per output channel of a depthwise conv (or of a conv over one
 input channel), and full/grouped convs whose recursive ranks are low.  A full conv that is
-rank 1 per (output, input) pair is split only when those ranks make it cheaper (C = 1 or
-M = 1 always do); its cheapest chain, per-pair depthwise convs, needs a channel shuffle
-that Conv cannot express.
+rank 1 per (output, input) pair is split when its recursive ranks make that cheaper (always
+for C = 1, the depthwise case above); its cheapest chain, depthwise convs per pair, would
+need a channel shuffle that Conv cannot express.
 
 Windows.  Pads are resolved to explicit ones; the stage of axis ``a`` takes that axis's
 stride, dilation and pads (1, 1 and 0 on the others), so zeros and strides apply exactly
@@ -34,23 +34,24 @@ where the original window met them.  Axes of kernel extent 1 (a 3×3×1 kernel) 
 first stage.  The bias and a FusedConv's epilogue (residual, activation) go on the last
 stage, which keeps the original op; the earlier stages are Convs without bias.
 
-Exactness.  A stage keeps, per unit, the singular values above ``rank_tol · σ_max``
-(1e-6 by default), so the chain reproduces the weight to float32 precision.
-``approximate=True`` with an ``error_budget`` ε also drops singular values while the layer's
-relative Frobenius error ``||W - Ŵ|| / ||W||`` stays within ε (never keeping more than the
-exact rule would).  The left factors are orthonormal, so the stages' errors add in
-quadrature and the reported error is that of the factorization (before the factors are
-rounded to the weight's dtype); in 3-D each stage may spend an even share of what is left
-of ε².
+Exactness.  A stage keeps the fewest singular values (common to its units) with which every
+unit's matrix is reproduced to a relative Frobenius error of ``rank_tol`` (1e-6 by default),
+so the chain reproduces the weight to float32 precision.  ``approximate=True`` with an
+``error_budget`` ε also accepts a rank at which the layer's relative Frobenius error
+``||W - Ŵ|| / ||W||`` stays within ε (so it never keeps more than the exact rule).  The left
+factors are orthonormal, so the stages' errors add in quadrature and the reported error is
+that of the factorization (before the factors are rounded to the weight's dtype); in 3-D each
+stage may spend an even share of what is left of ε².
 
 Cost model.  Replace when the chain's FLOPs (the ops' ``cost`` hooks: ``conv_flops``, plus
 the epilogue of a FusedConv) are below the conv's.  Memory is not weighed: the chain
 materializes its intermediates (``intermediate_bytes`` in the report; a blur's is the size
-of its output), and the weights shrink.  An SVD of a learned 512-channel 3×3 conv is a
-1536×1536 one, so a stage first bounds its rank from below by the singular values of a
-square submatrix one larger than the largest rank that could still save FLOPs (a
-submatrix's singular values never exceed the matrix's): a full-rank learned weight is
-rejected at a fraction of the cost.
+of its output), and its weights are smaller.  Each channel a stage keeps costs FLOPs in it
+and in the next stage, which bounds the useful rank ``r_max`` before any SVD; the SVD of a
+learned 512-channel 3×3 conv is a 1536×1536 one, so ``_truncated_svd`` first rejects a
+weight whose rank provably exceeds ``r_max`` at the cost of one Cholesky factorization, and
+finds a low rank by randomized sketches before it falls back to the full SVD.  A weight
+rejected by mistake is only a missed optimization; an accepted one is always measured.
 
 ``analyze_separable(g, ...)`` returns one :class:`LayerDecision` per conv — split or kept,
 why, the ranks, the error, FLOPs before and after; the pass applies the ones marked
@@ -75,7 +76,7 @@ PROPERTY = "no_separable_conv"
 
 @dataclass(frozen=True)
 class Stage:
-    """One conv of a chain, filtering along axis ``axis`` (named ``name``: d, h or w)."""
+    """One conv of a chain; ``name`` (d, h or w) is the axis it filters along."""
 
     op: str
     weight: np.ndarray
@@ -118,8 +119,10 @@ class _Kept(Exception):
 
 
 def _fraction(name: str, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 < v < 1:
-        raise CnncError(f"{name} must be a number in (0, 1), got {v!r}", where="decompose_separable")
+    number = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+    if not number or not 0 < v < 1:
+        raise CnncError(f"{name} must be a number in (0, 1), got {v!r}",
+                        where="decompose_separable")
     return float(v)
 
 
@@ -131,24 +134,60 @@ def _config(approximate: bool, error_budget, rank_tol) -> _Config:
     return _Config(budget, _fraction("rank_tol", rank_tol))
 
 
-# ---------------------------------------------------------------- rank selection
-def _rank(sigma: np.ndarray, ref: np.ndarray, allowance: float, rtol: float) -> int:
-    """Singular values to keep, common to all units (rows of ``sigma``): each unit's above
-    ``rtol · ref``, fewer while the energy dropped stays within ``allowance``."""
-    exact = int((sigma > rtol * ref[:, None]).sum(1).max())
-    tail = np.append(np.cumsum((sigma ** 2).sum(0)[::-1])[::-1], 0.0)
-    return max(min(exact, int(np.argmax(tail <= allowance))), 1)
+# ---------------------------------------------------------------- truncated SVD
+def _tails(sigma: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """``(U, k + 1)``: the energy each unit (of energy ``total``) drops when it keeps its
+    ``r = 0..k`` leading singular values ``sigma``."""
+    kept = np.cumsum(np.concatenate([np.zeros((len(sigma), 1)), sigma ** 2], 1), 1)
+    return np.maximum(total[:, None] - kept, 0.0)
 
 
-def _rank_lower_bound(a: np.ndarray, r_max: int, allowance: float, rtol: float) -> int:
-    """A lower bound of ``_rank`` of the matrices ``a`` from their ``(r_max + 1)``-square
-    submatrices on evenly spaced rows and columns (0 where they would not be smaller)."""
-    n = r_max + 1
-    if n >= min(a.shape[1:]):
-        return 0
-    rows, cols = (np.linspace(0, size - 1, n).astype(int) for size in a.shape[1:])
-    sigma = np.linalg.svd(a[:, rows][:, :, cols], compute_uv=False)
-    return _rank(sigma, np.linalg.norm(a, axis=(1, 2)), allowance, rtol)
+def _rank(tails: np.ndarray, limit: np.ndarray, allowance: float) -> int:
+    """The fewest singular values, common to all units and at least 1, with which every
+    unit drops at most its ``limit`` or all together at most ``allowance``
+    (``tails.shape[1]`` when none does)."""
+    ok = (tails <= limit[:, None]).all(0) | (tails.sum(0) <= allowance)
+    return max(int(np.argmax(ok)), 1) if ok.any() else tails.shape[1]
+
+
+def _truncated_svd(a: np.ndarray, r_max: int, rtol: float, allowance: float):
+    """``(u, s, vt, dropped energy)`` of the matrices ``a (U, rows, cols)`` at the rank
+    ``_rank`` picks, or None when it exceeds ``r_max``.
+
+    First a cheap rejection of full-rank weights: the singular values of a submatrix never
+    exceed the matrix's, so when the ``(r_max + 1)``-square submatrix ``S`` on evenly
+    spaced rows and columns has ``σ_min² > τ`` — ``SᵀS - τI`` has a Cholesky factor — with
+    ``τ`` the most a unit may drop, no rank ``<= r_max`` will do.  Then randomized range
+    finders (Halko, Martinsson & Tropp 2011) of doubling width ``k`` look for the rank (the
+    factors are an orthogonal projection of ``a``, so the energy they drop is exact whatever
+    the sketch), and at ``k = min(rows, cols)`` the full SVD decides.
+    """
+    n, total = min(a.shape[1:]), (a ** 2).sum((1, 2))
+    limit = rtol ** 2 * total
+    if r_max + 1 < n:
+        rows, cols = (np.linspace(0, size - 1, r_max + 1).astype(int) for size in a.shape[1:])
+        sub = a[:, rows][:, :, cols]
+        tau = np.maximum(limit, allowance)[:, None, None] * np.eye(r_max + 1)
+        try:
+            np.linalg.cholesky(sub.transpose(0, 2, 1) @ sub - tau)
+            return None
+        except np.linalg.LinAlgError:
+            pass
+    rng, k = np.random.default_rng(0), 4
+    while True:
+        k = min(2 * k, n)
+        if k < n:
+            q = np.linalg.qr(a @ rng.standard_normal((a.shape[2], k)))[0]
+            ub, s, vt = np.linalg.svd(q.transpose(0, 2, 1) @ a, full_matrices=False)
+            u = q @ ub
+        else:
+            u, s, vt = np.linalg.svd(a, full_matrices=False)
+        tails = _tails(s, total)
+        r = _rank(tails, limit, allowance)
+        if r <= min(k, r_max):
+            return u[:, :, :r], s[:, :r], vt[:, :r], float(tails[:, r].sum())
+        if k == n:
+            return None
 
 
 # ---------------------------------------------------------------- the chain
@@ -172,57 +211,62 @@ def _apply(op: str, x: TensorType, w_shape, attrs: dict, extra=()) -> tuple[Tens
 
 def _unfold(t: np.ndarray) -> np.ndarray:
     """Units' weights ``(U, mu, cin, k, *rest)`` as matrices ``(U, cin·k, mu·prod(rest))``."""
-    units, mu, cin, k, *rest = t.shape
+    units, _, cin, k = t.shape[:4]
     return t.transpose(0, 2, 3, 1, *range(4, t.ndim)).reshape(units, cin * k, -1)
 
 
 def _factor(n: Node, w: np.ndarray, types: list[TensorType], axes: list[int], cfg: _Config,
             before: int) -> LayerDecision:
-    kernel = w.shape[2:]
-    nd, groups = len(kernel), n.attrs["group"]
-    m, cin = w.shape[:2]
+    """Factor ``n``'s weight axis by axis into the stages of a chain (module notes)."""
+    kernel, (m, cin), groups = w.shape[2:], w.shape[:2], n.attrs["group"]
     units = m if cin == 1 else groups
+    nd = len(kernel)
     names = "dhw"[3 - nd:]
     pads = sp.resolve_pads(types[0].shape[2:], kernel, n.attrs["strides"], n.attrs["dilations"],
                            n.attrs["auto_pad"], n.attrs["pads"])
     keeps = [{a} for a in axes]
     keeps[0] |= {a for a in range(nd) if kernel[a] == 1}
-    one_axis = {a: tuple(kernel[a] if i == a else 1 for i in range(nd)) for a in axes}
+    attrs = [{**_window(n.attrs, pads, keep), "group": groups if j == 0 else units}
+             for j, keep in enumerate(keeps)]
+    one_axis = [tuple(kernel[a] if i == a else 1 for i in range(nd)) for a in axes]
 
     t = w.astype(np.float64).reshape(units, m // units, cin, *(kernel[a] for a in axes))
     norm2 = float(np.sum(t * t))
     allowance = cfg.error_budget ** 2 * norm2
-    x, flops, err2, stages, ranks, inter = types[0], 0, 0.0, [], [], 0
-    for j, axis in enumerate(axes[:-1]):
-        attrs = {**_window(n.attrs, pads, keeps[j]), "group": groups if j == 0 else units}
-        per_rank = _apply("Conv", x, (units, cin, *one_axis[axis]), attrs)[1]
-        r_max = (before - flops - 1) // per_rank     # the most channels that still save FLOPs
+    x, flops, err2, stages, inter = types[0], 0, 0.0, [], 0
+    for j in range(len(axes) - 1):
+        # a channel more (per unit) costs this stage one filter and the next stage at least
+        # one input channel of each of its outputs (m on the last stage, one per unit before)
+        y1, per_rank = _apply("Conv", x, (units, cin, *one_axis[j]), attrs[j])
+        outputs = m if j + 2 == len(axes) else units
+        per_rank += _apply("Conv", y1, (outputs, 1, *one_axis[j + 1]), attrs[j + 1])[1]
+        r_max = (before - flops - 1) // per_rank
+        if r_max < 1:
+            raise _Kept("even a rank-1 chain costs more FLOPs than the conv")
         share = max(allowance - err2, 0.0) / (len(axes) - 1 - j)
-        a = _unfold(t)
-        r = _rank_lower_bound(a, r_max, share, cfg.rank_tol)
-        if r <= r_max:
-            u, s, vt = np.linalg.svd(a, full_matrices=False)
-            r = _rank(s, s[:, 0], share, cfg.rank_tol)
-        if r > r_max:
-            raise _Kept(f"rank {r} along {names[axis]} exceeds {r_max}, the most that saves FLOPs")
-        err2 += float(np.sum(s[:, r:] ** 2))
-        weight = u[:, :, :r].transpose(0, 2, 1).reshape(units * r, cin, *one_axis[axis])
-        stages.append(Stage("Conv", weight.astype(w.dtype), attrs, names[axis]))
-        x, cost = _apply("Conv", x, weight.shape, attrs)
+        found = _truncated_svd(_unfold(t), r_max, cfg.rank_tol, share)
+        if found is None:
+            raise _Kept(f"the rank along {names[axes[j]]} exceeds {r_max}, "
+                        "the most that saves FLOPs")
+        u, s, vt, dropped = found
+        r, err2 = s.shape[1], err2 + dropped
+        weight = u.transpose(0, 2, 1).reshape(units * r, cin, *one_axis[j])
+        stages.append(Stage("Conv", weight.astype(w.dtype), attrs[j], names[axes[j]]))
+        x, cost = _apply("Conv", x, weight.shape, attrs[j])
         flops, inter = flops + cost, inter + x.nbytes
-        rest = (s[:, :r, None] * vt[:, :r]).reshape(units, r, t.shape[1], *t.shape[4:])
+        rest = (s[:, :, None] * vt).reshape(units, r, t.shape[1], *t.shape[4:])
         t, cin = np.moveaxis(rest, 1, 2), r
-        ranks.append(r)
-    attrs = {**n.attrs, **_window(n.attrs, pads, keeps[-1]), "group": units}
-    weight = t.reshape(m, cin, *one_axis[axes[-1]])
-    stages.append(Stage(n.op, weight.astype(w.dtype), attrs, names[axes[-1]]))
-    flops += _apply(n.op, x, weight.shape, attrs, types[2:])[1]
+    last = {**n.attrs, **attrs[-1]}
+    weight = t.reshape(m, cin, *one_axis[-1])
+    stages.append(Stage(n.op, weight.astype(w.dtype), last, names[axes[-1]]))
+    flops += _apply(n.op, x, weight.shape, last, types[2:])[1]
     cheaper = flops < before
     return LayerDecision(n.name, n.label, kernel, before,
                          f"FLOPs {before} -> {flops} ({before / flops:.2f}x)" if cheaper
                          else f"the chain costs {flops} FLOPs, the conv {before}",
-                         cheaper, tuple(ranks), float(np.sqrt(err2 / norm2)) if norm2 else 0.0,
-                         flops, inter, tuple(stages))
+                         cheaper, tuple(st.weight.shape[1] for st in stages[1:]),
+                         float(np.sqrt(err2 / norm2)) if norm2 else 0.0, flops, inter,
+                         tuple(stages))
 
 
 def _decide(g: Graph, n: Node, cfg: _Config) -> LayerDecision:

@@ -2,6 +2,7 @@
 random graphs (no live buffers overlap, arena >= lower bound), and the proof that a plan is
 right: running a graph with every planned value stored at its offset in ONE byte arena
 (dead buffers poisoned with NaN bytes) gives the reference outputs."""
+import functools
 from dataclasses import replace
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def test_chain_reuses_two_buffers():
     plan = checked(g)
     assert (plan.arena_bytes, plan.lower_bound_bytes, plan.naive_bytes) == (512, 512, 4 * 256)
     assert sorted(set(plan.offsets.values())) == [0, 256] and not plan.aliases
-    assert plan.order == tuple(n for n in g.topo_order() if g.node(n).op not in ("Input", "Constant"))
+    assert plan.order == tuple(n.name for n in g.nodes() if n.op == "Conv")
 
 
 def test_relu_chain_runs_in_place():
@@ -191,7 +192,8 @@ def test_outputs_in_the_arena_live_to_the_end():
     assert len(plan.buffers) == 2 and plan.arena_bytes == 512
 
 
-@pytest.mark.parametrize("alignment, arena, naive", [(64, 64 + 12, 3 * 64), (1, 24, 36), (16, 16 + 12, 48)])
+@pytest.mark.parametrize("alignment, arena, naive",
+                         [(64, 64 + 12, 3 * 64), (1, 24, 36), (16, 16 + 12, 48)])
 def test_offsets_are_aligned(alignment, arena, naive):
     g = unary_chain("Conv", 4, shape=(1, 3, 1, 1))   # three 12-byte intermediates
     plan = checked(g, alignment=alignment)
@@ -240,39 +242,43 @@ def random_graphs(draw):
     g = Graph("random")
     vals = [g.add_input("x", TensorType((1, draw(st.integers(1, 3)), 4, 4)))]
 
-    def const(*shape):
-        return g.add_constant(rng.standard_normal(shape).astype(np.float32))
+    def pick(xs):
+        return draw(st.sampled_from(xs))
 
+    def some(xs):
+        return draw(st.lists(st.sampled_from(xs), min_size=1, max_size=2))
+
+    def const(*shape, low=-1.0):
+        return g.add_constant(rng.uniform(low, 2, shape).astype(np.float32))
+
+    def fused(x, c, same_hw):
+        z = pick(same_hw)
+        m = g.type_of(z).shape[1]
+        return "FusedConv", [x, const(m, c, 1, 1), const(m), z], {
+            "kernel_shape": (1, 1), "activation": "Relu", "residual": pick(["pre", "post"])}
+
+    layers = {  # kind -> (x, channels, same-type values, same-H,W values) -> (op, operands, attrs)
+        "unary": lambda x, c, same, hw: (pick(["Relu", "Sigmoid", "Neg", "Identity", "Dropout"]),
+                                         [x], {}),
+        "binary": lambda x, c, same, hw: (pick(["Add", "Mul", "Sub"]), [x, pick(same)], {}),
+        "sum": lambda x, c, same, hw: ("Sum", [x, *some(same)], {}),
+        "bn": lambda x, c, same, hw: ("BatchNormalization",
+                                      [x, const(c), const(c), const(c), const(c, low=0.5)], {}),
+        "view": lambda x, c, same, hw: ("Reshape", [x], {"shape": (1, c, *pick(HW))}),
+        "conv": lambda x, c, same, hw: ("Conv", [x, const(draw(st.integers(1, 4)), c, 1, 1)],
+                                        {"kernel_shape": (1, 1)}),
+        "fused": lambda x, c, same, hw: fused(x, c, hw),
+        "concat": lambda x, c, same, hw: ("Concat", [x, pick(hw)], {"axis": 1}),
+    }
     for _ in range(draw(st.integers(1, 14))):
-        x = draw(st.sampled_from(vals))
-        _, c, h, w = g.type_of(x).shape
-        same = [v for v in vals if g.type_of(v) == g.type_of(x)]
-        same_hw = [v for v in vals if g.type_of(v).shape[2:] == (h, w)]
-        kind = draw(st.sampled_from(["unary", "unary", "binary", "sum", "bn", "view", "conv",
-                                     "fused", "concat"]))
-        if kind == "unary":
-            y = g.add_node(draw(st.sampled_from(["Relu", "Sigmoid", "Neg", "Identity", "Dropout"])), [x])
-        elif kind == "binary":
-            y = g.add_node(draw(st.sampled_from(["Add", "Mul", "Sub"])), [x, draw(st.sampled_from(same))])
-        elif kind == "sum":
-            y = g.add_node("Sum", [x, *draw(st.lists(st.sampled_from(same), min_size=1, max_size=2))])
-        elif kind == "bn":
-            y = g.add_node("BatchNormalization", [x, const(c), const(c), const(c), g.add_constant(
-                rng.uniform(0.5, 2, c).astype(np.float32))])
-        elif kind == "view":
-            y = g.add_node("Reshape", [x], {"shape": (1, c, *draw(st.sampled_from(HW)))})
-        elif kind == "conv":
-            y = g.add_node("Conv", [x, const(draw(st.integers(1, 4)), c, 1, 1)], {"kernel_shape": (1, 1)})
-        elif kind == "fused":
-            z = draw(st.sampled_from(same_hw))
-            m = g.type_of(z).shape[1]
-            y = g.add_node("FusedConv", [x, const(m, c, 1, 1), const(m), z],
-                           {"kernel_shape": (1, 1), "activation": "Relu",
-                            "residual": draw(st.sampled_from(["pre", "post"]))})
-        else:
-            y = g.add_node("Concat", [x, draw(st.sampled_from(same_hw))], {"axis": 1})
-        vals.append(y[0])
-    for i, v in enumerate(draw(st.lists(st.sampled_from(vals[1:]), min_size=1, max_size=3, unique=True))):
+        x = pick(vals)
+        t = g.type_of(x)
+        same = [v for v in vals if g.type_of(v) == t]
+        same_hw = [v for v in vals if g.type_of(v).shape[2:] == t.shape[2:]]
+        op, operands, attrs = layers[pick(sorted(layers))](x, t.shape[1], same, same_hw)
+        vals.append(g.add_node(op, operands, attrs)[0])
+    outputs = draw(st.lists(st.sampled_from(vals[1:]), min_size=1, max_size=3, unique=True))
+    for i, v in enumerate(outputs):
         g.add_output(v, f"y{i}")
     return g
 
@@ -281,20 +287,21 @@ def random_graphs(draw):
 @given(random_graphs(), st.booleans(), st.booleans(), st.sampled_from([1, 4, 64]))
 def test_random_graphs(g, in_place, outputs_in_arena, alignment):
     plan = checked(g, in_place=in_place, outputs_in_arena=outputs_in_arena, alignment=alignment)
-    assert set(plan.offsets) == {Value(n, p) for n in plan.order for p in range(len(g.node(n).types))
-                                 if outputs_in_arena or not g.is_output(Value(n, p))}
+    computed = {Value(n, p) for n in plan.order for p in range(len(g.node(n).types))}
+    assert set(plan.offsets) == {v for v in computed if outputs_in_arena or not g.is_output(v)}
     assert all(plan.offsets[v] == plan.offsets[a] for v, a in plan.aliases.items())
 
 
 # ---------------------------------------------------------------- the light ONNX models
+@functools.cache
 def _light(name: str, optimized: bool) -> Graph:
-    g = cnnc.load_onnx(LIGHT / f"light_{name}.onnx")
-    if optimized:
-        missing = [p for p in LEVELS[2] if p not in PASSES]
-        if missing:
-            pytest.skip(f"optimize(level=2) needs the passes {', '.join(missing)}")
-        g = cnnc.optimize(g, level=2)
-    return g
+    """A light model as imported, or after optimize(level=2) (skipped while passes are missing)."""
+    if not optimized:
+        return cnnc.load_onnx(LIGHT / f"light_{name}.onnx")
+    missing = [p for p in LEVELS[2] if p not in PASSES]
+    if missing:
+        pytest.skip(f"optimize(level=2) needs the passes {', '.join(missing)}")
+    return cnnc.optimize(_light(name, False), level=2)
 
 
 @pytest.mark.parametrize("optimized", [False, True], ids=["imported", "optimized"])

@@ -1,0 +1,138 @@
+"""C kernels of Conv and ConvTranspose agree with the reference over the attribute sets of
+tests/ops/test_conv.py (1-D/2-D/3-D, strides, dilations, groups, every padding mode,
+output_padding, output_shape), with and without bias, float32 and float64.  The nodes of
+one input shape share one compiled graph (``check_nodes``, also used by the FusedConv and
+LocalConv tests)."""
+import numpy as np
+import pytest
+
+import cnnc
+from cnnc.ir import Graph, TensorType
+
+CONV_CASES = [  # (input shape, weight shape, attrs), as in tests/ops/test_conv.py
+    ((2, 3, 9), (4, 3, 3), {}),
+    ((1, 3, 9), (4, 3, 4), {"auto_pad": "SAME_UPPER"}),
+    ((1, 3, 10), (4, 3, 4), {"auto_pad": "SAME_LOWER", "strides": (3,)}),
+    ((1, 3, 8, 8), (5, 3, 3, 3), {"pads": (1, 1, 1, 1)}),
+    ((1, 3, 8, 7), (5, 3, 3, 2), {"pads": (0, 1, 2, 0), "strides": (2, 1)}),
+    ((1, 4, 9, 9), (6, 2, 3, 3), {"group": 2, "dilations": (2, 2)}),
+    ((2, 4, 8, 8), (4, 1, 3, 3), {"group": 4, "auto_pad": "SAME_UPPER"}),   # depthwise
+    ((1, 2, 7, 8), (3, 2, 2, 4), {"auto_pad": "SAME_UPPER", "strides": (2, 2)}),  # even kernel
+    ((1, 2, 7, 8), (3, 2, 2, 4), {"auto_pad": "SAME_LOWER", "strides": (2, 3)}),
+    ((1, 2, 6, 6), (3, 2, 3, 3), {"auto_pad": "VALID", "strides": (2, 2)}),
+    ((1, 2, 5, 6, 7), (3, 2, 3, 3, 3), {"pads": (1, 0, 1, 1, 2, 0)}),
+    ((1, 4, 6, 6, 6), (4, 2, 2, 3, 2), {"group": 2, "strides": (2, 1, 2), "dilations": (1, 2, 1)}),
+]
+
+CONVT_CASES = [
+    ((1, 3, 5), (3, 2, 3), {}),
+    ((1, 3, 5), (3, 2, 3), {"strides": (2,), "output_padding": (1,)}),
+    ((2, 2, 4, 4), (2, 3, 3, 3), {"strides": (2, 2), "pads": (1, 1, 1, 1)}),
+    ((1, 2, 4, 5), (2, 3, 2, 3), {"strides": (2, 3), "pads": (0, 1, 1, 0), "dilations": (2, 1)}),
+    ((1, 4, 3, 3), (4, 1, 3, 3), {"group": 2, "strides": (2, 2)}),
+    ((1, 2, 4, 4), (2, 3, 3, 3), {"strides": (2, 2), "output_shape": (9, 9)}),
+    ((1, 2, 4, 4), (2, 3, 3, 3), {"strides": (2, 2), "auto_pad": "SAME_UPPER"}),
+    ((1, 2, 4, 4), (2, 3, 3, 3), {"strides": (2, 2), "auto_pad": "SAME_LOWER"}),
+    ((1, 2, 3, 3, 3), (2, 2, 2, 2, 2), {"strides": (2, 2, 2)}),
+]
+
+
+def check_nodes(x, nodes, *, rtol=1e-4, atol=1e-5):
+    """One graph reading the input ``x`` with one node per ``(op, constant operands,
+    attrs)`` (operand 0 is x) and one output each: the C build gives the reference's
+    outputs."""
+    g = Graph("nodes")
+    xv = g.add_input("x", TensorType.of(x))
+    for i, (op, operands, attrs) in enumerate(nodes):
+        vals = [xv] + [g.add_constant(a, f"c{i}_{j}") for j, a in enumerate(operands)]
+        (y,) = g.add_node(op, vals, attrs, label=f"{op.lower()}{i}")
+        g.add_output(y, f"y{i}")
+    g.verify()
+    want = cnnc.compile(g, target="reference").run({"x": x})
+    got = cnnc.compile(g, target="c").run({"x": x})
+    for i, name in enumerate(want):
+        assert got[name].shape == want[name].shape and got[name].dtype == want[name].dtype, name
+        np.testing.assert_allclose(got[name], want[name], rtol=rtol, atol=atol,
+                                   err_msg=f"{nodes[i][0]} {nodes[i][2]}")
+
+
+def _randn(rng, shape, dtype=np.float32):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("xs,ws,attrs", CONV_CASES)
+def test_conv_c(rng, xs, ws, attrs):
+    w, b = _randn(rng, ws), _randn(rng, ws[0])
+    check_nodes(_randn(rng, xs), [("Conv", [w], attrs), ("Conv", [w, b], attrs)])
+
+
+@pytest.mark.parametrize("xs,ws", [((1, 2, 6), (3, 2, 3)), ((1, 2, 5, 6), (3, 2, 3, 2)),
+                                   ((1, 1, 4, 4, 4), (2, 1, 2, 3, 3))])
+def test_conv_c_full_padding(rng, xs, ws):
+    nd = len(xs) - 2
+    check_nodes(_randn(rng, xs), [("Conv", [_randn(rng, ws)], {"auto_pad": "FULL", "dilations": (2,) * nd}),
+                                  ("Conv", [_randn(rng, ws)], {"auto_pad": "FULL", "strides": (2,) * nd})])
+
+
+def test_conv_c_combined_and_long_reduction(rng):
+    """Depthwise with dilation, stride and asymmetric pads at once; pads larger than the
+    kernel reach (rows of pure padding); 256 channels x 3x3 (2304 terms: double sums)."""
+    x = _randn(rng, (1, 256, 7, 6))
+    check_nodes(x, [
+        ("Conv", [_randn(rng, (256, 1, 3, 3)), _randn(rng, 256)],
+         {"group": 256, "strides": (2, 3), "dilations": (2, 1), "pads": (2, 0, 1, 3)}),
+        ("Conv", [_randn(rng, (8, 64, 2, 3))],
+         {"group": 4, "strides": (3, 2), "dilations": (1, 2), "pads": (4, 1, 0, 5)}),
+        ("Conv", [_randn(rng, (4, 256, 3, 3)), _randn(rng, 4)], {"pads": (1, 1, 1, 1)}),
+    ], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("xs,wide", [((2, 4, 45), 1), ((1, 4, 5, 30), 2), ((1, 4, 3, 4, 27), 3)])
+def test_conv_c_wide_rows(rng, xs, wide):
+    """Rows wide enough for the blocked interior (8 columns at once) beside border
+    columns (or none): unit and larger strides, dilation, asymmetric pads, groups,
+    depthwise."""
+    nd = len(xs) - 2
+    one, k = (1,) * nd, (1,) * (nd - 1) + (3,)
+    pads = lambda b, e: (0,) * (nd - 1) + (b,) + (0,) * (nd - 1) + (e,)
+    check_nodes(_randn(rng, xs), [
+        ("Conv", [_randn(rng, (5, 4, *k)), _randn(rng, 5)], {"pads": pads(2, 1)}),
+        ("Conv", [_randn(rng, (6, 2, *k))], {"group": 2, "strides": (1,) * (nd - 1) + (2,),
+                                             "dilations": (1,) * (nd - 1) + (3,), "pads": pads(0, 4)}),
+        ("Conv", [_randn(rng, (4, 1, *(3,) * nd)), _randn(rng, 4)], {"group": 4, "auto_pad": "SAME_UPPER"}),
+        ("Conv", [_randn(rng, (3, 4, *(2,) * nd))], {"strides": (3,) * nd, "auto_pad": "SAME_LOWER"}),
+        ("Conv", [_randn(rng, (3, 4, *one))], {}),
+        ("Conv", [_randn(rng, (3, 4, *one[1:], 7))], {}),   # 2-D: 24 columns, all blocked
+    ])
+
+
+@pytest.mark.parametrize("xs,ws,attrs", CONVT_CASES)
+def test_conv_transpose_c(rng, xs, ws, attrs):
+    w, b = _randn(rng, ws), _randn(rng, ws[1] * attrs.get("group", 1))
+    check_nodes(_randn(rng, xs), [("ConvTranspose", [w], attrs), ("ConvTranspose", [w, b], attrs)])
+
+
+def test_conv_transpose_c_output_shape_and_padding(rng):
+    """output_shape beyond the natural extent (negative pads: outputs no input reaches),
+    below it (cropping), odd SAME totals, dilation with output_padding, groups."""
+    x = _randn(rng, (1, 4, 4, 5))
+    w = _randn(rng, (4, 2, 3, 3))
+    check_nodes(x, [
+        ("ConvTranspose", [w], {"strides": (2, 2), "output_shape": (11, 12)}),
+        ("ConvTranspose", [w, _randn(rng, 2)], {"strides": (1, 2), "output_shape": (7, 13)}),
+        ("ConvTranspose", [w], {"strides": (2, 3), "output_shape": (7, 10)}),
+        ("ConvTranspose", [w], {"strides": (3, 2), "auto_pad": "SAME_LOWER", "dilations": (2, 1)}),
+        ("ConvTranspose", [w, _randn(rng, 4)], {"strides": (3, 2), "dilations": (2, 2), "group": 2,
+                                                "output_padding": (1, 1), "pads": (2, 0, 1, 3)}),
+    ])
+
+
+def test_conv_c_float64(rng):
+    x = _randn(rng, (2, 4, 7, 19), np.float64)
+    check_nodes(x, [
+        ("Conv", [_randn(rng, (6, 2, 3, 2), np.float64), _randn(rng, 6, np.float64)],
+         {"group": 2, "strides": (2, 1), "dilations": (1, 2), "pads": (1, 0, 2, 1)}),
+        ("Conv", [_randn(rng, (4, 1, 3, 3), np.float64)], {"group": 4, "auto_pad": "SAME_LOWER"}),
+        ("ConvTranspose", [_randn(rng, (4, 3, 2, 3), np.float64), _randn(rng, 3, np.float64)],
+         {"strides": (2, 3), "pads": (0, 1, 1, 0), "output_padding": (1, 0)}),
+    ], rtol=1e-12, atol=1e-12)

@@ -1,0 +1,181 @@
+"""C kernels of the broadcasting elementwise ops agree with the reference: arithmetic over
+broadcast patterns in every C dtype (integer wrap-around, truncating division and its
+edge cases), mixed-dtype Pow, comparisons and logic, N-ary Max/Min/Sum/Mean with numpy's
+NaN and signed-zero rules, Where.  Several nodes share one graph (one compile); one build
+per test also runs as the standalone driver under ASan+UBSan."""
+import numpy as np
+import pytest
+
+import cnnc
+from cnnc.backends import c as cb
+from cnnc.ir import Graph, TensorType
+
+SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
+
+
+def check_graph(g, feeds, tmp_path=None, rtol=1e-5, atol=1e-6):
+    """The C build of ``g`` (and, given ``tmp_path``, its driver under ASan+UBSan) gives the
+    reference's outputs; returns the C build's."""
+    want = cnnc.compile(g, target="reference").run(feeds)
+    runs = [cnnc.compile(g, target="c").run(feeds)]
+    if tmp_path is not None:
+        exe = cb.build_exe(cb.generate(g, tmp_path / "gen"), flags=("-O1",), sanitize_flags=SANITIZE)
+        outs = cb.run_exe(exe, [feeds[n] for n in g.input_types()], list(g.output_types().values()),
+                          env={"ASAN_OPTIONS": "detect_leaks=0"})
+        runs.append(dict(zip(want, outs)))
+    for got in runs:
+        for name, w in want.items():
+            assert got[name].shape == w.shape and got[name].dtype == w.dtype, name
+            if w.dtype.kind == "f":
+                np.testing.assert_allclose(got[name], w, rtol=rtol, atol=atol, err_msg=name)
+            else:
+                np.testing.assert_array_equal(got[name], w, err_msg=name)
+    return runs[0]
+
+
+def add(g, feeds, op, operands, attrs=None, const=(), name=None):
+    """Node ``op`` over ``operands`` (new graph inputs; Constants at the indices in
+    ``const``), each of its results a graph output."""
+    name = name or f"{op.lower()}{len(g.outputs)}"
+    vals = []
+    for i, a in enumerate(operands):
+        if i in const:
+            vals.append(g.add_constant(np.asarray(a), f"{name}_c{i}"))
+        else:
+            feeds[f"{name}_{i}"] = a
+            vals.append(g.add_input(f"{name}_{i}", TensorType.of(a)))
+    for j, v in enumerate(g.add_node(op, vals, attrs or {})):
+        g.add_output(v, f"{name}_out{j}")
+
+
+PAIRS = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((2, 1, 4), (3, 1)), ((1,), (2, 3)), ((), (2, 3)),
+         ((5,), ()), ((2, 3, 1, 5), (3, 4, 1))]
+
+
+def rank0_const(xs):
+    return [i for i, a in enumerate(xs) if np.ndim(a) == 0]
+
+
+def operands(rng, op, sa, sb, dtype):
+    """Random operands in each op's domain (non-zero float divisors, positive float bases)."""
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(dtype)
+        a = rng.integers(info.min, info.max, sa, dtype=dtype, endpoint=True)
+        b = rng.integers(info.min, info.max, sb, dtype=dtype, endpoint=True)
+        if op == "Pow":
+            a, b = rng.integers(-5, 6, sa).astype(dtype), rng.integers(-2, 6, sb).astype(dtype)
+        return np.asarray(a), np.asarray(b)
+    a = np.asarray(rng.standard_normal(sa).astype(dtype))
+    b = np.asarray(rng.standard_normal(sb).astype(dtype))
+    if op == "Div":
+        b = (np.sign(b) + (b == 0)) * rng.uniform(0.5, 2, sb).astype(dtype)
+    if op == "Pow":
+        a = np.abs(a) + dtype(0.5)
+    return a, np.asarray(b)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_arith_float(rng, tmp_path, dtype):
+    g, feeds = Graph(f"arith_{dtype}"), {}
+    for op in ["Add", "Sub", "Mul", "Div", "Pow"]:
+        for sa, sb in PAIRS:
+            xs = operands(rng, op, sa, sb, np.dtype(dtype).type)
+            add(g, feeds, op, xs, const=rank0_const(xs))
+    check_graph(g, feeds, tmp_path if dtype == "float32" else None,
+                rtol=1e-5 if dtype == "float32" else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int8", "uint8"])
+def test_arith_integers_wrap(rng, tmp_path, dtype):
+    """Full-range operands: +, -, * wrap; Div truncates toward zero, gives 0 for a zero
+    divisor and wraps MIN / -1, as the reference does (ASan+UBSan builds for int64)."""
+    g, feeds = Graph(f"arith_{dtype}"), {}
+    for op in ["Add", "Sub", "Mul", "Div"]:
+        for sa, sb in PAIRS[:4]:
+            add(g, feeds, op, operands(rng, op, sa, sb, dtype))
+    info = np.iinfo(dtype)
+    a = np.array([7, -7, 7, -7, 6, -1, info.min, info.min, 5, info.max, 0], dtype=np.int64)
+    b = np.array([2, 2, -2, -2, 3, 4, -1, 1, 0, -1, 0], dtype=np.int64)
+    keep = (a >= info.min) & (b >= info.min)
+    add(g, feeds, "Div", [a[keep].astype(dtype), b[keep].astype(dtype)], name="div_edges")
+    if dtype in ("int64", "int32"):
+        add(g, feeds, "Pow", operands(rng, "Pow", (2, 3, 4), (3, 1), dtype))
+    check_graph(g, feeds, tmp_path if dtype == "int64" else None)
+
+
+@pytest.mark.parametrize("base,exp", [("float32", "int64"), ("float32", "float64"),
+                                      ("float64", "float32"), ("int64", "int32"),
+                                      ("float32", "int8"), ("int32", "float32")])
+def test_pow_mixed_dtypes(rng, base, exp):
+    x = (rng.uniform(0.5, 2, (2, 3, 4)) * (3 if base.startswith("int") else 1)).astype(base)
+    y = rng.integers(-1, 4, (3, 1)).astype(exp)
+    g, feeds = Graph("pow_mixed"), {}
+    add(g, feeds, "Pow", [x, y])
+    add(g, feeds, "Pow", [np.array([2, -1, 1, 3, -2, 5], base),
+                          np.array([-1, -3, -2, 2, 3, 0], exp)], name="negative_exponents")
+    check_graph(g, feeds)
+
+
+def test_compare_and_logic(rng, tmp_path):
+    g, feeds = Graph("compare"), {}
+    for dtype in ["float32", "int64", "uint8", "float64"]:
+        for op in ["Equal", "Greater", "Less"]:
+            for sa, sb in PAIRS:
+                xs = [np.asarray(rng.integers(0, 3, s).astype(dtype)) for s in (sa, sb)]
+                add(g, feeds, op, xs, const=rank0_const(xs))
+    nan = np.array([np.nan, 1.0, np.nan, -0.0], np.float32)
+    for op in ["Equal", "Greater", "Less"]:
+        add(g, feeds, op, [nan, np.array([np.nan, np.nan, 1.0, 0.0], np.float32)], name=f"{op}_nan")
+    for op in ["And", "Equal"]:
+        for sa, sb in PAIRS:
+            xs = [np.asarray(rng.random(s) < 0.5) for s in (sa, sb)]
+            add(g, feeds, op, xs, const=rank0_const(xs))
+    for shape in [(5,), (2, 3), (2, 3, 4)]:
+        add(g, feeds, "Not", [rng.random(shape) < 0.5])
+    check_graph(g, feeds, tmp_path)
+
+
+VARIADIC_SHAPES = [[(3, 4)] * 3, [(2, 1, 4), (3, 1), (4,)], [(2, 3), (2, 1)], [(5,)],
+                   [(2, 3, 4), (1, 3, 1), (4,), (2, 1, 1)]]
+
+
+def test_variadic_float(rng, tmp_path):
+    g, feeds = Graph("variadic"), {}
+    for op in ["Max", "Min", "Sum", "Mean"]:
+        for shapes in VARIADIC_SHAPES:
+            add(g, feeds, op, [rng.standard_normal(s).astype(np.float32) for s in shapes])
+        add(g, feeds, op, [rng.standard_normal((3, 4)), np.array(0.25), rng.standard_normal(4)],
+            const=(1,), name=f"{op}_f64")
+    # numpy's maximum/minimum: any NaN operand gives NaN, ties keep the earlier operand
+    a = np.array([np.nan, 1.0, 2.0, np.nan, -0.0, 0.0, 3.0], np.float32)
+    b = np.array([1.0, np.nan, 2.0, np.nan, 0.0, -0.0, 3.0], np.float32)
+    c = np.array([0.0, 0.0, np.nan, 5.0, 0.0, -0.0, -1.0], np.float32)
+    for op in ["Max", "Min"]:
+        add(g, feeds, op, [a, b], name=f"{op}_nan2")
+        add(g, feeds, op, [a, b, c], name=f"{op}_nan3")
+    got = check_graph(g, feeds, tmp_path)
+    assert list(np.signbit(got["Max_nan2_out0"][4:6])) == [True, False]
+    assert list(np.signbit(got["Min_nan2_out0"][4:6])) == [True, False]
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int8", "uint8", "float64"])
+def test_variadic_max_min_other_dtypes(rng, dtype):
+    g, feeds = Graph("variadic_int"), {}
+    for op in ["Max", "Min"]:
+        for shapes in VARIADIC_SHAPES[1:]:
+            add(g, feeds, op, [rng.integers(0, 100, s).astype(dtype) for s in shapes])
+    check_graph(g, feeds)
+
+
+WHERE_SHAPES = [[(3, 4), (3, 4), (3, 4)], [(3, 1), (1, 4), (4,)], [(2, 3, 4), (), (3, 1)],
+                [(), (), ()]]
+
+
+def test_where(rng):
+    g, feeds = Graph("where"), {}
+    for dtype in ["float32", "int64", "bool", "uint8"]:
+        for shapes in WHERE_SHAPES:
+            xs = [np.asarray(rng.random(shapes[0]) < 0.5)]
+            xs += [np.asarray(rng.integers(-9, 10, s).astype(dtype)) for s in shapes[1:]]
+            add(g, feeds, "Where", xs, const=rank0_const(xs))
+    check_graph(g, feeds)

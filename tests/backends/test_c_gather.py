@@ -1,0 +1,98 @@
+"""C kernels of Gather agree exactly with the reference: constant indices (offset tables)
+and run-time indices (read, normalized and range-checked as the kernel runs) over the cases
+of tests/ops/test_gather.py, int32/int64 indices, every C data dtype; an out-of-range
+run-time index gives a row of zeros (the kernel has no error path), a constant one is a
+compile-time error.  One graph per test (one compile); one build also runs as the
+standalone driver under ASan+UBSan."""
+import numpy as np
+import pytest
+
+import cnnc
+from cnnc.backends import c as cb
+from cnnc.ir import CnncError, Graph, TensorType
+
+SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
+
+
+def check_graph(g, feeds, tmp_path=None, rtol=1e-5, atol=1e-6):
+    """The C build of ``g`` (and, given ``tmp_path``, its driver under ASan+UBSan) gives the
+    reference's outputs; returns the C build's."""
+    want = cnnc.compile(g, target="reference").run(feeds)
+    runs = [cnnc.compile(g, target="c").run(feeds)]
+    if tmp_path is not None:
+        exe = cb.build_exe(cb.generate(g, tmp_path / "gen"), flags=("-O1",), sanitize_flags=SANITIZE)
+        outs = cb.run_exe(exe, [feeds[n] for n in g.input_types()], list(g.output_types().values()),
+                          env={"ASAN_OPTIONS": "detect_leaks=0"})
+        runs.append(dict(zip(want, outs)))
+    for got in runs:
+        for name, w in want.items():
+            assert got[name].shape == w.shape and got[name].dtype == w.dtype, name
+            if w.dtype.kind == "f":
+                np.testing.assert_allclose(got[name], w, rtol=rtol, atol=atol, err_msg=name)
+            else:
+                np.testing.assert_array_equal(got[name], w, err_msg=name)
+    return runs[0]
+
+
+def add(g, feeds, op, operands, attrs=None, const=(), name=None):
+    """Node ``op`` over ``operands`` (new graph inputs; Constants at the indices in
+    ``const``), each of its results a graph output."""
+    name = name or f"{op.lower()}{len(g.outputs)}"
+    vals = []
+    for i, a in enumerate(operands):
+        if i in const:
+            vals.append(g.add_constant(np.asarray(a), f"{name}_c{i}"))
+        else:
+            feeds[f"{name}_{i}"] = a
+            vals.append(g.add_input(f"{name}_{i}", TensorType.of(a)))
+    for j, v in enumerate(g.add_node(op, vals, attrs or {})):
+        g.add_output(v, f"{name}_out{j}")
+
+
+
+CASES = [((5,), 0, (3,)), ((5,), 0, ()), ((4, 6), 0, (2, 3)), ((4, 6), 1, (5,)), ((4, 6), -1, ()),
+         ((2, 3, 4, 5), 2, (2, 2)), ((2, 3, 4, 5), -3, (4,)), ((2, 3, 4, 5), 3, (1, 2, 3)),
+         ((3, 1, 4), 1, (2,))]
+
+
+@pytest.mark.parametrize("dtype,idtype", [("float32", "int64"), ("int64", "int32"),
+                                          ("float64", "int32")])
+def test_gather(rng, tmp_path, dtype, idtype):
+    g, feeds = Graph(f"gather_{dtype}"), {}
+    for shape, axis, ishape in CASES:
+        data = (rng.standard_normal(shape) * 100).astype(dtype)
+        n = shape[axis]
+        indices = np.asarray(rng.integers(-n, n, size=ishape), dtype=idtype)
+        add(g, feeds, "Gather", [data, indices], {"axis": axis})
+        add(g, feeds, "Gather", [data, indices], {"axis": axis}, const=(1,))
+    check_graph(g, feeds, tmp_path if dtype == "float32" else None, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int8", "int32"])
+def test_gather_other_dtypes(rng, dtype):
+    g, feeds = Graph(f"gather_{dtype}"), {}
+    data = (rng.standard_normal((3, 4)) * 50).astype(dtype)
+    indices = np.array([[-1, 0], [2, 2]], dtype=np.int64)
+    add(g, feeds, "Gather", [data, indices], {"axis": 1})
+    add(g, feeds, "Gather", [data, indices], {"axis": 1}, const=(1,))
+    add(g, feeds, "Gather", [data, indices[0]], {"axis": 0}, const=(0,), name="embedding")
+    check_graph(g, feeds)
+
+
+def test_out_of_range_runtime_index_gives_zeros():
+    g = Graph("gather_oob")
+    (y,) = g.add_node("Gather", [g.add_input("data", TensorType((2, 3))),
+                                 g.add_input("indices", TensorType((4,), "int64"))], {"axis": 1})
+    g.add_output(y, "y")
+    data = np.arange(1, 7, dtype=np.float32).reshape(2, 3)
+    got = cnnc.compile(g, target="c").run({"data": data, "indices": np.array([0, 3, -4, -1])})["y"]
+    np.testing.assert_array_equal(got, [[1, 0, 0, 3], [4, 0, 0, 6]])
+
+
+def test_out_of_range_constant_index_is_a_compile_error():
+    g = Graph("gather_bad")
+    (y,) = g.add_node("Gather", [g.add_input("data", TensorType((2, 3))),
+                                 g.add_constant(np.array([0, 3]), "indices")], {"axis": 1})
+    g.add_output(y, "y")
+    with pytest.raises(CnncError, match=r"index 3 is out of range \[-3, 3\)"):
+        cnnc.compile(g, target="c")

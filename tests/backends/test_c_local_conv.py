@@ -1,0 +1,47 @@
+"""C kernels of LocalConv (one kernel per output position) and TiledConv (kernels cycling
+over positions) agree with the reference over the attribute sets of
+tests/ops/test_local_conv.py, with and without bias, 1 to 3 tiles (and more tiles than
+positions), float64."""
+import numpy as np
+import pytest
+from test_c_conv import check_nodes
+
+CASES = [  # input shape, M, kernel, strides, pads, dilations, as in tests/ops/test_local_conv.py
+    ((2, 3, 7), 4, (3,), (1,), (1, 0), (1,)),
+    ((1, 3, 6, 7), 2, (3, 2), (1, 2), (1, 0, 0, 1), (1, 1)),
+    ((1, 2, 8, 8), 3, (3, 3), (2, 2), (0, 0, 0, 0), (2, 1)),
+    ((1, 2, 4, 5, 4), 2, (2, 2, 2), (1, 2, 1), (0, 1, 0, 0, 0, 1), (1, 1, 1)),
+]
+
+
+def _out(xs, k, s, p, d):
+    nd = len(k)
+    return tuple((xs[2 + i] + p[i] + p[nd + i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(nd))
+
+
+def _randn(rng, shape, dtype=np.float32):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("xs,m,k,s,p,d", CASES)
+def test_local_and_tiled_conv_c(rng, xs, m, k, s, p, d):
+    """LocalConv with and without bias, TiledConv with 1, 2 and 3 tiles per axis."""
+    nd, out = len(k), _out(xs, k, s, p, d)
+    attrs = {"strides": s, "pads": p, "dilations": d}
+    w = _randn(rng, (*out, m, xs[1], *k))
+    nodes = [("LocalConv", [w], attrs), ("LocalConv", [w, _randn(rng, (m, *out))], attrs)]
+    nodes += [("TiledConv", [_randn(rng, ((t,) * nd) + (m, xs[1], *k)), _randn(rng, m)], attrs)
+              for t in (1, 2, 3)]
+    check_nodes(_randn(rng, xs), nodes)
+
+
+def test_local_and_tiled_conv_c_float64(rng):
+    """auto_pad SAME, tiles of mixed counts (one axis with more tiles than positions)."""
+    xs, k = (2, 3, 5, 6), (2, 3)
+    attrs = {"auto_pad": "SAME_UPPER", "strides": (2, 1)}
+    out = (3, 6)
+    check_nodes(_randn(rng, xs, np.float64), [
+        ("LocalConv", [_randn(rng, (*out, 4, 3, *k), np.float64), _randn(rng, (4, *out), np.float64)], attrs),
+        ("TiledConv", [_randn(rng, (4, 2, 4, 3, *k), np.float64)], attrs),
+        ("TiledConv", [_randn(rng, (2, 8, 4, 3, *k), np.float64), _randn(rng, 4, np.float64)], attrs),
+    ], rtol=1e-12, atol=1e-12)

@@ -1,0 +1,118 @@
+"""C kernels of the windowed pools (MaxPool, AveragePool, LpPool, LSEPool, WeightedAvgPool)
+agree with the reference over the window grid of tests/ops/test_pool.py: 1-D/2-D/3-D,
+strides, dilations, explicit/SAME/VALID/FULL pads, ceil_mode, count_include_pad.  Every pool
+of one window setting is a node of one graph (one compile); one graph also runs as the
+standalone driver under ASan+UBSan, one is built with clang."""
+import shutil
+
+import numpy as np
+import pytest
+
+import cnnc
+from cnnc.backends import c as cb
+from cnnc.ir import Graph, TensorType
+
+SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
+
+POOLS = [("MaxPool", {}), ("AveragePool", {"count_include_pad": 0}),
+         ("AveragePool", {"count_include_pad": 1}), ("LpPool", {"p": 1}), ("LpPool", {"p": 2}),
+         ("LpPool", {"p": 3}), ("LSEPool", {}), ("WeightedAvgPool", {}),
+         ("WeightedAvgPool", {"sigma": 0.7})]
+
+# tests/ops/test_pool.py's CASES and its SAME-with-dilation cases
+CASES = [
+    ((2, 3, 9), {"kernel_shape": (3,)}),
+    ((1, 2, 9), {"kernel_shape": (3,), "strides": (2,), "pads": (1, 2)}),
+    ((1, 2, 9), {"kernel_shape": (2,), "dilations": (2,), "pads": (1, 1)}),
+    ((1, 2, 7), {"kernel_shape": (3,), "strides": (2,), "ceil_mode": 1}),
+    ((1, 2, 4), {"kernel_shape": (3,), "strides": (3,), "ceil_mode": 1}),
+    ((1, 2, 10), {"kernel_shape": (3,), "strides": (4,), "pads": (1, 1), "ceil_mode": 1}),
+    ((1, 2, 10), {"kernel_shape": (2,), "strides": (2,), "dilations": (3,), "pads": (1, 1),
+                  "ceil_mode": 1}),
+    ((1, 2, 9), {"kernel_shape": (4,), "strides": (2,), "auto_pad": "SAME_UPPER"}),
+    ((1, 2, 9), {"kernel_shape": (4,), "strides": (2,), "auto_pad": "SAME_LOWER"}),
+    ((1, 2, 9), {"kernel_shape": (4,), "strides": (2,), "auto_pad": "VALID", "ceil_mode": 1}),
+    ((1, 2, 9), {"kernel_shape": (3,), "dilations": (2,), "auto_pad": "SAME_UPPER"}),
+    ((2, 3, 8, 8), {"kernel_shape": (2, 2), "strides": (2, 2)}),
+    ((1, 2, 7, 8), {"kernel_shape": (3, 2), "strides": (2, 3), "pads": (1, 0, 1, 1),
+                    "ceil_mode": 1}),
+    ((1, 2, 8, 7), {"kernel_shape": (3, 3), "dilations": (2, 1), "pads": (2, 1, 0, 1)}),
+    ((1, 2, 7, 6), {"kernel_shape": (3, 2), "auto_pad": "SAME_UPPER"}),
+    ((1, 2, 7, 6), {"kernel_shape": (3, 2), "strides": (2, 2), "auto_pad": "SAME_LOWER"}),
+    ((1, 2, 8, 9), {"kernel_shape": (2, 3), "dilations": (3, 2), "strides": (2, 1),
+                    "auto_pad": "SAME_LOWER"}),
+    ((1, 2, 5, 6, 7), {"kernel_shape": (2, 3, 2), "strides": (2, 1, 2),
+                       "pads": (1, 1, 0, 0, 1, 1), "ceil_mode": 1}),
+    ((1, 2, 5, 6, 5), {"kernel_shape": (3, 3, 3), "strides": (2, 2, 2), "pads": (1,) * 6,
+                       "dilations": (1, 2, 1)}),
+    ((1, 2, 6, 6, 6), {"kernel_shape": (2, 2, 2), "strides": (2, 2, 2),
+                       "auto_pad": "SAME_UPPER"}),
+]
+FULL = [((1, 2, 7), (3,)), ((1, 2, 5, 6), (2, 3)), ((1, 1, 4, 3, 5), (2, 2, 3))]
+
+
+def check_pools(x, attrs, pools=POOLS, *, rtol=1e-5, atol=1e-6, cc=None, sanitize_dir=None):
+    """One graph with one node per ``(op, extra attributes)`` of ``pools`` over ``x``: the C
+    build (with ``cc``; given ``sanitize_dir``, also the driver under ASan+UBSan) gives the
+    reference's outputs."""
+    g = Graph("pools")
+    xv = g.add_input("x", TensorType.of(x))
+    for i, (op, extra) in enumerate(pools):
+        (y,) = g.add_node(op, [xv], {**attrs, **extra}, label=f"{op.lower()}{i}")
+        g.add_output(y, f"y{i}")
+    want = cnnc.compile(g, target="reference").run({"x": x})
+    runs = [cnnc.compile(g, target="c", cc=cc).run({"x": x})]
+    if sanitize_dir is not None:
+        exe = cb.build_exe(cb.generate(g, sanitize_dir), flags=("-O1",), sanitize_flags=SANITIZE)
+        outs = cb.run_exe(exe, [x], list(g.output_types().values()),
+                          env={"ASAN_OPTIONS": "detect_leaks=0"})
+        runs.append(dict(zip(want, outs)))
+    for got in runs:
+        for i, (name, w) in enumerate(want.items()):
+            assert got[name].shape == w.shape and got[name].dtype == w.dtype, name
+            np.testing.assert_allclose(got[name], w, rtol=rtol, atol=atol, err_msg=str(pools[i]))
+
+
+@pytest.mark.parametrize("xs,attrs", CASES, ids=lambda v: str(v).replace(" ", ""))
+def test_pools_c(rng, xs, attrs):
+    check_pools(rng.standard_normal(xs).astype(np.float32), attrs)
+
+
+@pytest.mark.parametrize("xs,kernel", FULL)
+def test_pools_c_full_padding(rng, xs, kernel):
+    """FULL pads k-1 on both sides: the corner windows hold one tap on the input."""
+    check_pools(rng.standard_normal(xs).astype(np.float32), {"kernel_shape": kernel, "auto_pad": "FULL"})
+
+
+@pytest.mark.parametrize("xs,attrs", [CASES[6], CASES[13], CASES[18]])
+def test_pools_c_float64(rng, xs, attrs):
+    check_pools(rng.standard_normal(xs), attrs, rtol=1e-12, atol=1e-13)
+
+
+def test_pools_c_special_values(rng):
+    """Large values (LSE subtracts the window max), -inf and NaN (max propagates NaN)."""
+    x = (1000 + rng.standard_normal((1, 2, 6, 6))).astype(np.float32)
+    x[0, 1, 2, 3], x[0, 1, 0, 0] = np.nan, -np.inf
+    check_pools(x, {"kernel_shape": (3, 3), "pads": (1, 1, 1, 1)},
+                [("MaxPool", {}), ("LSEPool", {}), ("AveragePool", {})])
+
+
+def test_weighted_average_c_sigma_limits(rng):
+    x = rng.standard_normal((1, 2, 7, 7)).astype(np.float32)
+    check_pools(x, {"kernel_shape": (3, 3), "pads": (1, 1, 1, 1), "strides": (2, 2)},
+                [("WeightedAvgPool", {"sigma": 1e6}), ("WeightedAvgPool", {"sigma": 0.05})])
+
+
+def test_pools_c_sanitized(rng, tmp_path):
+    """A 3-D ceil_mode/dilated window grid under ASan+UBSan: no tap read out of bounds."""
+    x = rng.standard_normal((1, 2, 5, 6, 7)).astype(np.float32)
+    check_pools(x, {"kernel_shape": (2, 3, 2), "strides": (2, 1, 2), "dilations": (1, 2, 1),
+                    "pads": (1, 2, 0, 1, 1, 2), "ceil_mode": 1}, sanitize_dir=tmp_path / "gen")
+
+
+def test_pools_c_clang(rng):
+    if shutil.which("clang") is None:
+        pytest.skip("clang is not installed")
+    check_pools(rng.standard_normal((1, 2, 7, 8)).astype(np.float32),
+                {"kernel_shape": (3, 2), "strides": (2, 3), "pads": (1, 0, 1, 1), "ceil_mode": 1},
+                cc="clang")

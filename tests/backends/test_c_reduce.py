@@ -1,0 +1,135 @@
+"""C kernels of the Reduce* ops agree with the reference: the shapes, axes (non-contiguous
+ones included), keepdims and noop_with_empty_axes of tests/ops/test_reduce.py, float32,
+float64 and the integer dtypes (wrapping, truncating Mean and L2), empty extents, NaN,
+large values and long reductions.  Each test builds one graph holding every op, so one
+compile checks them all; some graphs also run as the standalone driver under ASan+UBSan."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cnnc
+from cnnc.backends import c as cb
+from cnnc.ir import Graph, TensorType
+
+SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
+
+OPS = ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2", "ReduceLogSumExp",
+       "ReduceProd"]
+INT_OPS = [op for op in OPS if op != "ReduceLogSumExp"]
+
+CASES = [
+    # (shape, axes, keepdims, noop_with_empty_axes)
+    ((5,), None, 1, 0),
+    ((5,), (0,), 0, 0),
+    ((3, 4), (1,), 1, 0),
+    ((3, 4), (-2,), 0, 0),
+    ((3, 4), None, 0, 0),
+    ((3, 4), None, 1, 1),
+    ((3, 4), (), 0, 1),
+    ((2, 3, 4), (0, 2), 1, 0),
+    ((2, 3, 4), (2, 0), 0, 0),
+    ((2, 3, 4), (1, -1), 0, 1),
+    ((2, 3, 4), (0, 1, 2), 1, 0),
+    ((2, 3, 4, 5), (2, 3), 1, 0),
+    ((2, 3, 4, 5), (1,), 0, 0),
+]
+
+
+def graph_check(inputs: Sequence[np.ndarray], nodes: Sequence[tuple[str, Sequence[int], Mapping]],
+                const: Sequence[int] = (), rtol: float = 1e-5, atol: float = 1e-6,
+                sanitize_in: Path | None = None) -> None:
+    """One graph: ``inputs`` (those in ``const`` as Constants) and ``nodes`` ``(op, operand
+    indices, attrs)``, every result a graph output; the C model gives the reference's
+    outputs (exactly for integers).  With ``sanitize_in`` (a folder), so does the model's
+    standalone driver built there under ASan+UBSan."""
+    g = Graph("c_check")
+    vals, feeds = [], {}
+    for i, a in enumerate(inputs):
+        if i in const:
+            vals.append(g.add_constant(a, f"c{i}"))
+        else:
+            vals.append(g.add_input(f"in{i}", TensorType.of(a)))
+            feeds[f"in{i}"] = a
+    for k, (op, operands, attrs) in enumerate(nodes):
+        for j, v in enumerate(g.add_node(op, [vals[i] for i in operands], attrs)):
+            g.add_output(v, f"n{k}_{op}_{j}")
+    want = cnnc.compile(g, target="reference").run(feeds)
+    runs = [cnnc.compile(g, target="c").run(feeds)]
+    if sanitize_in is not None:
+        exe = cb.build_exe(cb.generate(g, sanitize_in / "gen"), flags=("-O1",), sanitize_flags=SANITIZE)
+        outs = cb.run_exe(exe, [feeds[n] for n in g.input_types()], list(g.output_types().values()),
+                          env={**os.environ, "ASAN_OPTIONS": "detect_leaks=0"})
+        runs.append(dict(zip(want, outs)))
+    for got in runs:
+        for name, w in want.items():
+            assert got[name].shape == w.shape and got[name].dtype == w.dtype, name
+            if w.dtype.kind == "f":
+                np.testing.assert_allclose(got[name], w, rtol=rtol, atol=atol, err_msg=name)
+            else:
+                np.testing.assert_array_equal(got[name], w, err_msg=name)
+
+
+def _attrs(axes, keepdims, noop):
+    return {"axes": axes, "keepdims": keepdims, "noop_with_empty_axes": noop}
+
+
+@pytest.mark.parametrize("shape,axes,keepdims,noop", CASES)
+def test_reduce_c(rng, shape, axes, keepdims, noop):
+    """float32, float64 and int64 (small values keep Prod in range; negative ones check
+    Mean's truncation toward zero) in one graph."""
+    a = _attrs(axes, keepdims, noop)
+    inputs = [rng.standard_normal(shape).astype(np.float32), rng.standard_normal(shape),
+              rng.integers(-4, 5, shape)]
+    nodes = [(op, [0], a) for op in OPS] + [(op, [1], a) for op in OPS]
+    nodes += [(op, [2], a) for op in INT_OPS]
+    graph_check(inputs, nodes, atol=1e-5)
+
+
+def test_reduce_c_small_integer_dtypes_wrap(rng, tmp_path):
+    """int32, int8 and uint8 accumulate in their own width, wrapping as numpy does."""
+    a = _attrs((0, 2), 0, 0)
+    inputs = [rng.integers(-2**31, 2**31, (3, 2, 5)).astype(np.int32),
+              rng.integers(-128, 128, (3, 2, 5)).astype(np.int8),
+              rng.integers(0, 256, (3, 2, 5)).astype(np.uint8),
+              rng.integers(-2, 3, (3, 2, 5)).astype(np.int8)]   # L2 without wrapping
+    nodes = [(op, [i], a) for i in range(3) for op in INT_OPS if op != "ReduceL2"]
+    nodes += [("ReduceL2", [3], a), ("ReduceL2", [2], a), ("ReduceL2", [0], {"axes": (1,)})]
+    graph_check(inputs, nodes, sanitize_in=tmp_path)
+
+
+def test_reduce_c_empty_extent():
+    """Reducing nothing gives each reduction's identity (NaN for Mean, -inf for LogSumExp,
+    the dtype's extremes for Max/Min); an empty result is an empty output."""
+    x, xi = np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int64)
+    a = _attrs((0,), 0, 0)
+    nodes = [(op, [0], a) for op in OPS] + [(op, [1], a) for op in INT_OPS]
+    nodes += [(op, [0], _attrs((1,), 1, 0)) for op in ("ReduceSum", "ReduceMax")]
+    graph_check([x, xi], nodes)
+
+
+def test_reduce_c_special_values(rng, tmp_path):
+    """LogSumExp of ±1000 and -inf rows stays finite as in the reference; NaN propagates
+    through Max/Min (and through the merge of lanes); a long float32 sum (accumulated in
+    double, over lanes) and kept inner blocks longer than one chunk (600 = 3 x 200; 257 =
+    256 + 1)."""
+    big = (rng.standard_normal((2, 3, 4)) * 10 + np.array([1000, -1000, 0])[:, None]).astype(np.float32)
+    big[0, 0, 0] = -np.inf
+    big[1, 2, :] = -np.inf
+    nan = rng.standard_normal((3, 64)).astype(np.float32)
+    nan[1, 37] = np.nan
+    long_ = (rng.standard_normal(100_000) + 3).astype(np.float32)
+    wide = rng.standard_normal((3, 5, 600)).astype(np.float32)
+    ragged = rng.standard_normal((2, 3, 257)).astype(np.float32)
+    nodes = [("ReduceLogSumExp", [0], {"axes": (2,)}), ("ReduceLogSumExp", [0], {"axes": (0, 2)}),
+             ("ReduceMax", [1], {"axes": (1,)}), ("ReduceMin", [1], {"axes": (0,)}),
+             ("ReduceLogSumExp", [1], {"axes": (1,)}), ("ReduceProd", [1], {"axes": (1,)}),
+             ("ReduceSum", [2], {}), ("ReduceMean", [2], {}), ("ReduceL2", [2], {}),
+             ("ReduceLogSumExp", [3], {"axes": (1,)}), ("ReduceMax", [3], {"axes": (0, 1)}),
+             ("ReduceMean", [3], {"axes": (1,), "keepdims": 0}),
+             ("ReduceMax", [4], {"axes": (0, 1)}), ("ReduceL2", [4], {"axes": (1,)})]
+    graph_check([big, nan, long_, wide, ragged], nodes, rtol=1e-5, atol=1e-5, sanitize_in=tmp_path)

@@ -1,0 +1,133 @@
+"""C kernels of MaxRoiPool and RoiAlign agree with the reference over the grid of
+tests/ops/test_roi_pool.py, with rois (and batch indices) as run-time inputs: boxes partly or
+wholly outside the image, corners on rounding ties, every pooled shape / sampling ratio /
+mode / coordinate transformation.  An out-of-range batch index (where the reference raises)
+gives zeros for that roi.  The settings over one input are nodes of one graph (one compile)."""
+import numpy as np
+import pytest
+
+import cnnc
+from cnnc.backends import c as cb
+from cnnc.ir import Graph, TensorType
+
+SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
+
+
+def _rois(rng, n_rois, batch, size, with_index=True):
+    """tests/ops/test_roi_pool.py's boxes: some partly or wholly outside the image, corners
+    on a 0.25 grid so that scaled corners hit rounding ties."""
+    corners = np.round(rng.uniform(-3, size + 3, (n_rois, 2)) * 4) / 4
+    ext = np.round(rng.uniform(0, size, (n_rois, 2)) * 4) / 4
+    boxes = np.concatenate([corners, corners + ext], axis=1)
+    if not with_index:
+        return boxes.astype(np.float32)
+    return np.concatenate([rng.integers(0, batch, (n_rois, 1)), boxes], 1).astype(np.float32)
+
+
+def build(nodes, feeds):
+    """A graph over the inputs ``feeds`` with one node per ``(op, input names, attrs)``."""
+    g = Graph("roi")
+    vals = {k: g.add_input(k, TensorType.of(v)) for k, v in feeds.items()}
+    for i, (op, names, attrs) in enumerate(nodes):
+        (y,) = g.add_node(op, [vals[n] for n in names], attrs, label=f"{op.lower()}{i}")
+        g.add_output(y, f"y{i}")
+    return g
+
+
+def check_nodes(nodes, feeds, *, rtol=1e-5, atol=1e-6, sanitize_dir=None):
+    """The C build (given ``sanitize_dir``, also the driver under ASan+UBSan) gives the
+    reference's outputs."""
+    g = build(nodes, feeds)
+    want = cnnc.compile(g, target="reference").run(feeds)
+    runs = [cnnc.compile(g, target="c").run(feeds)]
+    if sanitize_dir is not None:
+        exe = cb.build_exe(cb.generate(g, sanitize_dir), flags=("-O1",), sanitize_flags=SANITIZE)
+        outs = cb.run_exe(exe, list(feeds.values()), list(g.output_types().values()),
+                          env={"ASAN_OPTIONS": "detect_leaks=0"})
+        runs.append(dict(zip(want, outs)))
+    for got in runs:
+        for i, (name, w) in enumerate(want.items()):
+            assert got[name].shape == w.shape and got[name].dtype == w.dtype, name
+            np.testing.assert_allclose(got[name], w, rtol=rtol, atol=atol, err_msg=str(nodes[i]))
+
+
+POOLED = [((2, 2), 1.0), ((3, 4), 0.5), ((1, 1), 0.75), ((4, 3), 0.25), ((6, 6), 1.0)]
+ALIGN_ATTRS = [
+    {},
+    {"output_height": 3, "output_width": 2},
+    {"output_height": 2, "output_width": 4, "sampling_ratio": 2, "spatial_scale": 0.5},
+    {"output_height": 3, "output_width": 3, "mode": "max"},
+    {"output_height": 2, "output_width": 2, "mode": "max", "sampling_ratio": 3},
+    {"output_height": 4, "output_width": 3, "coordinate_transformation_mode": "output_half_pixel"},
+    {"output_height": 2, "output_width": 3, "spatial_scale": 0.25, "mode": "max",
+     "coordinate_transformation_mode": "output_half_pixel"},
+]
+
+
+@pytest.mark.parametrize("xs", [(1, 3, 10, 12), (2, 2, 7, 5)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_roi_pool_c(rng, xs, dtype):
+    feeds = {"x": rng.standard_normal(xs).astype(dtype)}
+    nodes = []
+    for k, (pooled, scale) in enumerate(POOLED):
+        feeds[f"rois{k}"] = _rois(rng, 6, xs[0], max(xs[2:]) / scale).astype(dtype)
+        nodes.append(("MaxRoiPool", ["x", f"rois{k}"], {"pooled_shape": pooled, "spatial_scale": scale}))
+    check_nodes(nodes, feeds)
+
+
+def test_max_roi_pool_c_float32_rounding():
+    """Corners rounded as the reference does, in float32: |v| + 0.5 rounds up to the next
+    integer for v = 0.49999997 (C's roundf would give 0), and ties go away from zero."""
+    x = np.arange(2 * 1 * 6 * 6, dtype=np.float32).reshape(2, 1, 6, 6)
+    rois = np.array([[0, 0.49999997, 0.49999997, 2.5, 3.5],
+                     [1, -0.5, -1.5, 4.49999997, 1.5],
+                     [1, 5.5, 5.5, 9, 9]], np.float32)
+    check_nodes([("MaxRoiPool", ["x", "rois"], {"pooled_shape": (2, 3)}),
+                 ("MaxRoiPool", ["x", "rois"], {"pooled_shape": (3, 2), "spatial_scale": 0.5})],
+                {"x": x, "rois": rois}, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("xs", [(1, 3, 10, 12), (3, 2, 6, 9)])
+def test_roi_align_c(rng, xs):
+    feeds = {"x": rng.standard_normal(xs).astype(np.float32),
+             "idx": rng.integers(0, xs[0], 5).astype(np.int64)}
+    nodes = []
+    for k, attrs in enumerate(ALIGN_ATTRS):
+        feeds[f"rois{k}"] = _rois(rng, 5, xs[0], max(xs[2:]) / attrs.get("spatial_scale", 1.0),
+                                  with_index=False)
+        nodes.append(("RoiAlign", ["x", f"rois{k}", "idx"], attrs))
+    check_nodes(nodes, feeds)
+
+
+def test_roi_align_c_float64_and_inverted_box(rng, tmp_path):
+    """A box with x2 < x1 under half_pixel has no samples: zeros; float64 throughout; run
+    under ASan+UBSan too."""
+    x = rng.standard_normal((2, 2, 6, 7))
+    rois = np.concatenate([[[4, 4, 1, 1], [1, 1, 4, 4], [-3, -2, 9, 9]], _rois(rng, 3, 2, 7, False)])
+    feeds = {"x": x, "rois": rois.astype(np.float64), "idx": np.array([0, 1, 1, 0, 1, 0], np.int64)}
+    nodes = [("RoiAlign", ["x", "rois", "idx"], {**a, "output_height": 2, "output_width": 3})
+             for a in ALIGN_ATTRS]
+    check_nodes(nodes, feeds, rtol=1e-12, atol=1e-13, sanitize_dir=tmp_path / "gen")
+
+
+def test_roi_ops_c_out_of_range_batch_index_gives_zeros(rng, tmp_path):
+    """The reference raises; the kernels write zeros for those rois and stay in bounds
+    (checked under ASan+UBSan); the other rois are as the reference computes them."""
+    x = rng.standard_normal((2, 3, 6, 7)).astype(np.float32)
+    boxes = _rois(rng, 5, 2, 7, with_index=False)
+    bad = np.array([0, 2, -1, 1, 7])          # rows 1, 2, 4 are out of range
+    rois = np.concatenate([bad[:, None].astype(np.float32), boxes], axis=1)
+    rois[4, 0] = np.nan
+    feeds = {"x": x, "rois": rois, "boxes": boxes, "idx": bad.astype(np.int64)}
+    nodes = [("MaxRoiPool", ["x", "rois"], {"pooled_shape": (2, 2)}),
+             ("RoiAlign", ["x", "boxes", "idx"], {"output_height": 2, "output_width": 2})]
+    g = build(nodes, feeds)
+    exe = cb.build_exe(cb.generate(g, tmp_path / "gen"), flags=("-O1",), sanitize_flags=SANITIZE)
+    got = cb.run_exe(exe, list(feeds.values()), list(g.output_types().values()),
+                     env={"ASAN_OPTIONS": "detect_leaks=0"})
+    ok = [0, 3]
+    good = {"x": x, "rois": rois[ok], "boxes": boxes[ok], "idx": bad[ok].astype(np.int64)}
+    want = list(cnnc.compile(build(nodes, good), target="reference").run(good).values())
+    for y, w in zip(got, want):
+        np.testing.assert_allclose(y[ok], w, rtol=1e-5, atol=1e-6)
+        assert not y[[1, 2, 4]].any()

@@ -1,0 +1,128 @@
+"""C kernels of the tensor-shape ops agree exactly with the reference: the reshaping ops
+(a copy or nothing), and Transpose, Expand, Tile, Slice (negative steps, clamped bounds),
+DepthToSpace/SpaceToDepth (DCR and CRD, 1-D to 3-D) through offset tables, over the cases
+of tests/ops/test_shape.py and every C dtype.  One graph per op (one compile); some builds
+also run as the standalone driver under ASan+UBSan."""
+import numpy as np
+import pytest
+
+import cnnc
+from cnnc.backends import c as cb
+from cnnc.ir import Graph, TensorType
+
+INT_MAX, INT_MIN = 2**63 - 1, -(2**63)
+
+SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
+
+
+def check_graph(g, feeds, tmp_path=None, rtol=1e-5, atol=1e-6):
+    """The C build of ``g`` (and, given ``tmp_path``, its driver under ASan+UBSan) gives the
+    reference's outputs; returns the C build's."""
+    want = cnnc.compile(g, target="reference").run(feeds)
+    runs = [cnnc.compile(g, target="c").run(feeds)]
+    if tmp_path is not None:
+        exe = cb.build_exe(cb.generate(g, tmp_path / "gen"), flags=("-O1",), sanitize_flags=SANITIZE)
+        outs = cb.run_exe(exe, [feeds[n] for n in g.input_types()], list(g.output_types().values()),
+                          env={"ASAN_OPTIONS": "detect_leaks=0"})
+        runs.append(dict(zip(want, outs)))
+    for got in runs:
+        for name, w in want.items():
+            assert got[name].shape == w.shape and got[name].dtype == w.dtype, name
+            if w.dtype.kind == "f":
+                np.testing.assert_allclose(got[name], w, rtol=rtol, atol=atol, err_msg=name)
+            else:
+                np.testing.assert_array_equal(got[name], w, err_msg=name)
+    return runs[0]
+
+
+def add(g, feeds, op, operands, attrs=None, const=(), name=None):
+    """Node ``op`` over ``operands`` (new graph inputs; Constants at the indices in
+    ``const``), each of its results a graph output."""
+    name = name or f"{op.lower()}{len(g.outputs)}"
+    vals = []
+    for i, a in enumerate(operands):
+        if i in const:
+            vals.append(g.add_constant(np.asarray(a), f"{name}_c{i}"))
+        else:
+            feeds[f"{name}_{i}"] = a
+            vals.append(g.add_input(f"{name}_{i}", TensorType.of(a)))
+    for j, v in enumerate(g.add_node(op, vals, attrs or {})):
+        g.add_output(v, f"{name}_out{j}")
+
+
+
+CASES = {
+    "Flatten": [((5,), {"axis": 0}), ((5,), {"axis": 1}), ((2, 3, 4), {"axis": 0}),
+                ((2, 3, 4), {"axis": 3}), ((2, 3, 4), {"axis": -1}), ((2, 3, 4, 5), {"axis": 2})],
+    "Reshape": [((2, 3, 4), {"shape": (4, -1)}), ((2, 3, 4), {"shape": (0, 0, 2, 2)}),
+                ((6,), {"shape": (1, 2, 1, 3)}), ((2, 3, 4, 5), {"shape": (2, 0, -1)}),
+                ((2, 0, 4), {"shape": (0, 0, 4)}), ((2, 3, 4), {"shape": (4, 3, 2), "allowzero": 1})],
+    "Squeeze": [((1, 3, 1, 4), {}), ((1, 3, 1, 4), {"axes": (-2, 0)}), ((1,), {}),
+                ((3, 1, 1), {"axes": (1, 2)})],
+    "Unsqueeze": [((3,), {"axes": (0,)}), ((3, 4), {"axes": (0, 3)}), ((2, 3, 4), {"axes": (4, 0, 2)})],
+    "Transpose": [((5,), {}), ((2, 3), {}), ((2, 3, 4), {"perm": (0, 2, 1)}), ((2, 3, 4), {}),
+                  ((2, 3, 4, 5), {"perm": (3, 0, 2, 1)}), ((1, 3, 1, 4), {"perm": (2, 0, 3, 1)}),
+                  ((2, 3, 4, 5), {"perm": (0, 1, 3, 2)})],
+    "Expand": [((3, 1), {"shape": (2, 1, 4)}), ((1,), {"shape": (3,)}), ((2, 3), {"shape": (1, 1)}),
+               ((4, 1, 1), {"shape": (2, 1, 3, 5)}), ((3,), {"shape": (2, 1)}),
+               ((1, 2, 1, 1, 1), {"shape": (3, 1, 4, 2, 1)})],
+    "Tile": [((3,), {"repeats": (2,)}), ((2, 3), {"repeats": (1, 3)}), ((2, 3), {"repeats": (2, 0)}),
+             ((2, 1, 3), {"repeats": (2, 2, 1)}), ((1, 2, 2, 2), {"repeats": (1, 1, 3, 2)})],
+    "Slice": [((10,), {"starts": (2,), "ends": (7,)}),
+              ((10,), {"starts": (-3,), "ends": (INT_MAX,)}),
+              ((10,), {"starts": (8,), "ends": (1,), "steps": (-2,)}),
+              ((10,), {"starts": (-1,), "ends": (INT_MIN,), "steps": (-1,)}),
+              ((10,), {"starts": (20,), "ends": (-20,), "steps": (-3,)}),
+              ((10,), {"starts": (-20,), "ends": (20,), "steps": (4,)}),
+              ((10,), {"starts": (5,), "ends": (5,)}),
+              ((10,), {"starts": (7,), "ends": (2,)}),
+              ((4, 6), {"starts": (1, 0), "ends": (3, INT_MAX), "steps": (1, 2)}),
+              ((4, 6), {"starts": (0,), "ends": (-1,), "axes": (-1,)}),
+              ((4, 6), {"starts": (3, 4), "ends": (0, 1), "axes": (0, 1), "steps": (-1, -2)}),
+              ((3, 4, 5), {"starts": (1, -2), "ends": (INT_MAX, 0), "axes": (2, 0), "steps": (2, -1)}),
+              ((2, 3, 4, 5), {"starts": (0, 1, 0), "ends": (2, 3, 4), "axes": (-1, 1, 2), "steps": (3, 1, 2)}),
+              ((2, 8, 6, 6), {"starts": (2,), "ends": (6,), "axes": (1,)})],
+}
+
+
+@pytest.mark.parametrize("op", list(CASES))
+def test_shape_op(rng, tmp_path, op):
+    g, feeds = Graph(op.lower()), {}
+    for shape, attrs in CASES[op]:
+        add(g, feeds, op, [rng.standard_normal(shape).astype(np.float32)], attrs)
+    check_graph(g, feeds, tmp_path if op in ("Slice", "Tile") else None, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int64", "int32", "int8", "uint8", "bool"])
+def test_any_dtype(rng, dtype):
+    g, feeds = Graph(f"shape_{dtype}"), {}
+    x = (rng.standard_normal((3, 6)) * 10).astype(dtype)
+    for op, attrs in [("Reshape", {"shape": (6, -1)}), ("Transpose", {}), ("Tile", {"repeats": (2, 1)}),
+                      ("Slice", {"starts": (1,), "ends": (5,), "axes": (1,)}),
+                      ("Expand", {"shape": (2, 3, 6)}), ("Unsqueeze", {"axes": (0,)})]:
+        add(g, feeds, op, [x], attrs)
+    add(g, feeds, "DepthToSpace", [x.reshape(1, 18, 1, 1)], {"blocksize": 3})
+    check_graph(g, feeds)
+
+
+def test_unsqueeze_of_a_scalar(rng):
+    g, feeds = Graph("scalar"), {}
+    add(g, feeds, "Unsqueeze", [np.array(2.5, np.float32)], {"axes": (0,)}, const=(0,))
+    add(g, feeds, "Expand", [np.array(1.5, np.float32)], {"shape": (2, 3)}, const=(0,))
+    check_graph(g, feeds)
+
+
+SPACE_DEPTH = [((2, 8, 2, 3), 2), ((1, 18, 2, 2), 3), ((1, 4, 1, 1), 2), ((2, 6, 3), 2),
+               ((1, 9, 2), 3), ((1, 16, 2, 1, 3), 2)]
+
+
+def test_depth_to_space_and_back(rng, tmp_path):
+    g, feeds = Graph("depth_space"), {}
+    for shape, b in SPACE_DEPTH:
+        x = rng.standard_normal(shape).astype(np.float32)
+        for mode in ["DCR", "CRD"]:
+            add(g, feeds, "DepthToSpace", [x], {"blocksize": b, "mode": mode})
+            n, c, *spatial = shape
+            y = x.reshape(n, c // b ** len(spatial), *(d * b for d in spatial))
+            add(g, feeds, "SpaceToDepth", [y], {"blocksize": b, "mode": mode})
+    check_graph(g, feeds, tmp_path, rtol=0, atol=0)
