@@ -130,7 +130,18 @@ def _logic_graph():
     return g
 
 
+def _fused_graph():
+    """A ResNet basic block after fusion: FusedConv with Relu, then with a residual."""
+    m = nn.Model("block", seed=2)
+    x = m.input("x", (1, 4, 6, 6))
+    y = nn.relu(nn.batch_norm(nn.conv(x, 4, 3, padding=1), random_stats=True))
+    y = nn.batch_norm(nn.conv(y, 4, 3, padding=1), random_stats=True)
+    m.output(nn.relu(nn.add(y, x)), "y")
+    return cnnc.optimize(m.build(), passes=["fuse_conv_norm_act", "eliminate_dead_code"])
+
+
 EXTRA = {  # ops whose conformance cases are outside the subset: (graph, input shape)
+    "fused_conv": (_fused_graph, (1, 4, 6, 6)),
     "logic": (_logic_graph, (2, 3, 4)),
     "global_lp": (lambda: _one_op("GlobalLpPool", (2, 3, 5, 4), {"p": 3}), (2, 3, 5, 4)),
     "reduce_min": (lambda: _one_op("ReduceMin", (2, 3, 4), {"axes": (1,), "keepdims": 0}), (2, 3, 4)),
