@@ -149,3 +149,31 @@ def test_examples_agree_with_reference(example, rng):
         got, want = cnnc.compile(graph, target="c").run(feeds), cnnc.compile(graph).run(feeds)
         for k in want:
             np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-4, err_msg=f"{example}:{k}")
+
+
+LIGHT = Path(__import__("onnx").__file__).parent / "backend" / "test" / "data" / "light"
+
+
+@pytest.mark.parametrize("model", sorted(p.stem[len("light_"):] for p in LIGHT.glob("light_*.onnx")
+                                         if not p.stem.endswith("_0")))
+def test_light_models_compile_under_clang(model, tmp_path):
+    """gcc builds every light model in the conformance run; clang compiles them here."""
+    if shutil.which("clang") is None:
+        pytest.skip("clang is not installed (.ci/run installs it)")
+    g = cnnc.optimize(cnnc.load_onnx(LIGHT / f"light_{model}.onnx"))
+    folder = cb.generate(g, tmp_path, weights="blob")
+    (src,) = [p.name for p in folder.glob("*.c") if not p.name.endswith("_main.c")]
+    subprocess.run(["clang", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1", "-c", src, "-o", "/dev/null"],
+                   cwd=folder, check=True)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_examples_compile_under_clang(example, tmp_path):
+    if shutil.which("clang") is None:
+        pytest.skip("clang is not installed (.ci/run installs it)")
+    import runpy
+    g = runpy.run_path(str(ROOT / "examples" / f"{example}.py"), run_name="clang")["build"]()
+    folder = cb.generate(cnnc.optimize(g), tmp_path)
+    for src in folder.glob("*.c"):
+        subprocess.run(["clang", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1", "-c", src.name,
+                        "-o", "/dev/null"], cwd=folder, check=True)

@@ -3,8 +3,9 @@
 import re
 from collections import Counter, defaultdict
 
-_RESULTS: dict[str, Counter] = defaultdict(Counter)
-_ID = re.compile(r"test_(?:node_case|light_model)\[(?P<backend>[\w-]+)-")
+_RESULTS: dict[tuple[str, str], Counter] = defaultdict(Counter)
+_ID = re.compile(r"test_(?P<kind>node_case|light_model)\[(?P<backend>[\w-]+?)-")
+_KIND = {"node_case": "node cases", "light_model": "light models"}
 
 
 def pytest_runtest_logreport(report):
@@ -12,13 +13,13 @@ def pytest_runtest_logreport(report):
     if not m:
         return
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        _RESULTS[m["backend"]][report.outcome] += 1
+        _RESULTS[m["backend"], _KIND[m["kind"]]][report.outcome] += 1
 
 
 def pytest_terminal_summary(terminalreporter):
     if not _RESULTS:
         return
     terminalreporter.section("cnnc conformance")
-    for backend, c in sorted(_RESULTS.items()):
+    for (backend, kind), c in sorted(_RESULTS.items()):
         terminalreporter.write_line(f"{backend}: {c['passed']} passed, {c['skipped']} skipped, "
-                                    f"{c['failed']} failed")
+                                    f"{c['failed']} failed ({kind})")
