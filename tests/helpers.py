@@ -1,6 +1,7 @@
 """Shared test utilities: run one op through cnnc's reference and through ONNX's."""
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -9,6 +10,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 import cnnc
+from cnnc.backends import c as cb
 from cnnc.ir import Graph, TensorType
 
 OPSET = 21
@@ -146,3 +148,47 @@ def assert_equivalent(before: Graph, after: Graph, *, trials: int = 3, rtol: flo
         want, got = m0.run(feeds), m1.run(feeds)
         for name in want:
             np.testing.assert_allclose(got[name], want[name], rtol=rtol, atol=atol, err_msg=name)
+
+
+# ---------------------------------------------------------------- code-generating backends
+SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
+
+
+def run_sanitized(g, feeds, folder) -> dict:
+    """Outputs of ``g``'s standalone driver built under ASan+UBSan (every report fatal)."""
+    exe = cb.build_exe(cb.generate(g, folder), flags=("-O1",), sanitize_flags=SANITIZE)
+    outs = cb.run_exe(exe, [feeds[n] for n in g.input_types()], list(g.output_types().values()),
+                      env={**os.environ, "ASAN_OPTIONS": "detect_leaks=0"})
+    return dict(zip(g.output_types(), outs))
+
+
+def check_graph(g, feeds, tmp_path=None, rtol=1e-5, atol=1e-6):
+    """The C build of ``g`` (and, given ``tmp_path``, its driver under ASan+UBSan) gives the
+    reference's outputs; returns the C build's."""
+    want = cnnc.compile(g, target="reference").run(feeds)
+    runs = [cnnc.compile(g, target="c").run(feeds)]
+    if tmp_path is not None:
+        runs.append(run_sanitized(g, feeds, tmp_path / "gen"))
+    for got in runs:
+        for name, w in want.items():
+            assert got[name].shape == w.shape and got[name].dtype == w.dtype, name
+            if w.dtype.kind == "f":
+                np.testing.assert_allclose(got[name], w, rtol=rtol, atol=atol, err_msg=name)
+            else:
+                np.testing.assert_array_equal(got[name], w, err_msg=name)
+    return runs[0]
+
+
+def add(g, feeds, op, operands, attrs=None, const=(), name=None):
+    """Node ``op`` over ``operands`` (new graph inputs; Constants at the indices in
+    ``const``), each of its results a graph output."""
+    name = name or f"{op.lower()}{len(g.outputs)}"
+    vals = []
+    for i, a in enumerate(operands):
+        if i in const:
+            vals.append(g.add_constant(np.asarray(a), f"{name}_c{i}"))
+        else:
+            feeds[f"{name}_{i}"] = a
+            vals.append(g.add_input(f"{name}_{i}", TensorType.of(a)))
+    for j, v in enumerate(g.add_node(op, vals, attrs or {})):
+        g.add_output(v, f"{name}_out{j}")

@@ -4,48 +4,9 @@ dtypes.  Several nodes share one graph (one compile); one build per test also ru
 standalone driver under ASan+UBSan."""
 import numpy as np
 import pytest
+from helpers import add, check_graph
 
-import cnnc
-from cnnc.backends import c as cb
-from cnnc.ir import Graph, TensorType
-
-SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
-
-
-def check_graph(g, feeds, tmp_path=None, rtol=1e-5, atol=1e-6):
-    """The C build of ``g`` (and, given ``tmp_path``, its driver under ASan+UBSan) gives the
-    reference's outputs; returns the C build's."""
-    want = cnnc.compile(g, target="reference").run(feeds)
-    runs = [cnnc.compile(g, target="c").run(feeds)]
-    if tmp_path is not None:
-        exe = cb.build_exe(cb.generate(g, tmp_path / "gen"), flags=("-O1",), sanitize_flags=SANITIZE)
-        outs = cb.run_exe(exe, [feeds[n] for n in g.input_types()], list(g.output_types().values()),
-                          env={"ASAN_OPTIONS": "detect_leaks=0"})
-        runs.append(dict(zip(want, outs)))
-    for got in runs:
-        for name, w in want.items():
-            assert got[name].shape == w.shape and got[name].dtype == w.dtype, name
-            if w.dtype.kind == "f":
-                np.testing.assert_allclose(got[name], w, rtol=rtol, atol=atol, err_msg=name)
-            else:
-                np.testing.assert_array_equal(got[name], w, err_msg=name)
-    return runs[0]
-
-
-def add(g, feeds, op, operands, attrs=None, const=(), name=None):
-    """Node ``op`` over ``operands`` (new graph inputs; Constants at the indices in
-    ``const``), each of its results a graph output."""
-    name = name or f"{op.lower()}{len(g.outputs)}"
-    vals = []
-    for i, a in enumerate(operands):
-        if i in const:
-            vals.append(g.add_constant(np.asarray(a), f"{name}_c{i}"))
-        else:
-            feeds[f"{name}_{i}"] = a
-            vals.append(g.add_input(f"{name}_{i}", TensorType.of(a)))
-    for j, v in enumerate(g.add_node(op, vals, attrs or {})):
-        g.add_output(v, f"{name}_out{j}")
-
+from cnnc.ir import Graph
 
 DOMAIN = {
     "Sqrt": np.abs, "Exp": lambda x: x, "Log": lambda x: np.abs(x) + 0.01, "Erf": lambda x: x,

@@ -5,18 +5,15 @@ large values and long reductions.  Each test builds one graph holding every op, 
 compile checks them all; some graphs also run as the standalone driver under ASan+UBSan."""
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_sanitized
 
 import cnnc
-from cnnc.backends import c as cb
 from cnnc.ir import Graph, TensorType
-
-SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 
 OPS = ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2", "ReduceLogSumExp",
        "ReduceProd"]
@@ -61,10 +58,7 @@ def graph_check(inputs: Sequence[np.ndarray], nodes: Sequence[tuple[str, Sequenc
     want = cnnc.compile(g, target="reference").run(feeds)
     runs = [cnnc.compile(g, target="c").run(feeds)]
     if sanitize_in is not None:
-        exe = cb.build_exe(cb.generate(g, sanitize_in / "gen"), flags=("-O1",), sanitize_flags=SANITIZE)
-        outs = cb.run_exe(exe, [feeds[n] for n in g.input_types()], list(g.output_types().values()),
-                          env={**os.environ, "ASAN_OPTIONS": "detect_leaks=0"})
-        runs.append(dict(zip(want, outs)))
+        runs.append(run_sanitized(g, feeds, sanitize_in / "gen"))
     for got in runs:
         for name, w in want.items():
             assert got[name].shape == w.shape and got[name].dtype == w.dtype, name

@@ -8,12 +8,11 @@ import shutil
 
 import numpy as np
 import pytest
+from helpers import run_sanitized
 
 import cnnc
-from cnnc.backends import c as cb
 from cnnc.ir import Graph, TensorType
 
-SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 COORDS = ["half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
           "asymmetric", "tf_crop_and_resize"]
 NEAREST = ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]
@@ -56,10 +55,7 @@ def check_nodes(x, nodes, *, rtol=1e-6, atol=1e-7, cc=None, sanitize_dir=None):
     want = cnnc.compile(g, target="reference").run({"x": x})
     runs = [cnnc.compile(g, target="c", cc=cc).run({"x": x})]
     if sanitize_dir is not None:
-        exe = cb.build_exe(cb.generate(g, sanitize_dir), flags=("-O1",), sanitize_flags=SANITIZE)
-        outs = cb.run_exe(exe, [x], list(g.output_types().values()),
-                          env={"ASAN_OPTIONS": "detect_leaks=0"})
-        runs.append(dict(zip(want, outs)))
+        runs.append(run_sanitized(g, {"x": x}, sanitize_dir))
     for got in runs:
         for i, (name, w) in enumerate(want.items()):
             assert got[name].shape == w.shape and got[name].dtype == w.dtype, name

@@ -5,12 +5,11 @@ mode / coordinate transformation.  An out-of-range batch index (where the refere
 gives zeros for that roi.  The settings over one input are nodes of one graph (one compile)."""
 import numpy as np
 import pytest
+from helpers import SANITIZE, run_sanitized
 
 import cnnc
 from cnnc.backends import c as cb
 from cnnc.ir import Graph, TensorType
-
-SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 
 
 def _rois(rng, n_rois, batch, size, with_index=True):
@@ -41,10 +40,7 @@ def check_nodes(nodes, feeds, *, rtol=1e-5, atol=1e-6, sanitize_dir=None):
     want = cnnc.compile(g, target="reference").run(feeds)
     runs = [cnnc.compile(g, target="c").run(feeds)]
     if sanitize_dir is not None:
-        exe = cb.build_exe(cb.generate(g, sanitize_dir), flags=("-O1",), sanitize_flags=SANITIZE)
-        outs = cb.run_exe(exe, list(feeds.values()), list(g.output_types().values()),
-                          env={"ASAN_OPTIONS": "detect_leaks=0"})
-        runs.append(dict(zip(want, outs)))
+        runs.append(run_sanitized(g, feeds, sanitize_dir))
     for got in runs:
         for i, (name, w) in enumerate(want.items()):
             assert got[name].shape == w.shape and got[name].dtype == w.dtype, name

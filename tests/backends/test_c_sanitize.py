@@ -14,9 +14,10 @@ from cnnc.backends import c as cb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
 from harness import bind_compile_time_inputs, node_cases  # noqa: E402
+from helpers import SANITIZE  # noqa: E402
 from skips import NODE_SKIPS  # noqa: E402
 
-SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer")
+FLAGS = SANITIZE + ("-fno-omit-frame-pointer",)
 CASES = sorted(set(node_cases()) - set(NODE_SKIPS))
 SAMPLE = CASES[::12]
 
@@ -27,7 +28,7 @@ def run_sanitized(name, tmp_path):
     model, feeds = bind_compile_time_inputs(case.model, inputs)
     g = cnnc.load_onnx(model)
     folder = cb.generate(g, tmp_path / "gen")
-    exe = cb.build_exe(folder, flags=("-O1", "-g"), sanitize_flags=SANITIZE)
+    exe = cb.build_exe(folder, flags=("-O1", "-g"), sanitize_flags=FLAGS)
     outs = cb.run_exe(exe, [feeds[n] for n in g.input_types()], list(g.output_types().values()),
                       env={"ASAN_OPTIONS": "detect_leaks=0", "UBSAN_OPTIONS": "print_stacktrace=1"})
     for got, want in zip(outs, expected):

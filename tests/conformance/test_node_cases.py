@@ -1,6 +1,5 @@
 """ONNX node conformance cases (the CNN subset of shared/conformance) on every backend."""
 import pytest
-
 from harness import node_cases, run_node_case
 from skips import BACKEND_SKIPS, NODE_SKIPS
 

@@ -5,11 +5,11 @@ import os
 import numpy as np
 import onnx
 import pytest
+from helpers import dynamic_convnet
 from onnx import TensorProto, helper, numpy_helper
 
 import cnnc
 from cnnc.ir import CnncError
-from helpers import dynamic_convnet
 
 RNG = np.random.default_rng(0)
 

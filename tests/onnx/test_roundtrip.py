@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
 from harness import bind_compile_time_inputs, node_cases  # noqa: E402
 from skips import NODE_SKIPS  # noqa: E402
 
+
 def ort_run(model: onnx.ModelProto, feeds):
     import onnxruntime as ort
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])

@@ -2,9 +2,9 @@
 composition)."""
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run, onnx_run
 
 from cnnc.ir import CnncError
-from helpers import assert_close, cnnc_run, onnx_run
 
 CASES = [
     ("Relu", {}), ("LeakyRelu", {}), ("LeakyRelu", {"alpha": 0.3}), ("Elu", {}),

@@ -1,10 +1,10 @@
 """Concat and Split against onnx.reference on random inputs."""
 import numpy as np
 import pytest
+from helpers import cnnc_run, onnx_run
 
 import cnnc
 from cnnc.ir import CnncError, Graph, TensorType
-from helpers import cnnc_run, onnx_run
 
 
 @pytest.mark.parametrize("shapes,axis", [

@@ -1,9 +1,9 @@
 """Conv and ConvTranspose against onnx.reference on random inputs and many attribute sets."""
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run, onnx_run
 
 from cnnc.ir import CnncError
-from helpers import assert_close, cnnc_run, onnx_run
 
 CONV_CASES = [
     # (input shape, weight shape, attrs)

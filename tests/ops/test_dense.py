@@ -1,9 +1,9 @@
 """Gemm and MatMul against onnx.reference on random inputs."""
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run, onnx_run
 
 from cnnc.ir import CnncError
-from helpers import assert_close, cnnc_run, onnx_run
 
 M, K, N = 3, 5, 4
 

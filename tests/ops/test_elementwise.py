@@ -2,10 +2,9 @@
 broadcast patterns and dtypes."""
 import numpy as np
 import pytest
-
-from cnnc.ir import CnncError
 from helpers import assert_close, cnnc_run, onnx_run
 
+from cnnc.ir import CnncError
 
 
 def run(op, ins, attrs=None):

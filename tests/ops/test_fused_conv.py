@@ -4,11 +4,11 @@ onnxruntime with the same result; bad attributes are cnnc errors."""
 import numpy as np
 import onnx
 import pytest
+from helpers import assert_close, cnnc_run
 
 import cnnc
 from cnnc.ir import CnncError, Graph, ShapeError, TensorType
 from cnnc.ops.fused_conv import FUSABLE_ACTIVATIONS
-from helpers import assert_close, cnnc_run
 
 CASES = [  # (input shape, weight shape, window attrs)
     ((2, 3, 9), (4, 3, 3), {"pads": (1, 2)}),

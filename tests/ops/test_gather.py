@@ -1,9 +1,9 @@
 """Gather against onnx.reference (opset 13) on random data and random, partly negative indices."""
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run, onnx_run
 
 from cnnc.ir import CnncError
-from helpers import assert_close, cnnc_run, onnx_run
 
 CASES = [
     # (data shape, axis, indices shape)

@@ -1,9 +1,9 @@
 """GlobalAveragePool, GlobalMaxPool, GlobalLpPool against ONNX, 1-D/2-D/3-D."""
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run, onnx_run
 
 from cnnc.ir import CnncError
-from helpers import assert_close, cnnc_run, onnx_run
 
 SHAPES = [(2, 3, 7), (2, 3, 5, 6), (1, 4, 3, 4, 5), (1, 2, 1, 1)]
 

@@ -1,9 +1,9 @@
 """Identity and inference-time Dropout against onnx.reference."""
 import numpy as np
 import pytest
+from helpers import cnnc_run, onnx_run
 
 from cnnc.ir import CnncError
-from helpers import cnnc_run, onnx_run
 
 
 @pytest.mark.parametrize("shape", [(5,), (2, 3), (2, 3, 4), (1, 2, 3, 4, 5)])

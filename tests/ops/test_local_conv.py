@@ -1,9 +1,9 @@
 """LocalConv (unshared) and TiledConv, which ONNX lacks, against direct loops."""
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run
 
 from cnnc.ir import CnncError
-from helpers import assert_close, cnnc_run
 
 
 def loop_reference(x, kernel_at, bias_at, out_shape, strides, pads, dilations):

@@ -10,9 +10,9 @@ import math
 
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run, onnx_run
 
 from cnnc.ir import CnncError
-from helpers import assert_close, cnnc_run, onnx_run
 
 SHAPES = [(2, 5, 7), (2, 6, 4, 5), (1, 4, 3, 4, 2)]
 ODD = [

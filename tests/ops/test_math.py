@@ -1,10 +1,10 @@
 """Unary math ops and Cast against onnx.reference on random inputs."""
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run, onnx_run
 from onnx import helper
 
 from cnnc.ir import CnncError
-from helpers import assert_close, cnnc_run, onnx_run
 
 SHAPES = [(7,), (3, 5), (2, 3, 4), (1, 2, 3, 4)]
 

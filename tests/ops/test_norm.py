@@ -2,9 +2,9 @@
 against onnx.reference on random inputs, 0-D to 3-D spatial."""
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run, onnx_run
 
 from cnnc.ir import CnncError, UnsupportedError
-from helpers import assert_close, cnnc_run, onnx_run
 
 SHAPES = [(4, 6), (2, 6, 7), (2, 6, 5, 4), (1, 6, 3, 4, 5)]
 

@@ -2,9 +2,9 @@
 negative (cropping) pads, which ONNX's reference evaluator rejects (it calls np.pad)."""
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run, onnx_run
 
 from cnnc.ir import CnncError, Graph, TensorType
-from helpers import assert_close, cnnc_run, onnx_run
 
 MODES = ["constant", "reflect", "edge", "wrap"]
 

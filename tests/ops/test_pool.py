@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run, onnx_run
 
 from cnnc.ir import CnncError
-from helpers import assert_close, cnnc_run, onnx_run
 
 CASES = [
     # (input shape, attrs)

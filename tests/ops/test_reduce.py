@@ -2,9 +2,9 @@
 attribute in cnnc) over shapes, axes, keepdims and noop_with_empty_axes."""
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run, onnx_run
 
 from cnnc.ir import CnncError, Graph, TensorType
-from helpers import assert_close, cnnc_run, onnx_run
 
 OPS = ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2", "ReduceLogSumExp",
        "ReduceProd"]

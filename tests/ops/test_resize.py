@@ -4,10 +4,10 @@ transformation x nearest mode x exclude_outside x antialias, up- and downsamplin
 onnxruntime (see SPEC_CASES)."""
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run, onnx_run
 
 from cnnc.ir import CnncError, Graph, TensorType
 from cnnc.ops.resize import resize_plan
-from helpers import assert_close, cnnc_run, onnx_run
 
 COORDS = ["half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
           "asymmetric", "tf_crop_and_resize"]

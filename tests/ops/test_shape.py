@@ -2,9 +2,9 @@
 outside ONNX's 4-D against a direct loop)."""
 import numpy as np
 import pytest
+from helpers import cnnc_run, onnx_run
 
 from cnnc.ir import CnncError, Graph, TensorType
-from helpers import cnnc_run, onnx_run
 
 INT_MAX, INT_MIN = 2**63 - 1, -(2**63)
 

@@ -1,9 +1,9 @@
 """Softmax and LogSoftmax against onnx.reference (opset 13+ semantics: along one axis)."""
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run, onnx_run
 
 from cnnc.ir import CnncError
-from helpers import assert_close, cnnc_run, onnx_run
 
 OPS = ["Softmax", "LogSoftmax"]
 

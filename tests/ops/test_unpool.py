@@ -2,9 +2,9 @@
 1-D/2-D/3-D, and a MaxPool -> MaxUnpool round trip (checked against onnxruntime too)."""
 import numpy as np
 import pytest
+from helpers import assert_close, cnnc_run, onnx_run
 
 from cnnc.ir import CnncError
-from helpers import assert_close, cnnc_run, onnx_run
 
 OPSET = 22
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from helpers import assert_equivalent
 
 import cnnc
 import cnnc.dsl as nn
 from cnnc.passes import PROPERTIES, PassManager
-from helpers import assert_equivalent
 
 LIGHT = Path(onnx.__file__).parent / "backend/test/data/light"
 
