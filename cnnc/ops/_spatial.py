@@ -206,3 +206,25 @@ def kernel_major(mask: np.ndarray, nd: int) -> np.ndarray:
     out, kernel = mask.shape[:nd], mask.shape[nd:]
     flat = mask.reshape(*out, -1)
     return np.moveaxis(flat, -1, 0).reshape(int(np.prod(kernel)), *out)
+
+
+# ---------------------------------------------------------------- loop bounds
+def tap_reach(n_in: int, n_out: int, t: int, s: int, d: int, p: int) -> tuple[int, int]:
+    """The outputs ``[lo, hi)`` of ``[0, n_out)`` whose tap ``t`` reads inside the input:
+    ``0 <= o*s + t*d - p < n_in`` (one axis; ``p`` the begin pad)."""
+    off = t * d - p
+    lo = max(0, -(off // s))
+    return lo, max(lo, min(n_out, (n_in - 1 - off) // s + 1))
+
+
+def output_taps(n_in: int, n_out: int, k: int, s: int, d: int, p: int) -> tuple[tuple[int, int], ...]:
+    """Per output of one axis, the taps ``[first, end)`` that read inside the input (a
+    contiguous range, since the input index grows with the tap; empty ranges start where
+    the input would) — the dual of tap_reach."""
+    out = []
+    for o in range(n_out):
+        start = o * s - p
+        first = min(k, max(0, -(start // d)))    # the least t with start + t*d >= 0
+        end = min(k, (n_in - 1 - start) // d + 1)  # past the last t with start + t*d < n_in
+        out.append((first, max(first, end)))
+    return tuple(out)

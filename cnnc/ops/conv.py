@@ -116,13 +116,6 @@ def acc_ctype(dtype: str, terms: int) -> str:
     return "double" if dtype == "float64" or terms > LONG_REDUCTION else ctype(dtype)
 
 
-def _tap_range(n_src: int, n_dst: int, t: int, s: int, d: int, p: int) -> tuple[int, int]:
-    """The range [lo, hi) of j in [0, n_dst) with j*s + t*d - p inside [0, n_src)."""
-    off = t * d - p
-    lo = max(0, -(off // s))
-    return lo, max(lo, min(n_dst, (n_src - 1 - off) // s + 1))
-
-
 def _dims(v) -> str:
     """``(3, 3)`` -> ``3x3`` for kernel names (a negative pad -1 is ``n1``)."""
     return "x".join(str(i) if i >= 0 else f"n{-i}" for i in v)
@@ -147,7 +140,7 @@ def direct_conv(req, tag: str, *, tiles=None, bias: str = "", residual: str = ""
     cg, ksize = c // group, int(np.prod(k))
     tiles = tuple(tiles) if tiles is not None else (1,) * nd
     # outputs o reached by tap t (input o*s + t*d - p inside the input), per axis
-    reach = [[_tap_range(ishape[i], oshape[i], t, s[i], d[i], pads[i]) for t in range(k[i])]
+    reach = [[sp.tap_reach(ishape[i], oshape[i], t, s[i], d[i], pads[i]) for t in range(k[i])]
              for i in range(nd)]
     check = tuple(any(r != (0, oshape[i]) for r in reach[i]) for i in range(nd - 1))
     # interior columns: reached by every tap; in blocks when the weight is shared
@@ -196,10 +189,10 @@ def _convt_c(req):
     pads = _convt_pads(ishape, a)
     group, mg = a["group"], w.shape[1]
     # inputs i of tap t that land inside the row (output i*s + t*d - p), innermost axis
-    lo, hi = zip(*(_tap_range(oshape[-1], ishape[-1], t, s[-1], d[-1], pads[nd - 1]) for t in range(k[-1])))
+    lo, hi = zip(*(sp.tap_reach(oshape[-1], ishape[-1], t, s[-1], d[-1], pads[nd - 1]) for t in range(k[-1])))
     # unit-stride outer axes: whether some output row reaches outside the input
     # (input o - t*d + p, i.e. the tap range with stride 1, dilation -d, pad -p)
-    check = tuple(s[i] == 1 and any(_tap_range(ishape[i], oshape[i], t, 1, -d[i], -pads[i]) != (0, oshape[i])
+    check = tuple(s[i] == 1 and any(sp.tap_reach(ishape[i], oshape[i], t, 1, -d[i], -pads[i]) != (0, oshape[i])
                                     for t in range(k[i])) for i in range(nd - 1))
     acc = acc_ctype(y.dtype, x.shape[1] // group * int(np.prod(k)))
     params = {"ctype": ctype(y.dtype), "acc_ctype": acc, "N": x.shape[0], "C": x.shape[1],

@@ -242,14 +242,10 @@ class LoopPlan:
 
 def _axis_plan(n, out, k, s, d, pb, pe) -> AxisPlan:
     starts = tuple(o * s - pb for o in range(out))
-    taps = []
-    for st in starts:
-        first = min(k, max(0, -(st // d)))   # the least k with st + k*d >= 0
-        end = min(k, (n - 1 - st) // d + 1)  # past the last k with st + k*d <= n-1
-        taps.append((first, max(first, end)))
+    taps = sp.output_taps(n, out, k, s, d, pb)
     inner = [o for o, t in enumerate(taps) if t == (0, k)]
     interior = (inner[0], inner[-1] + 1) if inner else (0, 0)
-    return AxisPlan(n, out, k, s, d, pb, pe, starts, tuple(taps), interior)
+    return AxisPlan(n, out, k, s, d, pb, pe, starts, taps, interior)
 
 
 def loop_plan(g: Graph, node_name: str) -> LoopPlan:
