@@ -16,11 +16,11 @@ from cnnc.ir import Graph, TensorType
 OPSET = 21
 
 
-def cnnc_run(op: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None,
-             const: Sequence[int] = ()) -> tuple[np.ndarray, ...]:
-    """Build a one-node graph (operands listed in ``const`` become Constants, the rest graph
-    inputs), run it on the reference backend, and assert that the inferred output types
-    equal the computed outputs' shapes and dtypes."""
+def one_node_graph(op: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None,
+                   const: Sequence[int] = ()):
+    """A verified graph of one ``op`` node: operands listed in ``const`` are Constants, the
+    rest graph inputs ``in<i>``; every result is a graph output ``out<i>``.  Returns the
+    graph, the feeds and the node's output values."""
     g = Graph(f"single_{op}")
     vals, feeds = [], {}
     for i, a in enumerate(inputs):
@@ -33,7 +33,14 @@ def cnnc_run(op: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None
     outs = g.add_node(op, vals, attrs or {}, label=op.lower())
     for i, v in enumerate(outs):
         g.add_output(v, f"out{i}")
-    g.verify()
+    return g.verify(), feeds, outs
+
+
+def cnnc_run(op: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None,
+             const: Sequence[int] = ()) -> tuple[np.ndarray, ...]:
+    """Run a one-node graph (``one_node_graph``) on the reference backend, and assert that
+    the inferred output types equal the computed outputs' shapes and dtypes."""
+    g, feeds, outs = one_node_graph(op, inputs, attrs, const)
     res = cnnc.compile(g, target="reference").run(feeds)
     for (name, arr), v in zip(res.items(), outs):
         t = g.type_of(v)
@@ -42,29 +49,10 @@ def cnnc_run(op: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None
 
 
 def backend_check(op: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None,
-                  const: Sequence[int] = (), target: str = "c", rtol: float = 1e-5,
-                  atol: float = 1e-6) -> None:
-    """A one-node graph (operands in ``const`` are Constants) compiled for ``target``
-    gives the reference backend's outputs on ``inputs``."""
-    g = Graph(f"single_{op}")
-    vals, feeds = [], {}
-    for i, a in enumerate(inputs):
-        a = np.asarray(a)
-        if i in const:
-            vals.append(g.add_constant(a, f"c{i}"))
-        else:
-            vals.append(g.add_input(f"in{i}", TensorType.of(a)))
-            feeds[f"in{i}"] = a
-    for i, v in enumerate(g.add_node(op, vals, attrs or {}, label=op.lower())):
-        g.add_output(v, f"out{i}")
-    want = cnnc.compile(g, target="reference").run(feeds)
-    got = cnnc.compile(g, target=target).run(feeds)
-    for name in want:
-        assert got[name].shape == want[name].shape and got[name].dtype == want[name].dtype, name
-        if want[name].dtype.kind in "fc":
-            np.testing.assert_allclose(got[name], want[name], rtol=rtol, atol=atol, err_msg=name)
-        else:
-            np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+                  const: Sequence[int] = (), rtol: float = 1e-5, atol: float = 1e-6) -> None:
+    """A one-node graph (``one_node_graph``) built for C gives the reference's outputs."""
+    g, feeds, _ = one_node_graph(op, inputs, attrs, const)
+    check_graph(g, feeds, rtol=rtol, atol=atol)
 
 
 def onnx_run(op_type: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None,
@@ -162,11 +150,11 @@ def run_sanitized(g, feeds, folder) -> dict:
     return dict(zip(g.output_types(), outs))
 
 
-def check_graph(g, feeds, tmp_path=None, rtol=1e-5, atol=1e-6):
-    """The C build of ``g`` (and, given ``tmp_path``, its driver under ASan+UBSan) gives the
-    reference's outputs; returns the C build's."""
+def check_graph(g, feeds, tmp_path=None, rtol=1e-5, atol=1e-6, cc=None):
+    """The C build of ``g`` (with compiler ``cc``; given ``tmp_path``, also its driver under
+    ASan+UBSan) gives the reference's outputs, integers exactly; returns the C build's."""
     want = cnnc.compile(g, target="reference").run(feeds)
-    runs = [cnnc.compile(g, target="c").run(feeds)]
+    runs = [cnnc.compile(g, target="c", cc=cc).run(feeds)]
     if tmp_path is not None:
         runs.append(run_sanitized(g, feeds, tmp_path / "gen"))
     for got in runs:

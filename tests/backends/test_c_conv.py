@@ -5,36 +5,10 @@ one input shape share one compiled graph (``check_nodes``, also used by the Fuse
 LocalConv tests)."""
 import numpy as np
 import pytest
+from helpers import check_graph
+from test_conv import CONV_CASES, CONVT_CASES  # the attribute grids of tests/ops
 
-import cnnc
 from cnnc.ir import Graph, TensorType
-
-CONV_CASES = [  # (input shape, weight shape, attrs), as in tests/ops/test_conv.py
-    ((2, 3, 9), (4, 3, 3), {}),
-    ((1, 3, 9), (4, 3, 4), {"auto_pad": "SAME_UPPER"}),
-    ((1, 3, 10), (4, 3, 4), {"auto_pad": "SAME_LOWER", "strides": (3,)}),
-    ((1, 3, 8, 8), (5, 3, 3, 3), {"pads": (1, 1, 1, 1)}),
-    ((1, 3, 8, 7), (5, 3, 3, 2), {"pads": (0, 1, 2, 0), "strides": (2, 1)}),
-    ((1, 4, 9, 9), (6, 2, 3, 3), {"group": 2, "dilations": (2, 2)}),
-    ((2, 4, 8, 8), (4, 1, 3, 3), {"group": 4, "auto_pad": "SAME_UPPER"}),   # depthwise
-    ((1, 2, 7, 8), (3, 2, 2, 4), {"auto_pad": "SAME_UPPER", "strides": (2, 2)}),  # even kernel
-    ((1, 2, 7, 8), (3, 2, 2, 4), {"auto_pad": "SAME_LOWER", "strides": (2, 3)}),
-    ((1, 2, 6, 6), (3, 2, 3, 3), {"auto_pad": "VALID", "strides": (2, 2)}),
-    ((1, 2, 5, 6, 7), (3, 2, 3, 3, 3), {"pads": (1, 0, 1, 1, 2, 0)}),
-    ((1, 4, 6, 6, 6), (4, 2, 2, 3, 2), {"group": 2, "strides": (2, 1, 2), "dilations": (1, 2, 1)}),
-]
-
-CONVT_CASES = [
-    ((1, 3, 5), (3, 2, 3), {}),
-    ((1, 3, 5), (3, 2, 3), {"strides": (2,), "output_padding": (1,)}),
-    ((2, 2, 4, 4), (2, 3, 3, 3), {"strides": (2, 2), "pads": (1, 1, 1, 1)}),
-    ((1, 2, 4, 5), (2, 3, 2, 3), {"strides": (2, 3), "pads": (0, 1, 1, 0), "dilations": (2, 1)}),
-    ((1, 4, 3, 3), (4, 1, 3, 3), {"group": 2, "strides": (2, 2)}),
-    ((1, 2, 4, 4), (2, 3, 3, 3), {"strides": (2, 2), "output_shape": (9, 9)}),
-    ((1, 2, 4, 4), (2, 3, 3, 3), {"strides": (2, 2), "auto_pad": "SAME_UPPER"}),
-    ((1, 2, 4, 4), (2, 3, 3, 3), {"strides": (2, 2), "auto_pad": "SAME_LOWER"}),
-    ((1, 2, 3, 3, 3), (2, 2, 2, 2, 2), {"strides": (2, 2, 2)}),
-]
 
 
 def check_nodes(x, nodes, *, rtol=1e-4, atol=1e-5):
@@ -47,13 +21,7 @@ def check_nodes(x, nodes, *, rtol=1e-4, atol=1e-5):
         vals = [xv] + [g.add_constant(a, f"c{i}_{j}") for j, a in enumerate(operands)]
         (y,) = g.add_node(op, vals, attrs, label=f"{op.lower()}{i}")
         g.add_output(y, f"y{i}")
-    g.verify()
-    want = cnnc.compile(g, target="reference").run({"x": x})
-    got = cnnc.compile(g, target="c").run({"x": x})
-    for i, name in enumerate(want):
-        assert got[name].shape == want[name].shape and got[name].dtype == want[name].dtype, name
-        np.testing.assert_allclose(got[name], want[name], rtol=rtol, atol=atol,
-                                   err_msg=f"{nodes[i][0]} {nodes[i][2]}")
+    check_graph(g.verify(), {"x": x}, rtol=rtol, atol=atol)
 
 
 def _randn(rng, shape, dtype=np.float32):

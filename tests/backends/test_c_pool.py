@@ -7,9 +7,8 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import run_sanitized
+from helpers import check_graph
 
-import cnnc
 from cnnc.ir import Graph, TensorType
 
 POOLS = [("MaxPool", {}), ("AveragePool", {"count_include_pad": 0}),
@@ -58,14 +57,7 @@ def check_pools(x, attrs, pools=POOLS, *, rtol=1e-5, atol=1e-6, cc=None, sanitiz
     for i, (op, extra) in enumerate(pools):
         (y,) = g.add_node(op, [xv], {**attrs, **extra}, label=f"{op.lower()}{i}")
         g.add_output(y, f"y{i}")
-    want = cnnc.compile(g, target="reference").run({"x": x})
-    runs = [cnnc.compile(g, target="c", cc=cc).run({"x": x})]
-    if sanitize_dir is not None:
-        runs.append(run_sanitized(g, {"x": x}, sanitize_dir))
-    for got in runs:
-        for i, (name, w) in enumerate(want.items()):
-            assert got[name].shape == w.shape and got[name].dtype == w.dtype, name
-            np.testing.assert_allclose(got[name], w, rtol=rtol, atol=atol, err_msg=str(pools[i]))
+    check_graph(g, {"x": x}, sanitize_dir, rtol=rtol, atol=atol, cc=cc)
 
 
 @pytest.mark.parametrize("xs,attrs", CASES, ids=lambda v: str(v).replace(" ", ""))

@@ -10,31 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run_sanitized
+from helpers import check_graph
+from test_reduce import CASES, OPS  # the attribute grids of tests/ops
 
-import cnnc
 from cnnc.ir import Graph, TensorType
 
-OPS = ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2", "ReduceLogSumExp",
-       "ReduceProd"]
 INT_OPS = [op for op in OPS if op != "ReduceLogSumExp"]
 
-CASES = [
-    # (shape, axes, keepdims, noop_with_empty_axes)
-    ((5,), None, 1, 0),
-    ((5,), (0,), 0, 0),
-    ((3, 4), (1,), 1, 0),
-    ((3, 4), (-2,), 0, 0),
-    ((3, 4), None, 0, 0),
-    ((3, 4), None, 1, 1),
-    ((3, 4), (), 0, 1),
-    ((2, 3, 4), (0, 2), 1, 0),
-    ((2, 3, 4), (2, 0), 0, 0),
-    ((2, 3, 4), (1, -1), 0, 1),
-    ((2, 3, 4), (0, 1, 2), 1, 0),
-    ((2, 3, 4, 5), (2, 3), 1, 0),
-    ((2, 3, 4, 5), (1,), 0, 0),
-]
 
 
 def graph_check(inputs: Sequence[np.ndarray], nodes: Sequence[tuple[str, Sequence[int], Mapping]],
@@ -55,17 +37,7 @@ def graph_check(inputs: Sequence[np.ndarray], nodes: Sequence[tuple[str, Sequenc
     for k, (op, operands, attrs) in enumerate(nodes):
         for j, v in enumerate(g.add_node(op, [vals[i] for i in operands], attrs)):
             g.add_output(v, f"n{k}_{op}_{j}")
-    want = cnnc.compile(g, target="reference").run(feeds)
-    runs = [cnnc.compile(g, target="c").run(feeds)]
-    if sanitize_in is not None:
-        runs.append(run_sanitized(g, feeds, sanitize_in / "gen"))
-    for got in runs:
-        for name, w in want.items():
-            assert got[name].shape == w.shape and got[name].dtype == w.dtype, name
-            if w.dtype.kind == "f":
-                np.testing.assert_allclose(got[name], w, rtol=rtol, atol=atol, err_msg=name)
-            else:
-                np.testing.assert_array_equal(got[name], w, err_msg=name)
+    check_graph(g, feeds, sanitize_in, rtol=rtol, atol=atol)
 
 
 def _attrs(axes, keepdims, noop):

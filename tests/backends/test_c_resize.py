@@ -8,25 +8,12 @@ import shutil
 
 import numpy as np
 import pytest
-from helpers import run_sanitized
+from helpers import check_graph
+from test_resize import CASES, COORDS, NEAREST  # the attribute grids of tests/ops
 
-import cnnc
 from cnnc.ir import Graph, TensorType
 
-COORDS = ["half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
-          "asymmetric", "tf_crop_and_resize"]
-NEAREST = ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]
-
 # tests/ops/test_resize.py's CASES and COMBOS
-CASES = [
-    ((7,), {"scales": (2.0,)}),
-    ((8,), {"scales": (0.5,)}),
-    ((5,), {"sizes": (8,)}),
-    ((2, 3, 4, 6), {"scales": (1.0, 1.0, 1.5, 0.5)}),
-    ((2, 3, 4, 6), {"sizes": (7, 3), "axes": (3, 2)}),
-    ((1, 2, 4, 3, 4), {"scales": (0.5, 2.0, 1.25), "axes": (2, 3, 4)}),
-    ((1, 1, 6, 4, 8), {"sizes": (3, 5, 12), "axes": (2, 3, 4)}),
-]
 NEAREST_COMBOS = ([("nearest", ct, nm, 0, 0) for ct in COORDS for nm in NEAREST]
                   + [("nearest", ct, "round_prefer_floor", 1, 0) for ct in ("half_pixel", "asymmetric")])
 FILTER_COMBOS = [(m, ct, "round_prefer_floor", ex, aa) for m in ("linear", "cubic") for ct in COORDS
@@ -52,17 +39,7 @@ def check_nodes(x, nodes, *, rtol=1e-6, atol=1e-7, cc=None, sanitize_dir=None):
     for i, (op, attrs) in enumerate(nodes):
         (y,) = g.add_node(op, [xv], attrs, label=f"{op.lower()}{i}")
         g.add_output(y, f"y{i}")
-    want = cnnc.compile(g, target="reference").run({"x": x})
-    runs = [cnnc.compile(g, target="c", cc=cc).run({"x": x})]
-    if sanitize_dir is not None:
-        runs.append(run_sanitized(g, {"x": x}, sanitize_dir))
-    for got in runs:
-        for i, (name, w) in enumerate(want.items()):
-            assert got[name].shape == w.shape and got[name].dtype == w.dtype, name
-            if w.dtype.kind == "f":
-                np.testing.assert_allclose(got[name], w, rtol=rtol, atol=atol, err_msg=str(nodes[i]))
-            else:
-                np.testing.assert_array_equal(got[name], w, err_msg=str(nodes[i]))
+    check_graph(g, {"x": x}, sanitize_dir, rtol=rtol, atol=atol, cc=cc)
 
 
 @pytest.mark.parametrize("shape,base", CASES, ids=lambda v: str(v).replace(" ", ""))

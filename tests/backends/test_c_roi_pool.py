@@ -5,7 +5,8 @@ mode / coordinate transformation.  An out-of-range batch index (where the refere
 gives zeros for that roi.  The settings over one input are nodes of one graph (one compile)."""
 import numpy as np
 import pytest
-from helpers import SANITIZE, run_sanitized
+from helpers import SANITIZE, check_graph
+from test_roi_pool import ALIGN_ATTRS  # the attribute grids of tests/ops
 
 import cnnc
 from cnnc.backends import c as cb
@@ -36,28 +37,10 @@ def build(nodes, feeds):
 def check_nodes(nodes, feeds, *, rtol=1e-5, atol=1e-6, sanitize_dir=None):
     """The C build (given ``sanitize_dir``, also the driver under ASan+UBSan) gives the
     reference's outputs."""
-    g = build(nodes, feeds)
-    want = cnnc.compile(g, target="reference").run(feeds)
-    runs = [cnnc.compile(g, target="c").run(feeds)]
-    if sanitize_dir is not None:
-        runs.append(run_sanitized(g, feeds, sanitize_dir))
-    for got in runs:
-        for i, (name, w) in enumerate(want.items()):
-            assert got[name].shape == w.shape and got[name].dtype == w.dtype, name
-            np.testing.assert_allclose(got[name], w, rtol=rtol, atol=atol, err_msg=str(nodes[i]))
+    check_graph(build(nodes, feeds), feeds, sanitize_dir, rtol=rtol, atol=atol)
 
 
 POOLED = [((2, 2), 1.0), ((3, 4), 0.5), ((1, 1), 0.75), ((4, 3), 0.25), ((6, 6), 1.0)]
-ALIGN_ATTRS = [
-    {},
-    {"output_height": 3, "output_width": 2},
-    {"output_height": 2, "output_width": 4, "sampling_ratio": 2, "spatial_scale": 0.5},
-    {"output_height": 3, "output_width": 3, "mode": "max"},
-    {"output_height": 2, "output_width": 2, "mode": "max", "sampling_ratio": 3},
-    {"output_height": 4, "output_width": 3, "coordinate_transformation_mode": "output_half_pixel"},
-    {"output_height": 2, "output_width": 3, "spatial_scale": 0.25, "mode": "max",
-     "coordinate_transformation_mode": "output_half_pixel"},
-]
 
 
 @pytest.mark.parametrize("xs", [(1, 3, 10, 12), (2, 2, 7, 5)])

@@ -4,6 +4,8 @@ the indices a run-time input; repeated indices keep the last write; an out-of-ra
 (where the reference raises) is skipped, checked under ASan+UBSan."""
 import numpy as np
 import pytest
+from helpers import check_graph
+from test_unpool import CASES  # the attribute grids of tests/ops
 
 import cnnc
 from cnnc.backends import c as cb
@@ -12,18 +14,6 @@ from cnnc.ir import Graph, TensorType
 SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 
 # tests/ops/test_unpool.py's CASES
-CASES = [
-    ((2, 3, 4), {"kernel_shape": (2,), "strides": (2,)}),
-    ((1, 2, 5), {"kernel_shape": (3,), "pads": (1, 0)}),
-    ((1, 2, 4), {"kernel_shape": (3,), "strides": (2,), "output_shape": (1, 2, 11)}),
-    ((2, 2, 3, 3), {"kernel_shape": (2, 2), "strides": (2, 2)}),
-    ((1, 3, 3, 4), {"kernel_shape": (3, 2), "strides": (2, 3), "pads": (1, 0, 0, 1)}),
-    ((1, 1, 3, 3), {"kernel_shape": (3, 3), "strides": (1, 1), "pads": (1, 1, 1, 1)}),
-    ((2, 2, 2, 3), {"kernel_shape": (2, 2), "strides": (2, 2), "output_shape": (2, 2, 5, 7)}),
-    ((1, 2, 2, 3, 2), {"kernel_shape": (2, 2, 2), "strides": (2, 2, 2)}),
-    ((1, 1, 3, 2, 2), {"kernel_shape": (3, 2, 2), "strides": (1, 2, 2), "pads": (1, 0, 0, 1, 0, 1),
-                       "output_shape": (1, 1, 6, 4, 5)}),
-]
 
 
 def unpooled_size(xs, attrs):
@@ -51,12 +41,8 @@ def test_maxunpool_c(rng, xs, attrs):
     feeds = {"x32": rng.standard_normal(xs).astype(np.float32), "x64": rng.standard_normal(xs),
              "i": rng.choice(size, size=xs, replace=False).astype(np.int64),
              "rep": rng.integers(0, min(size, 5), xs).astype(np.int64)}
-    g = build(feeds, [("x32", "i", attrs), ("x64", "i", attrs), ("x32", "rep", attrs)])
-    want = cnnc.compile(g, target="reference").run(feeds)
-    got = cnnc.compile(g, target="c").run(feeds)
-    for name, w in want.items():
-        assert got[name].dtype == w.dtype
-        np.testing.assert_array_equal(got[name], w, err_msg=name)
+    check_graph(build(feeds, [("x32", "i", attrs), ("x64", "i", attrs), ("x32", "rep", attrs)]),
+                feeds, rtol=0, atol=0)
 
 
 def test_maxunpool_c_onnx_node_cases():
