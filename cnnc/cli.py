@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .version import __version__
-from .backends import TARGETS, compile
+from .backends import TARGETS, compile, load, write
 from .ir import CnncError, Graph, all_ops, sanitize
 from .onnx import EXPORT_OPSET, load_onnx, save_onnx
 from .passes import LEVELS, graph_flops, optimize
@@ -115,21 +115,15 @@ def cmd_compile(args) -> int:
         return 0
     if args.output is None:
         raise CnncError(f"--target {args.target} writes a model folder: give it with -o DIR")
-    from .backends import c as cbackend
-    folder = cbackend.generate(g, args.output, weights=args.weights, source=args.model)
-    built = ""
-    if args.build:
-        lib = cbackend.build(folder)
-        exe = cbackend.build_exe(folder)
-        built = f"; built {lib.name} and {exe.name}"
-    print(f"{summary}; wrote {folder}{built}")
+    options = {k: v for k in ("weights", "arch", "db", "exe") if (v := getattr(args, k, None)) is not None}
+    folder, built = write(g, args.target, args.output, source=args.model, build=args.build, **options)
+    print(f"{summary}; wrote {folder}{'; ' + built if built else ''}")
     return 0
 
 
 def cmd_run(args) -> int:
     if Path(args.model).is_dir():
-        from .backends.c import CModel
-        g, model = None, CModel(args.model)
+        g, model = None, load(args.model)
     else:
         g = _optimized(args)
         model = compile(g, target=args.target)
@@ -183,9 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
                        parents=[shapes, opt])
     c.add_argument("model")
     c.add_argument("-o", "--output", metavar="DIR", help="output folder (code-generating targets)")
-    c.add_argument("--weights", choices=("auto", "c", "blob"), default="auto",
-                   help="weights as C arrays, as a linked-in binary blob, or auto (blob above 8 MB)")
-    c.add_argument("--build", action="store_true", help="also build lib<m>.so and <m>_main")
+    c.add_argument("--weights", choices=("auto", "c", "blob"),
+                   help="c/cuda: weights as C arrays, as a linked-in binary blob, or auto (the default: "
+                   "blob above 8 MB)")
+    c.add_argument("--build", action="store_true",
+                   help="c/cuda: also build the library and the standalone driver (tvm targets always build)")
+    c.add_argument("--arch", metavar="SM", help="tvm-cuda/cuda: GPU architecture, e.g. sm_80 or sm_90")
+    c.add_argument("--db", metavar="DIR", help="tvm/tvm-cuda: apply this MetaSchedule database (`cnnc tune`)")
     c.set_defaults(fn=cmd_compile)
     r = sub.add_parser("run", help="optimize, compile and run a model once (random inputs unless "
                        "given)", parents=[shapes, opt])

@@ -122,4 +122,4 @@ def test_compile_c_build_and_run_folder(model_file, tmp_path, capsys, rng):
     assert main(["compile", str(model_file), "--target", "c"]) == 1
     assert "-o DIR" in capsys.readouterr().err
     assert main(["run", str(tmp_path)]) == 1
-    assert "not a cnnc C model folder" in capsys.readouterr().err
+    assert "not a cnnc model folder" in capsys.readouterr().err

@@ -5,7 +5,10 @@ against the graph, and returns a dict of graph-output name -> array in graph-out
 """
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -56,3 +59,36 @@ class CompiledModel:
 
     def _run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError
+
+
+#: a model folder's description for loaders (`cnnc run DIR`): JSON, names as data only
+MANIFEST = "cnnc_manifest.json"
+
+
+def write_manifest(folder: str | os.PathLike, graph: Graph, target: str, model: str, **extra) -> Path:
+    """Write ``cnnc_manifest.json``: the model's name, its target, and every input and
+    output (name, dtype, shape) in order, plus ``extra`` target-specific entries."""
+    manifest = {"model": model, "target": target, **extra,
+                "inputs": [{"name": n, "dtype": t.dtype, "shape": list(t.shape)}
+                           for n, t in graph.input_types().items()],
+                "outputs": [{"name": n, "dtype": t.dtype, "shape": list(t.shape)}
+                            for n, t in graph.output_types().items()]}
+    path = Path(folder) / MANIFEST
+    path.write_text(json.dumps(manifest, indent=1, ensure_ascii=True) + "\n")
+    return path
+
+
+def read_manifest(folder: str | os.PathLike, target: str | None = None) -> tuple[dict, dict, dict]:
+    """The manifest of a model folder and its input and output types; with ``target``,
+    the folder must have been written for that target."""
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        types = {k: {io["name"]: TensorType(tuple(io["shape"]), io["dtype"]) for io in manifest[k]}
+                 for k in ("inputs", "outputs")}
+        str(manifest["model"]), str(manifest["target"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CnncError(f"{folder}: not a cnnc model folder ({MANIFEST}: {e})") from None
+    if target is not None and manifest["target"] != target:
+        raise CnncError(f"{folder}: a model folder for target {manifest['target']!r}, not {target!r}")
+    return manifest, types["inputs"], types["outputs"]

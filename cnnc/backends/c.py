@@ -11,7 +11,6 @@ text only inside comments (``comment_safe``).
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -20,16 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ir import CnncError, Graph, TensorType, Value
+from ..ir import CnncError, Graph, Value
 from ..ir.naming import comment_safe, sanitize
 from ..resources import runtime_dir, template_env
 from ..version import __version__
-from .base import CompiledModel
+from .base import CompiledModel, read_manifest, write_manifest
 from .codegen import c_array_literal, collect_kernels, ctype, plan_storage
 
 RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h")
-#: the model folder's description for loaders (`cnnc run DIR`): JSON, names as data only
-MANIFEST = "cnnc_manifest.json"
 WARNINGS = ("-Wall", "-Wextra", "-Werror")
 
 
@@ -132,12 +129,7 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
         (out / fname).write_text(text)
     for f in RUNTIME_FILES:
         shutil.copyfile(runtime_dir() / f, out / f)
-    manifest = {"model": m, "target": "c", "arena_bytes": st.arena_bytes,
-                "inputs": [{"name": n, "dtype": t.dtype, "shape": list(t.shape)}
-                           for n, t in graph.input_types().items()],
-                "outputs": [{"name": n, "dtype": t.dtype, "shape": list(t.shape)}
-                            for n, t in graph.output_types().items()]}
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=True) + "\n")
+    write_manifest(out, graph, "c", m, arena_bytes=st.arena_bytes)
     return out
 
 
@@ -161,11 +153,14 @@ def build(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",),
     return lib
 
 
+_build_library = build  # for write_folder, whose ``build`` flag shadows the function
+
+
 def build_exe(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",),
               sanitize_flags: tuple[str, ...] = ()) -> Path:
     """Compile the standalone driver ``<m>_main`` (raw files in, raw files out)."""
     folder = Path(folder)
-    m = json.loads((folder / MANIFEST).read_text())["model"]
+    m = read_manifest(folder)[0]["model"]
     srcs = [f"{m}_main.c", f"{m}.c"] + ([f"{m}_weights.S"] if (folder / f"{m}_weights.S").exists() else [])
     cmd = [cc or os.environ.get("CC", "cc"), "-std=c99", *WARNINGS, *flags, *sanitize_flags,
            "-o", f"{m}_main", *srcs, "-lm"]
@@ -201,13 +196,8 @@ class CModel(CompiledModel):
         """Load a built model folder (``lib<m>.so`` beside its ``cnnc_manifest.json``)."""
         import cffi
         folder = Path(folder)
-        try:
-            manifest = json.loads((folder / MANIFEST).read_text())
-        except (OSError, ValueError) as e:
-            raise CnncError(f"{folder}: not a cnnc C model folder ({MANIFEST}: {e})") from None
-        types = {k: {io["name"]: TensorType(tuple(io["shape"]), io["dtype"]) for io in manifest[k]}
-                 for k in ("inputs", "outputs")}
-        super().__init__(manifest["model"], types["inputs"], types["outputs"])
+        manifest, inputs, outputs = read_manifest(folder, "c")
+        super().__init__(manifest["model"], inputs, outputs)
         self._m = manifest["model"]
         self.folder = folder
         self.lib_path = lib or folder / f"lib{self._m}.so"
@@ -242,3 +232,13 @@ def compile_c(graph: Graph, *, out_dir: str | os.PathLike | None = None, weights
     folder = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="cnnc_c_"))
     generate(graph, folder, weights=weights)
     return CModel(folder, build(folder, cc=cc, flags=flags, sanitize_flags=sanitize))
+
+
+def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None,
+                 weights: str = "auto", build: bool = False, **_) -> tuple[Path, str]:
+    """``cnnc compile --target c``: the model folder, built (library and driver) on request."""
+    folder = generate(graph, out_dir, weights=weights, source=source)
+    if not build:
+        return folder, ""
+    lib, exe = _build_library(folder), build_exe(folder)
+    return folder, f"built {lib.name} and {exe.name}"
