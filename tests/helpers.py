@@ -48,11 +48,20 @@ def cnnc_run(op: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None
     return tuple(res.values())
 
 
+def compile_for(g, backend: str, **options):
+    """``cnnc.compile`` for a test backend name: a target, or ``cuda-emu`` (the generated
+    CUDA run by the CPU emulator: no GPU involved)."""
+    if backend == "cuda-emu":
+        return cnnc.compile(g, target="cuda", emulate=True, **options)
+    return cnnc.compile(g, target=backend, **options)
+
+
 def backend_check(op: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None,
-                  const: Sequence[int] = (), rtol: float = 1e-5, atol: float = 1e-6) -> None:
-    """A one-node graph (``one_node_graph``) built for C gives the reference's outputs."""
+                  const: Sequence[int] = (), rtol: float = 1e-5, atol: float = 1e-6,
+                  backend: str = "c") -> None:
+    """A one-node graph (``one_node_graph``) built for ``backend`` gives the reference's outputs."""
     g, feeds, _ = one_node_graph(op, inputs, attrs, const)
-    check_graph(g, feeds, rtol=rtol, atol=atol)
+    check_graph(g, feeds, rtol=rtol, atol=atol, backend=backend)
 
 
 def onnx_run(op_type: str, inputs: Sequence[np.ndarray], attrs: Mapping | None = None,
@@ -150,12 +159,14 @@ def run_sanitized(g, feeds, folder) -> dict:
     return dict(zip(g.output_types(), outs))
 
 
-def check_graph(g, feeds, tmp_path=None, rtol=1e-5, atol=1e-6, cc=None):
-    """The C build of ``g`` (with compiler ``cc``; given ``tmp_path``, also its driver under
-    ASan+UBSan) gives the reference's outputs, integers exactly; returns the C build's."""
+def check_graph(g, feeds, tmp_path=None, rtol=1e-5, atol=1e-6, cc=None, backend="c"):
+    """The ``backend`` build of ``g`` gives the reference's outputs, integers exactly; returns
+    the build's.  For C: built with compiler ``cc``, and given ``tmp_path``, also its driver
+    under ASan+UBSan."""
     want = cnnc.compile(g, target="reference").run(feeds)
-    runs = [cnnc.compile(g, target="c", cc=cc).run(feeds)]
+    runs = [compile_for(g, backend, **({"cc": cc} if cc else {})).run(feeds)]
     if tmp_path is not None:
+        assert backend == "c", "the sanitized driver is the C backend's"
         runs.append(run_sanitized(g, feeds, tmp_path / "gen"))
     for got in runs:
         for name, w in want.items():

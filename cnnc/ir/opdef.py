@@ -195,7 +195,11 @@ class OpDef:
     counts the op's floating-point operations (a multiply-add is 2) for the passes' cost
     model and statistics; without it an op costs one operation per output element.
     ``kernels`` maps a code-generating backend (``"c"``, ``"cuda"``) to the hook that
-    specializes the op's kernel for a node (see ``cnnc.ir.kernel``).
+    specializes the op's kernel for a node (see ``cnnc.ir.kernel``).  ``tvm`` is the op's
+    lowering rule to TVM Relax, ``tvm(req, xs, b) -> expr | tuple of exprs``: ``req`` the
+    node's :class:`~cnnc.ir.kernel.KernelRequest`, ``xs`` the Relax expressions of its
+    operands, ``b`` the backend's builder (see ``cnnc.backends.tvm.Lowering``); rules reach
+    TVM only through ``b``, so op files never import it.
     """
 
     name: str
@@ -209,6 +213,7 @@ class OpDef:
     onnx: OnnxMap | None = field(default_factory=OnnxMap)
     flops: Callable[[Sequence[TensorType], Attrs, Sequence[TensorType]], int] | None = None
     kernels: Mapping[str, Callable] = field(default_factory=dict)
+    tvm: Callable | None = None
     hooks: dict = field(default_factory=dict, compare=False)
 
     @property

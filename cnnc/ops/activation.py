@@ -107,6 +107,12 @@ C_EXPR = {
 }
 
 
+#: Relax lowering rules of the activations (cnnc.backends.tvm)
+TVM_EXPR = {
+    "Relu": lambda req, xs, b: b.R.nn.relu(xs[0]),
+}
+
+
 def _c_kernel(name):
     def hook(req):
         t = req.out_types[0].dtype
@@ -118,6 +124,7 @@ def _c_kernel(name):
 for _name, (_attrs, _fn) in UNARY.items():
     register(OpDef(name=_name, inputs=("X",), attrs=_attrs, infer=_unary_infer,
                    onnx=ONNX.get(_name, OnnxMap()), kernels={"c": _c_kernel(_name)},
+                   tvm=TVM_EXPR.get(_name),
                    reference=lambda inputs, a, fn=_fn: fn(inputs[0], a),
                    doc=f"elementwise {_name}"))
 

@@ -175,6 +175,19 @@ def direct_conv(req, tag: str, *, tiles=None, bias: str = "", residual: str = ""
     return Kernel("c/kernels/conv.c.j2", name, params, tables=tables, comment=comment)
 
 
+def _conv_tvm(req, xs, b):
+    """Relax's conv1d/2d/3d (its padding order is ONNX's: begins, then ends), bias added
+    per channel."""
+    x, a = req.in_types[0], req.attrs
+    nd = x.rank - 2
+    pads = sp.resolve_pads(x.shape[2:], a["kernel_shape"], a["strides"], a["dilations"], a["auto_pad"], a["pads"])
+    conv = (b.R.nn.conv1d, b.R.nn.conv2d, b.R.nn.conv3d)[nd - 1]
+    y = b.emit(conv(xs[0], xs[1], strides=a["strides"], padding=pads, dilation=a["dilations"], groups=a["group"]))
+    if len(xs) > 2:
+        y = b.R.add(y, b.R.reshape(xs[2], (1, -1) + (1,) * nd))
+    return y
+
+
 def _conv_c(req):
     return direct_conv(req, "conv", bias="channel" if len(req.in_types) > 2 else "")
 
@@ -221,6 +234,7 @@ register(OpDef(
     onnx=OnnxMap(exporter=sp.export_explicit_pads),
     flops=conv_flops,
     kernels={"c": _conv_c},
+    tvm=_conv_tvm,
     doc="N-D cross-correlation with stride, dilation, groups and padding modes",
 ))
 

@@ -3,8 +3,11 @@
 import re
 from collections import Counter, defaultdict
 
+from harness import BACKENDS
+
 _RESULTS: dict[tuple[str, str], Counter] = defaultdict(Counter)
-_ID = re.compile(r"test_(?P<kind>node_case|light_model)\[(?P<backend>[\w-]+?)-")
+_ID = re.compile(r"test_(?P<kind>node_case|light_model)\[(?P<backend>"
+                 + "|".join(map(re.escape, sorted(BACKENDS, key=len, reverse=True))) + ")-")
 _KIND = {"node_case": "node cases", "light_model": "light models"}
 
 

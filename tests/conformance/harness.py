@@ -14,10 +14,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pytest
 import onnx
 from onnx import TensorProto, numpy_helper
 
 import cnnc
+from helpers import compile_for
 
 SHARED = Path(os.environ.get("CNNC_SHARED", Path(__file__).resolve().parents[3] / "shared"))
 TYPES = {TensorProto.FLOAT, TensorProto.INT64}
@@ -26,6 +28,16 @@ TYPES = {TensorProto.FLOAT, TensorProto.INT64}
 def _scope_ops() -> set[str]:
     text = (SHARED / "conformance" / "cnn_ops.txt").read_text()
     return {ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")}
+
+
+#: the backends every conformance case and light model runs on (``helpers.compile_for`` names)
+BACKENDS = ["reference", "c", "tvm"]
+
+
+def require_backend(backend: str) -> None:
+    """Skip, naming the missing piece, where a backend's optional dependency is absent."""
+    if backend.startswith("tvm"):
+        pytest.importorskip("tvm", reason="the tvm backend needs Apache TVM: pip install 'cnnc[tvm]'")
 
 
 @lru_cache(maxsize=1)
@@ -86,7 +98,7 @@ def run_node_case(case, backend: str, rtol=1e-4, atol=1e-5) -> None:
     for inputs, expected in case.data_sets:
         model, feeds = bind_compile_time_inputs(case.model, inputs)
         g = cnnc.load_onnx(model)
-        outs = cnnc.compile(g, target=backend).run(feeds)
+        outs = compile_for(g, backend).run(feeds)
         assert len(outs) == len(expected), (list(outs), len(expected))
         for (name, got), want in zip(outs.items(), expected):
             want = np.asarray(want)

@@ -1,9 +1,8 @@
 """ONNX node conformance cases (the CNN subset of shared/conformance) on every backend."""
 import pytest
-from harness import node_cases, run_node_case
+from harness import BACKENDS, node_cases, require_backend, run_node_case
 from skips import BACKEND_SKIPS, NODE_SKIPS
 
-BACKENDS = ["reference", "c"]
 CASES = sorted(node_cases())
 
 
@@ -17,7 +16,8 @@ def test_case_count():
 @pytest.mark.parametrize("name", CASES)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_node_case(backend, name):
-    reason = NODE_SKIPS.get(name) or BACKEND_SKIPS[backend].get(name)
+    reason = NODE_SKIPS.get(name) or BACKEND_SKIPS.get(backend, {}).get(name)
     if reason:
         pytest.skip(reason)
+    require_backend(backend)
     run_node_case(node_cases()[name], backend)

@@ -1,0 +1,308 @@
+"""The TVM backend: the cnnc graph lowered directly to a Relax module, built by TVM for the
+host CPU (LLVM) or for CUDA.
+
+Lowering walks the graph in topological order inside one ``relax.BlockBuilder`` dataflow
+block.  Every op carries its own lowering rule, ``OpDef.tvm`` (declared in its file in
+``cnnc/ops/``): ``rule(req, xs, b)`` gets the node's :class:`~cnnc.ir.KernelRequest` (types
+and constant operands), the Relax expressions of its operands and the :class:`Lowering`
+builder ``b``, and returns one Relax expression per output.  Rules reach TVM only through
+``b`` (``b.R`` is ``tvm.relax.op``, ``b.topi``, ``b.te``, ``b.tir``, ``b.emit_te``), so the op
+files never import TVM, which stays an optional dependency.  Each result is checked
+against the node's inferred type, so a wrong rule is caught at the node, not at run time.
+
+Graph constants become parameters of ``main`` bound to their values (``BindParams``),
+the graph inputs are the remaining parameters, in order, and ``main`` returns a tuple of
+the graph outputs.  Building runs TVM's default pipeline for the target: legalization to
+TIR, operator fusion, and for CUDA the DLight default GPU schedules; ``db=`` applies a
+MetaSchedule database written by :func:`tune` (``cnnc tune``).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..ir import CnncError, Graph, KernelRequest, UnsupportedError, Value, get_op
+from ..ir.naming import sanitize
+from .base import CompiledModel, read_manifest, write_manifest
+
+INSTALL_HINT = "install the extra: pip install 'cnnc[tvm]' (Apache TVM 0.27, import name tvm)"
+DEFAULT_ARCH = "sm_80"
+
+
+def _tvm():
+    """The tvm package, or one clear error naming the extra to install."""
+    try:
+        import tvm
+        from tvm import relax  # noqa: F401
+    except ImportError as e:
+        raise CnncError(f"the tvm targets need Apache TVM, which is not importable ({e}); {INSTALL_HINT}") from None
+    return tvm
+
+
+class Lowering:
+    """The builder a lowering rule is given: TVM's namespaces and the block builder.
+
+    ``R`` is ``tvm.relax.op`` (``b.R.nn.conv2d``, ``b.R.add``, ...), ``topi``/``te``/``tir``
+    are TVM's operator library, tensor expressions and TIR (``tvm.tirx``) for ops Relax lacks
+    (``b.emit_te(fn, *args)`` emits a TE computation as a ``call_tir``).  Shapes are static:
+    ``b.shape(x)`` is a tuple of ints.
+    """
+
+    def __init__(self, tvm, bb):
+        from tvm import relax, te, topi
+        from tvm import tirx as tir
+        self.tvm, self.relax, self.bb = tvm, relax, bb
+        self.R, self.topi, self.te, self.tir = relax.op, topi, te, tir
+
+    def emit(self, expr):
+        """Bind ``expr`` to a variable of the current dataflow block."""
+        return self.bb.emit(expr)
+
+    def emit_te(self, fn, *args, name: str | None = None, **kwargs):
+        """Emit the TE computation ``fn(*te_tensors, **kwargs)`` as a ``call_tir``."""
+        if name is not None:
+            kwargs["primfunc_name_hint"] = name
+        return self.bb.emit_te(fn, *args, **kwargs)
+
+    def const(self, value, dtype: str):
+        """A Relax constant of ``dtype`` (a scalar or an array)."""
+        return self.relax.const(np.asarray(value, dtype=np.dtype(dtype)), dtype)
+
+    def shape(self, x) -> tuple[int, ...]:
+        return tuple(int(d) for d in x.ty.shape)
+
+    def dtype(self, x) -> str:
+        return str(x.ty.dtype)
+
+
+def lower(graph: Graph):
+    """The Relax ``IRModule`` of ``graph`` (function ``main``), constants bound as parameters.
+    Every op without a TVM lowering rule is reported in one error."""
+    tvm = _tvm()
+    from tvm import relax
+    graph.verify()
+    missing = sorted({n.op for n in graph.nodes() if n.op not in ("Input", "Constant") and get_op(n.op).tvm is None})
+    if missing:
+        raise UnsupportedError(f"no TVM lowering for op{'s' * (len(missing) > 1)} {', '.join(missing)}")
+
+    def var(name, t):
+        return relax.Var(sanitize(name), relax.TensorType(t.shape, t.dtype))
+
+    exprs: dict[Value, object] = {}
+    params, bound = [], {}
+    for v in graph.inputs:
+        n = graph.node(v.node)
+        exprs[v] = var(n.name, n.types[0])
+        params.append(exprs[v])
+    for n in graph.nodes():
+        if n.op == "Constant":
+            exprs[Value(n.name)] = p = var(f"w_{n.name}", n.types[0])
+            params.append(p)
+            bound[p] = np.ascontiguousarray(n.attrs["value"])
+
+    bb = relax.BlockBuilder()
+    b = Lowering(tvm, bb)
+    with bb.function("main", params):
+        with bb.dataflow():
+            for n in map(graph.node, graph.topo_order()):
+                if n.op in ("Input", "Constant"):
+                    continue
+                ins = graph.operands(n.name)
+                req = KernelRequest(n, [graph.type_of(v) for v in ins], list(n.types),
+                                    [graph.constant(v) for v in ins])
+                try:
+                    result = get_op(n.op).tvm(req, [exprs[v] for v in ins], b)
+                except CnncError as e:
+                    raise e.at(n.where()) from None
+                results = list(result) if isinstance(result, (list, tuple)) else [result]
+                if len(results) != len(n.types):
+                    raise CnncError(f"TVM lowering of {n.op} gave {len(results)} result(s), "
+                                    f"expected {len(n.types)}").at(n.where())
+                for i, (r, t) in enumerate(zip(results, n.types)):
+                    r = r if isinstance(r, relax.Var) else bb.emit(r)
+                    got = (b.shape(r), b.dtype(r))
+                    if got != (tuple(t.shape), t.dtype):
+                        raise CnncError(f"TVM lowering of {n.op} output {i} is {got[1]}{list(got[0])}, "
+                                        f"expected {t}").at(n.where())
+                    exprs[Value(n.name, i)] = r
+            out = bb.emit_output(relax.Tuple([exprs[v] for _, v in graph.outputs]))
+        bb.emit_func_output(out)
+    mod = bb.get()
+    if bound:
+        mod = relax.transform.BindParams("main", {p: tvm.runtime.tensor(a) for p, a in bound.items()})(mod)
+    return mod
+
+
+def host_target():
+    """LLVM for this machine's CPU (its features detected by LLVM)."""
+    tvm = _tvm()
+    from tvm.target import codegen
+    return tvm.target.Target({"kind": "llvm", "mcpu": str(codegen.llvm_get_system_cpu()),
+                              "num-cores": max(os.cpu_count() or 1, 1)})
+
+
+def cuda_target(arch: str | None = None):
+    """CUDA for ``arch`` (``sm_80``, ``sm_90``, ...) with the host CPU as host."""
+    tvm = _tvm()
+    arch = arch or DEFAULT_ARCH
+    if not (arch.startswith("sm_") and arch[3:].rstrip("a").isdigit()):
+        raise CnncError(f"--arch expects a CUDA architecture such as sm_80 or sm_90, got {arch!r}")
+    return tvm.target.Target({"kind": "cuda", "arch": arch}, host=host_target())
+
+
+def _target(kind: str, arch: str | None):
+    if kind == "tvm":
+        if arch is not None:
+            raise CnncError("--arch applies to GPU targets (tvm-cuda, cuda), not to tvm")
+        return host_target()
+    if kind == "tvm-cuda":
+        return cuda_target(arch)
+    raise CnncError(f"unknown TVM target {kind!r}; use tvm or tvm-cuda")
+
+
+def _prepare(mod, target, db: str | os.PathLike | None):
+    """Decompose, legalize and fuse; apply the MetaSchedule database ``db`` if given."""
+    tvm = _tvm()
+    from tvm import relax
+    passes = [relax.transform.DecomposeOpsForInference(), relax.transform.CanonicalizeBindings(),
+              relax.get_pipeline("zero")]
+    if db is not None:
+        if not (Path(db) / "database_workload.json").is_file():
+            raise CnncError(f"{db}: not a MetaSchedule database (no database_workload.json); "
+                            "write one with `cnnc tune`")
+        passes.append(relax.transform.MetaScheduleApplyDatabase(str(db)))
+    with target:
+        return tvm.transform.Sequential(passes)(mod)
+
+
+def build(graph: Graph, kind: str = "tvm", *, arch: str | None = None, db: str | os.PathLike | None = None):
+    """Lower and build ``graph``; returns ``(executable, target)``."""
+    tvm = _tvm()
+    target = _target(kind, arch)
+    mod = _prepare(lower(graph), target, db)
+    try:
+        return tvm.compile(mod, target=target), target
+    except Exception as e:  # TVM raises its own error types from C++; keep one cnnc error
+        raise CnncError(f"TVM failed to build {graph.name!r} for {kind}: {str(e).strip()[-2000:]}") from None
+
+
+def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int = 64, arch: str | None = None,
+         trials_per_task: int | None = None) -> Path:
+    """Run MetaSchedule on every fused kernel of ``graph`` (``trials`` measured candidates
+    in all) and store the database in ``db``; later builds apply it with ``db=``."""
+    _tvm()
+    from tvm import relax
+    if trials < 1:
+        raise CnncError(f"--trials must be at least 1, got {trials}")
+    if kind == "tvm-cuda":
+        _require_device(kind)
+    target = _target(kind, arch)
+    db = Path(db)
+    db.mkdir(parents=True, exist_ok=True)
+    mod = lower(graph)
+    pipeline = relax.get_pipeline("static_shape_tuning", total_trials=trials, target=target, work_dir=str(db),
+                                  max_trials_per_task=trials_per_task or trials)
+    try:
+        pipeline(mod)
+    except Exception as e:
+        raise CnncError(f"MetaSchedule tuning of {graph.name!r} failed: {str(e).strip()[-2000:]}") from None
+    return db
+
+
+def _device(kind: str):
+    tvm = _tvm()
+    return tvm.cpu(0) if kind == "tvm" else tvm.cuda(0)
+
+
+def _require_device(kind: str):
+    if not _device(kind).exist:
+        raise CnncError(f"target {kind} needs a CUDA GPU to run, and this machine has none "
+                        "(building works without one: `cnnc compile --target tvm-cuda -o DIR`)")
+
+
+class TVMModel(CompiledModel):
+    """A built TVM module run by the Relax virtual machine; ``run`` is every backend's."""
+
+    def __init__(self, folder: str | os.PathLike | None = None, *, executable=None, kind: str = "tvm",
+                 graph: Graph | None = None):
+        """Load a model folder written by :func:`write_folder`, or wrap a fresh ``executable``
+        of ``graph``."""
+        tvm = _tvm()
+        if folder is not None:
+            folder = Path(folder)
+            manifest, inputs, outputs = read_manifest(folder)
+            kind = manifest["target"]
+            if kind not in ("tvm", "tvm-cuda"):
+                raise CnncError(f"{folder}: a model folder for target {kind!r}, not a TVM one")
+            lib = folder / manifest["library"]
+            if not lib.is_file():
+                raise CnncError(f"{folder}: {manifest['library']} is missing")
+            executable = tvm.runtime.load_module(str(lib))
+            name = manifest["model"]
+        else:
+            name, inputs, outputs = self.signature_of(graph)
+        super().__init__(name, inputs, outputs)
+        self.target = kind
+        self.executable = executable
+        self._vm = None
+
+    def _run(self, arrays):
+        tvm = _tvm()
+        from tvm import relax
+        if self._vm is None:
+            _require_device(self.target)
+            self._vm = relax.VirtualMachine(self.executable, _device(self.target))
+        dev = _device(self.target)
+        res = self._vm["main"](*[tvm.runtime.tensor(a, dev) for a in arrays])
+        return [np.asarray(r.numpy()) for r in res]
+
+
+def compile_tvm(graph: Graph, *, db: str | os.PathLike | None = None) -> TVMModel:
+    """``cnnc.compile(g, target="tvm")``: LLVM for the host CPU."""
+    ex, _ = build(graph, "tvm", db=db)
+    return TVMModel(executable=ex, kind="tvm", graph=graph)
+
+
+def compile_tvm_cuda(graph: Graph, *, arch: str | None = None, db: str | os.PathLike | None = None) -> TVMModel:
+    """``cnnc.compile(g, target="tvm-cuda")``: CUDA with DLight schedules.  Building needs no
+    GPU; ``run`` does."""
+    ex, _ = build(graph, "tvm-cuda", arch=arch, db=db)
+    return TVMModel(executable=ex, kind="tvm-cuda", graph=graph)
+
+
+def export(graph: Graph, out_dir: str | os.PathLike, kind: str = "tvm", *, arch: str | None = None,
+           db: str | os.PathLike | None = None) -> Path:
+    """Build ``graph`` and write ``<m>.so`` (``export_library``) and the manifest into
+    ``out_dir``; nothing is left there if the build fails."""
+    ex, target = build(graph, kind, arch=arch, db=db)
+    m = sanitize(graph.name).lower()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lib = f"{m}.so"
+    with tempfile.TemporaryDirectory(prefix="cnnc_tvm_", dir=out) as tmp:
+        try:
+            ex.export_library(str(Path(tmp) / lib))
+        except Exception as e:
+            raise CnncError(f"TVM failed to export {lib}: {str(e).strip()[-2000:]}") from None
+        shutil.move(str(Path(tmp) / lib), str(out / lib))
+    extra = {"library": lib, "tvm_target": str(target)}
+    if kind == "tvm-cuda":
+        extra["arch"] = arch or DEFAULT_ARCH
+    write_manifest(out, graph, kind, m, **extra)
+    return out
+
+
+def write_folder(graph: Graph, out_dir: str | os.PathLike, *, db=None, **_) -> tuple[Path, str]:
+    """``cnnc compile --target tvm``."""
+    folder = export(graph, out_dir, "tvm", db=db)
+    return folder, f"built {read_manifest(folder)[0]['library']} for the host CPU"
+
+
+def write_folder_cuda(graph: Graph, out_dir: str | os.PathLike, *, arch=None, db=None, **_) -> tuple[Path, str]:
+    """``cnnc compile --target tvm-cuda``."""
+    folder = export(graph, out_dir, "tvm-cuda", arch=arch, db=db)
+    return folder, f"built {read_manifest(folder)[0]['library']} for CUDA {arch or DEFAULT_ARCH}"
