@@ -175,17 +175,20 @@ def direct_conv(req, tag: str, *, tiles=None, bias: str = "", residual: str = ""
     return Kernel("c/kernels/conv.c.j2", name, params, tables=tables, comment=comment)
 
 
-def _conv_tvm(req, xs, b):
-    """Relax's conv1d/2d/3d (its padding order is ONNX's: begins, then ends), bias added
-    per channel."""
+def channel_bias(y, bias, b):
+    """Relax: ``y`` (N, M, *S) plus the per-channel bias (M,)."""
+    return b.R.add(y, b.R.reshape(bias, (1, -1) + (1,) * (len(b.shape(y)) - 2)))
+
+
+def conv_tvm(req, xs, b):
+    """Relax's conv1d/2d/3d (its padding order is ONNX's: begins, then ends; every auto_pad
+    resolved here), bias added per channel."""
     x, a = req.in_types[0], req.attrs
     nd = x.rank - 2
     pads = sp.resolve_pads(x.shape[2:], a["kernel_shape"], a["strides"], a["dilations"], a["auto_pad"], a["pads"])
     conv = (b.R.nn.conv1d, b.R.nn.conv2d, b.R.nn.conv3d)[nd - 1]
     y = b.emit(conv(xs[0], xs[1], strides=a["strides"], padding=pads, dilation=a["dilations"], groups=a["group"]))
-    if len(xs) > 2:
-        y = b.R.add(y, b.R.reshape(xs[2], (1, -1) + (1,) * nd))
-    return y
+    return channel_bias(y, xs[2], b) if len(xs) > 2 else y
 
 
 def _conv_c(req):
@@ -234,7 +237,7 @@ register(OpDef(
     onnx=OnnxMap(exporter=sp.export_explicit_pads),
     flops=conv_flops,
     kernels={"c": _conv_c},
-    tvm=_conv_tvm,
+    tvm=conv_tvm,
     doc="N-D cross-correlation with stride, dilation, groups and padding modes",
 ))
 
@@ -333,6 +336,37 @@ def _convt_ref(inputs, a):
     return np.ascontiguousarray(y)
 
 
+def _convt_tvm(req, xs, b):
+    """Composed as a Conv (Relax conv1d/2d/3d): the input dilated by the strides (zeros
+    between its elements, topi's ``dilate``), the weight (C, M/g, *K) regrouped to
+    (M, C/g, *K) and flipped, stride 1 and the transposed conv's dilation, padded by
+    ``d*(k-1) - pad_begin`` and ``d*(k-1) - pad_end + output_padding``; a negative one (pads
+    beyond the kernel's reach) crops the result instead.  Relax's own conv*_transpose is
+    not used: its lowering asserts output_padding < stride (ONNX allows < max(stride,
+    dilation)) and takes no negative pads (an output_shape beyond the natural extent)."""
+    x, w, a = req.in_types[0], req.in_types[1], req.attrs
+    nd = x.rank - 2
+    k, s, d, g = a["kernel_shape"], a["strides"], a["dilations"], a["group"]
+    pads = _convt_pads(x.shape[2:], a)
+    c, mg = x.shape[1], w.shape[1]
+    xd = xs[0]
+    if any(si > 1 for si in s):
+        xd = b.emit_te(b.topi.nn.dilate, xd, (1, 1, *s), name="convt_dilate")
+    lo = [d[i] * (k[i] - 1) - pads[i] for i in range(nd)]
+    hi = [d[i] * (k[i] - 1) - pads[nd + i] + a["output_padding"][i] for i in range(nd)]
+    wt = b.R.permute_dims(b.R.reshape(xs[1], (g, c // g, mg, *k)), (0, 2, 1, *range(3, 3 + nd)))
+    wt = b.R.reshape(wt, (g * mg, c // g, *k))
+    for axis in range(2, 2 + nd):
+        wt = b.R.flip(wt, axis)
+    conv = (b.R.nn.conv1d, b.R.nn.conv2d, b.R.nn.conv3d)[nd - 1]
+    y = b.emit(conv(xd, b.emit(wt), padding=[max(p, 0) for p in lo + hi], dilation=d, groups=g))
+    if min(lo + hi) < 0:
+        full = b.shape(y)[2:]
+        y = b.emit(b.R.strided_slice(y, list(range(2, 2 + nd)), [max(-p, 0) for p in lo],
+                                     [n - max(-p, 0) for n, p in zip(full, hi)]))
+    return channel_bias(y, xs[2], b) if len(xs) > 2 else y
+
+
 def _convt_export(node, operands, b):
     """Explicit pads when they are non-negative; an output_shape larger than the natural
     extent (negative pads, which ONNX cannot spell) is written as output_shape."""
@@ -356,6 +390,7 @@ register(OpDef(
     # every input element is scattered through a (M/group, *K) slice of the weight
     flops=lambda types, a, outs: 2 * types[0].size * int(np.prod(types[1].shape[1:])),
     kernels={"c": _convt_c},
+    tvm=_convt_tvm,
     doc="N-D transposed convolution (the gradient of Conv w.r.t. its input)",
 ))
 
