@@ -4,6 +4,9 @@
  *   cnnc_sigmoidf / cnnc_erff helpers      shared math, written once
  *   CNNC_MIN / CNNC_MAX                     integer helpers
  *   cnnc_arena_ok()                         the arena checks every <model>_run performs
+ *
+ * The generated CUDA includes this header too (through cnnc_cuda.cuh): CNNC_HELPER then
+ * makes each helper a __host__ __device__ function, so the math is written once.
  */
 #ifndef CNNC_RUNTIME_H
 #define CNNC_RUNTIME_H
@@ -14,11 +17,17 @@
 
 #include "cnnc_status.h"
 
+#if defined(__CUDACC__) || defined(CNNC_CUDA_EMU)
+#define CNNC_HELPER static __host__ __device__ inline
+#else
+#define CNNC_HELPER static inline
+#endif
+
 #define CNNC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define CNNC_MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* 1 / (1 + exp(-x)), without overflow for large |x| */
-static inline float cnnc_sigmoidf(float x)
+CNNC_HELPER float cnnc_sigmoidf(float x)
 {
     if (x >= 0.0f) {
         return 1.0f / (1.0f + expf(-x));
@@ -27,7 +36,7 @@ static inline float cnnc_sigmoidf(float x)
     return e / (1.0f + e);
 }
 
-static inline double cnnc_sigmoid(double x)
+CNNC_HELPER double cnnc_sigmoid(double x)
 {
     if (x >= 0.0) {
         return 1.0 / (1.0 + exp(-x));
@@ -37,13 +46,13 @@ static inline double cnnc_sigmoid(double x)
 }
 
 /* log(1 + exp(x)) without overflow */
-static inline float cnnc_softplusf(float x)
+CNNC_HELPER float cnnc_softplusf(float x)
 {
     return x > 0.0f ? x + log1pf(expf(-x)) : log1pf(expf(x));
 }
 
 /* the status of an arena of `bytes` bytes given for a model needing `need` */
-static inline cnnc_status cnnc_arena_ok(const void *arena, size_t bytes, size_t need)
+CNNC_HELPER cnnc_status cnnc_arena_ok(const void *arena, size_t bytes, size_t need)
 {
     if (need > 0 && arena == NULL) return CNNC_ERR_NULL_ARG;
     if (((uintptr_t)arena) % CNNC_ARENA_ALIGN != 0) return CNNC_ERR_ARENA_ALIGN;

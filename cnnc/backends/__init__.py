@@ -12,6 +12,7 @@ from .base import CompiledModel, read_manifest
 TARGETS = {
     "reference": "cnnc.backends.reference:compile_reference",
     "c": "cnnc.backends.c:compile_c",
+    "cuda": "cnnc.backends.cuda:compile_cuda",
     "tvm": "cnnc.backends.tvm:compile_tvm",
     "tvm-cuda": "cnnc.backends.tvm:compile_tvm_cuda",
 }
@@ -20,6 +21,7 @@ TARGETS = {
 #: **options) -> (folder, what was built)``; options a writer does not take are ignored
 WRITERS = {
     "c": "cnnc.backends.c:write_folder",
+    "cuda": "cnnc.backends.cuda:write_folder",
     "tvm": "cnnc.backends.tvm:write_folder",
     "tvm-cuda": "cnnc.backends.tvm:write_folder_cuda",
 }
@@ -27,6 +29,7 @@ WRITERS = {
 #: the manifest's target -> "module:class" loading a written (and built) folder
 LOADERS = {
     "c": "cnnc.backends.c:CModel",
+    "cuda": "cnnc.backends.cuda:CudaModel",
     "tvm": "cnnc.backends.tvm:TVMModel",
     "tvm-cuda": "cnnc.backends.tvm:TVMModel",
 }

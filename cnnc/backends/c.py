@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ir import CnncError, Graph, Value
+from ..ir import CnncError, Graph
 from ..ir.naming import comment_safe, sanitize
 from ..resources import runtime_dir, template_env
 from ..version import __version__
 from .base import CompiledModel, read_manifest, write_manifest
-from .codegen import c_array_literal, collect_kernels, ctype, plan_storage
+from .codegen import (c_array_literal, call_args, call_comment, collect_kernels, ctype, kernel_context,
+                      model_io, plan_storage, table_definitions, weights_blob, weights_mode)
 
 RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h")
 WARNINGS = ("-Wall", "-Wextra", "-Werror")
@@ -36,20 +37,10 @@ def _render_kernel(env, fn) -> str:
     params += [f"{t} *y{i}" for i, t in enumerate(fn.out_ctypes)]
     if k.scratch_bytes:
         params.append("unsigned char *scratch")
-    body = env.get_template(k.template).render(k=k, p=k.params, name=fn.name,
-                                                 n_in=len(fn.in_ctypes), n_out=len(fn.out_ctypes),
-                                                 in_ctypes=fn.in_ctypes, out_ctypes=fn.out_ctypes)
-    tables = "".join(
-        f"static const {ctype(arr.dtype.name if arr.dtype != bool else 'bool')} {fn.name}_{tname}[{max(arr.size, 1)}] = {{\n"
-        f"{c_array_literal(arr)}\n}};\n" for tname, arr in sorted(k.tables.items()))
+    body = env.get_template(k.template).render(kernel_context(fn))
     unused = "".join(f"    (void){p.split('*')[-1]};\n" for p in params)
-    return (f"/* {comment_safe(k.comment or k.name, 100)} (template {k.template}) */\n{tables}"
+    return (f"/* {comment_safe(k.comment or k.name, 100)} (template {k.template}) */\n{table_definitions(fn)}"
             f"static void {fn.name}({', '.join(params)})\n{{\n{unused}{body.rstrip()}\n}}\n")
-
-
-#: with weights="auto", models with more weight bytes than this link a binary blob (a C
-#: array literal costs ~20 bytes of source per float and minutes of compiler time)
-AUTO_BLOB_BYTES = 8 << 20
 
 
 def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
@@ -57,48 +48,22 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
     """Write the model folder for ``graph`` into ``out_dir`` (created; files replaced).
     ``weights`` is "c" (exact hex-float arrays in the source), "blob" (a linked-in
     binary file) or "auto" (C arrays up to AUTO_BLOB_BYTES)."""
-    if weights not in ("c", "blob", "auto"):
-        raise CnncError(f"weights must be 'c', 'blob' or 'auto', got {weights!r}")
+    weights = weights_mode(graph, weights)
     graph.verify()
-    if weights == "auto":
-        total = sum(n.types[0].nbytes for n in graph.nodes() if n.op == "Constant")
-        weights = "blob" if total > AUTO_BLOB_BYTES else "c"
     m = sanitize(name or graph.name).lower()
     env = template_env()
     functions, per_node = collect_kernels(graph, "c")
 
-    inputs, input_params = [], {}
-    for v in graph.inputs:
-        n = graph.node(v.node)
-        t = n.types[0]
-        param = f"in_{n.name}"
-        input_params[v] = param
-        inputs.append({"param": param, "ctype": ctype(t.dtype), "shape": t.shape, "size": t.size,
-                       "comment": f"{comment_safe(n.label, 60)}: {t}"})
-    outputs, output_params, copies = [], {}, []
-    for i, (label, v) in enumerate(graph.outputs):
-        t = graph.type_of(v)
-        param = f"out{i}_{sanitize(label)}"
-        outputs.append({"param": param, "ctype": ctype(t.dtype), "shape": t.shape, "size": t.size,
-                        "comment": f"{comment_safe(label, 60)}: {t}"})
-        producer = graph.node(v.node).op
-        if v in output_params or producer in ("Input", "Constant"):
-            copies.append((param, v, t))     # written by a copy after everything else
-        else:
-            output_params[v] = param
+    io = model_io(graph)
+    inputs, outputs, copies = io.inputs, io.outputs, io.copies
     scratch = max((k.scratch_bytes for _, _, k in per_node), default=0)
-    st = plan_storage(graph, m, scratch, weights_mode=weights, input_params=input_params,
-                      output_params=output_params)
+    st = plan_storage(graph, m, scratch, weights_mode=weights, input_params=io.input_params,
+                      output_params=io.output_params)
 
     calls = []
     for node_name, fn, k in per_node:
-        node = graph.node(node_name)
-        args = [st.exprs[v] for v in graph.operands(node_name)]
-        args += [st.exprs[Value(node_name, i)] for i in range(len(node.types))]
-        if k.scratch_bytes:
-            args.append(f"a + {st.scratch_offset}")
-        comment = f"{node.op} {comment_safe(node.label, 40)}: {comment_safe(k.comment, 160)}"
-        calls.append({"comment": comment, "code": f"{fn.name}({', '.join(args)});"})
+        calls.append({"comment": call_comment(graph, node_name, k),
+                       "code": f"{fn.name}({', '.join(call_args(graph, node_name, k, st))});"})
     for param, v, t in copies:
         calls.append({"comment": f"output {param} is a copy of {st.exprs[v] if v in st.exprs else v}",
                       "code": f"memcpy({param}, {st.exprs[v]}, {t.nbytes});"})
@@ -120,11 +85,7 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
              "CMakeLists.txt": env.get_template("c/CMakeLists.txt.j2").render(ctx)}
     if weights == "blob":
         files[f"{m}_weights.S"] = env.get_template("c/weights.S.j2").render(ctx)
-        blob = bytearray(st.weights_bytes)
-        for w in st.weights:
-            raw = np.ascontiguousarray(w["array"]).tobytes()
-            blob[w["offset"]:w["offset"] + len(raw)] = raw
-        (out / f"{m}_weights.bin").write_bytes(bytes(blob))
+        (out / f"{m}_weights.bin").write_bytes(weights_blob(st))
     for fname, text in files.items():
         (out / fname).write_text(text)
     for f in RUNTIME_FILES:

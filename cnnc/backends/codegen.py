@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir import CnncError, Graph, Kernel, KernelRequest, UnsupportedError, Value, get_op
-from ..ir.naming import comment_safe
+from ..ir.naming import comment_safe, sanitize
 from ..ops._c import ctype, num
 from ..passes.memory import plan_memory
 
@@ -49,9 +49,11 @@ class Storage:
     scratch_offset: int = 0
 
 
-def collect_kernels(g: Graph, backend: str) -> tuple[list[KernelFunction], list[tuple[str, KernelFunction, Kernel]]]:
-    """The distinct kernels of ``g`` and, per node, which one it calls. Every op without a
-    kernel for ``backend`` is reported in one error."""
+def collect_kernels(g: Graph, backend: str | tuple[str, ...]) -> tuple[list[KernelFunction], list[tuple[str, KernelFunction, Kernel]]]:
+    """The distinct kernels of ``g`` and, per node, which one it calls. ``backend`` is a
+    kernel-hook name or a preference order of them (CUDA: ``("cuda", "c")``, the C hook's
+    Kernel rendered with CUDA templates). Every op without a kernel is reported in one error."""
+    prefs = (backend,) if isinstance(backend, str) else tuple(backend)
     functions: dict = {}
     names: dict[str, int] = {}
     per_node = []
@@ -59,7 +61,8 @@ def collect_kernels(g: Graph, backend: str) -> tuple[list[KernelFunction], list[
     for n in g.nodes():
         if n.op in ("Input", "Constant"):
             continue
-        hook = get_op(n.op).kernels.get(backend)
+        kernels = get_op(n.op).kernels
+        hook = next((kernels[b] for b in prefs if b in kernels), None)
         if hook is None:
             missing.append(n.op)
             continue
@@ -80,13 +83,109 @@ def collect_kernels(g: Graph, backend: str) -> tuple[list[KernelFunction], list[
         per_node.append((n.name, functions[k.key], k))
     if missing:
         ops = sorted(set(missing))
-        raise UnsupportedError(f"no {backend} kernel for op{'s' * (len(ops) > 1)} {', '.join(ops)}")
+        raise UnsupportedError(f"no {prefs[0]} kernel for op{'s' * (len(ops) > 1)} {', '.join(ops)}")
     return list(functions.values()), per_node
 
 
+def kernel_context(fn: KernelFunction) -> dict:
+    """What every kernel template (C or CUDA) is rendered with."""
+    k = fn.kernel
+    return {"k": k, "p": k.params, "name": fn.name, "n_in": len(fn.in_ctypes), "n_out": len(fn.out_ctypes),
+            "in_ctypes": fn.in_ctypes, "out_ctypes": fn.out_ctypes}
+
+
+def table_definitions(fn: KernelFunction, qualifiers: str = "static const") -> str:
+    """The kernel's constant tables as C array definitions named ``<function>_<table>``."""
+    return "".join(
+        f"{qualifiers} {ctype(arr.dtype.name if arr.dtype != bool else 'bool')} {fn.name}_{tname}[{max(arr.size, 1)}] = {{\n"
+        f"{c_array_literal(arr)}\n}};\n" for tname, arr in sorted(fn.kernel.tables.items()))
+
+
+@dataclass
+class ModelIO:
+    """The graph's inputs and outputs as generated-code parameters: ``inputs``/``outputs``
+    are template records (param, ctype, dtype, shape, size, comment); ``input_params`` and
+    ``output_params`` map values to the parameter holding them; ``copies`` are outputs that
+    no kernel writes (an input or constant, or a value already output once), copied last."""
+
+    inputs: list[dict]
+    outputs: list[dict]
+    input_params: dict[Value, str]
+    output_params: dict[Value, str]
+    copies: list[tuple[str, Value, object]]
+
+
+def model_io(graph: Graph) -> ModelIO:
+    inputs, input_params = [], {}
+    for v in graph.inputs:
+        n = graph.node(v.node)
+        t = n.types[0]
+        param = f"in_{n.name}"
+        input_params[v] = param
+        inputs.append({"param": param, "ctype": ctype(t.dtype), "dtype": t.dtype, "shape": t.shape,
+                       "size": t.size, "nbytes": t.nbytes, "comment": f"{comment_safe(n.label, 60)}: {t}"})
+    outputs, output_params, copies = [], {}, []
+    for i, (label, v) in enumerate(graph.outputs):
+        t = graph.type_of(v)
+        param = f"out{i}_{sanitize(label)}"
+        outputs.append({"param": param, "ctype": ctype(t.dtype), "dtype": t.dtype, "shape": t.shape,
+                        "size": t.size, "nbytes": t.nbytes, "comment": f"{comment_safe(label, 60)}: {t}"})
+        producer = graph.node(v.node).op
+        if v in output_params or producer in ("Input", "Constant"):
+            copies.append((param, v, t))     # written by a copy after everything else
+        else:
+            output_params[v] = param
+    return ModelIO(inputs, outputs, input_params, output_params, copies)
+
+
+def call_args(graph: Graph, node_name: str, k: Kernel, st: "Storage") -> list[str]:
+    """The arguments of a node's kernel call: operands, results, then scratch if any."""
+    node = graph.node(node_name)
+    args = [st.exprs[v] for v in graph.operands(node_name)]
+    args += [st.exprs[Value(node_name, i)] for i in range(len(node.types))]
+    if k.scratch_bytes:
+        args.append(f"a + {st.scratch_offset}")
+    return args
+
+
+def call_comment(graph: Graph, node_name: str, k: Kernel) -> str:
+    node = graph.node(node_name)
+    return f"{node.op} {comment_safe(node.label, 40)}: {comment_safe(k.comment, 160)}"
+
+
+#: with weights="auto", models with more weight bytes than this link a binary blob (a C
+#: array literal costs ~20 bytes of source per float and minutes of compiler time)
+AUTO_BLOB_BYTES = 8 << 20
+
+
+def weights_mode(graph: Graph, weights: str) -> str:
+    """The weights mode "c" or "blob" that ``weights`` ("c", "blob" or "auto") means for ``graph``."""
+    if weights not in ("c", "blob", "auto"):
+        raise CnncError(f"weights must be 'c', 'blob' or 'auto', got {weights!r}")
+    if weights == "auto":
+        total = sum(n.types[0].nbytes for n in graph.nodes() if n.op == "Constant")
+        return "blob" if total > AUTO_BLOB_BYTES else "c"
+    return weights
+
+
+def weights_blob(st: "Storage") -> bytes:
+    """All weights at their planned offsets, as one binary blob."""
+    blob = bytearray(st.weights_bytes)
+    for w in st.weights:
+        raw = np.ascontiguousarray(w["array"]).tobytes()
+        blob[w["offset"]:w["offset"] + len(raw)] = raw
+    return bytes(blob)
+
+
 def plan_storage(g: Graph, prefix: str, scratch_bytes: int, *, weights_mode: str,
-                 input_params: dict[Value, str], output_params: dict[Value, str]) -> Storage:
+                 input_params: dict[Value, str], output_params: dict[Value, str],
+                 weights_base: str | None = None) -> Storage:
+    """Every value's C expression: arena values ``(T *)(a + offset)`` from the memory plan,
+    weights as their own arrays (``weights_mode="c"``) or at offsets of a blob
+    (``weights_base``, default ``<prefix>_weights_blob``), inputs and outputs as the
+    parameters named by ``input_params``/``output_params``."""
     st = Storage()
+    blob = weights_base or f"{prefix}_weights_blob"
     plan = plan_memory(g, alignment=ALIGN)
     for v, off in plan.offsets.items():
         st.exprs[v] = f"({ctype(g.type_of(v).dtype)} *)(a + {off})"
@@ -105,7 +204,7 @@ def plan_storage(g: Graph, prefix: str, scratch_bytes: int, *, weights_mode: str
         if weights_mode == "c":
             st.exprs[Value(n.name)] = symbol
         else:
-            st.exprs[Value(n.name)] = f"(const {ctype(t.dtype)} *)({prefix}_weights_blob + {offset})"
+            st.exprs[Value(n.name)] = f"(const {ctype(t.dtype)} *)({blob} + {offset})"
         offset += -(-max(arr.nbytes, 1) // ALIGN) * ALIGN
     st.weights_bytes = offset
     st.exprs.update(input_params)

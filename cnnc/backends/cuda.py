@@ -1,0 +1,346 @@
+"""The CUDA backend: a model folder of CUDA C++ rendered from ``templates/cuda/``, built
+with nvcc into a shared library (loaded through cffi) and a standalone executable.
+
+Folder layout (``generate``): ``<m>.h`` (the public C API: sizes, shapes, status codes,
+``<m>_create``/``_destroy``/``_run``/``_run_device``/``_last_error``), ``<m>.cu`` (one
+``__global__`` kernel family and one host launcher per distinct kernel, the forward pass
+calling them in order on a stream, the instance that owns the device arena and the
+weights), ``<m>_main.cu`` (the standalone driver: .npy or raw files in, .npy or raw out,
+timing), the weights (host arrays in ``<m>.cu`` or the linked blob ``<m>_weights.bin``,
+uploaded once at creation), the runtime headers, a ``Makefile``, a ``CMakeLists.txt`` and
+the manifest.
+
+Kernels come from the ops' kernel hooks: an op's ``kernels["cuda"]`` if it has one, else
+its ``kernels["c"]`` Kernel -- the same specialized parameters the C backend renders --
+with the CUDA template of the same stem (``c/kernels/conv.c.j2`` -> ``cuda/kernels/
+conv.cu.j2``), rendered with the same context.  Each CUDA template renders its
+``__global__`` kernels and one host launcher (``templates/cuda/kernels/_macros.j2``).
+
+Storage is the C backend's (``codegen.plan_storage``): arena values at their memory-plan
+offsets of the device arena ``a``, weights at their offsets of the device weights ``w``.
+
+``emulate=True`` builds the same ``.cu`` with g++ against ``runtime/cnnc_cuda_emu.h``, a
+CPU emulation of CUDA's execution model: it checks the kernels' logic on a machine without
+a GPU.  An emulated run is NOT a GPU run; it says nothing about GPU performance.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from ..ir import CnncError, Graph, UnsupportedError
+from ..ir.naming import comment_safe, sanitize
+from ..resources import runtime_dir, template_env
+from ..version import __version__
+from .base import CompiledModel, read_manifest, write_manifest
+from .codegen import (c_array_literal, call_args, call_comment, collect_kernels, ctype, kernel_context,
+                      model_io, plan_storage, table_definitions, weights_blob, weights_mode)
+
+RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h", "cnnc_cuda.cuh", "cnnc_cuda_emu.h")
+ARCHS = ("sm_80", "sm_90")
+PRECISIONS = ("fp32", "tf32")
+#: nvcc's flags for every build: host warnings and nvcc's own are errors
+NVCC_FLAGS = ("-std=c++17", "-O3", "-Xcompiler", "-Wall,-Wextra", "-Werror", "all-warnings")
+#: the emulator build: the .cu as C++17 with the emulator header first
+EMU_FLAGS = ("-x", "c++", "-std=c++17", "-include", "cnnc_cuda_emu.h", "-O2", "-Wall", "-Wextra", "-Werror")
+#: numpy's .npy type string of each dtype (the driver checks and writes them)
+NPY_DESCR = {"float32": "<f4", "float64": "<f8", "int64": "<i8", "int32": "<i4", "int8": "|i1",
+             "uint8": "|u1", "bool": "|b1"}
+
+
+def cuda_template(template: str) -> str:
+    """The CUDA template rendering a Kernel whose template is ``template`` (a C template
+    ``c/kernels/X.c.j2`` maps to ``cuda/kernels/X.cu.j2``)."""
+    if template.startswith("c/kernels/") and template.endswith(".c.j2"):
+        return "cuda/kernels/" + template[len("c/kernels/"):-len(".c.j2")] + ".cu.j2"
+    return template
+
+
+def _render_kernel(env, fn, ops: dict) -> str:
+    k = fn.kernel
+    template = cuda_template(k.template)
+    try:
+        body = env.get_template(template).render(kernel_context(fn))
+    except jinja2.TemplateNotFound:
+        raise UnsupportedError(f"no CUDA kernel template {template} (for op{'s' * (len(ops[fn.name]) > 1)} "
+                               f"{', '.join(sorted(ops[fn.name]))}, kernel {fn.name})") from None
+    return (f"/* {comment_safe(k.comment or k.name, 100)} (template {template}) */\n"
+            f"{table_definitions(fn, 'static __device__ const')}{body.rstrip()}\n")
+
+
+def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto", arch: str = "sm_80",
+             precision: str = "fp32", name: str | None = None, source: str | None = None) -> Path:
+    """Write the CUDA model folder for ``graph`` into ``out_dir`` (created; files replaced).
+    ``weights``: "c" (host arrays in the source), "blob" (a linked-in binary file) or
+    "auto"; ``arch``: the Makefile's default ``ARCH``; ``precision``: "fp32", or "tf32"
+    (the convolution and GEMM kernels round their operands to TF32, accumulating in fp32)."""
+    weights = weights_mode(graph, weights)
+    if precision not in PRECISIONS:
+        raise CnncError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if not (isinstance(arch, str) and arch.startswith("sm_") and arch[3:].isdigit()):
+        raise CnncError(f"arch must look like 'sm_80', got {arch!r}")
+    graph.verify()
+    m = sanitize(name or graph.name).lower()
+    env = template_env()
+    functions, per_node = collect_kernels(graph, ("cuda", "c"))
+    ops: dict[str, set] = {}
+    for node_name, fn, _ in per_node:
+        ops.setdefault(fn.name, set()).add(graph.node(node_name).op)
+
+    io = model_io(graph)
+    scratch = max((k.scratch_bytes for _, _, k in per_node), default=0)
+    st = plan_storage(graph, m, scratch, weights_mode="blob", input_params=io.input_params,
+                      output_params=io.output_params, weights_base="w")
+    calls = []
+    for node_name, fn, k in per_node:
+        node = graph.node(node_name)
+        args = ", ".join(call_args(graph, node_name, k, st) + ["stream"])
+        calls.append({"comment": call_comment(graph, node_name, k),
+                      "code": f'CNNC_LAYER({fn.name}({args}), "{node.op} {node.name}");'})
+    for param, v, t in io.copies:
+        calls.append({"comment": f"output {param} is a copy of {st.exprs[v]}",
+                      "code": f"CNNC_LAYER(cudaMemcpyAsync({param}, {st.exprs[v]}, {t.nbytes}, "
+                              f'cudaMemcpyDeviceToDevice, stream), "output copy {param}");'})
+
+    weights_list = []
+    if weights == "c":
+        weights_list = [{**w, "literal": c_array_literal(w["array"]), "nbytes": w["array"].nbytes}
+                        for w in st.weights]
+    kernels = [{"source": _render_kernel(env, f, ops)} for f in functions]
+    objects = [f"{m}_weights.o"] if weights == "blob" else []
+    ctx = {"m": m, "M": m.upper(), "version": __version__,
+           "model": comment_safe(source or graph.name, 100), "weights_mode": weights,
+           "templates": sorted({"cuda/model.cu.j2", "cuda/model.h.j2"}
+                               | {cuda_template(f.kernel.template) for f in functions}),
+           "arena_bytes": st.arena_bytes, "weights_bytes": st.weights_bytes,
+           "inputs": [{**d, "descr": NPY_DESCR[d["dtype"]]} for d in io.inputs],
+           "outputs": [{**d, "descr": NPY_DESCR[d["dtype"]]} for d in io.outputs],
+           "weights": weights_list, "kernels": kernels, "calls": calls, "tf32": precision == "tf32",
+           "arch": arch, "nvcc_flags": " ".join(NVCC_FLAGS), "emu_flags": " ".join(EMU_FLAGS),
+           "objects": objects}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {f"{m}.h": "cuda/model.h.j2", f"{m}.cu": "cuda/model.cu.j2", f"{m}_main.cu": "cuda/main.cu.j2",
+             "Makefile": "cuda/Makefile.j2", "CMakeLists.txt": "cuda/CMakeLists.txt.j2"}
+    if weights == "blob":
+        files[f"{m}_weights.S"] = "c/weights.S.j2"
+        (out / f"{m}_weights.bin").write_bytes(weights_blob(st))
+    for fname, template in files.items():
+        (out / fname).write_text(env.get_template(template).render(ctx))
+    for f in RUNTIME_FILES:
+        shutil.copyfile(runtime_dir() / f, out / f)
+    write_manifest(out, graph, "cuda", m, arena_bytes=st.arena_bytes, weights_bytes=st.weights_bytes,
+                   arch=arch, precision=precision)
+    return out
+
+
+# ---------------------------------------------------------------------------- building
+def nvcc_path() -> str | None:
+    """The nvcc to use: $NVCC, else nvcc on PATH, else /usr/local/cuda/bin/nvcc."""
+    for candidate in (os.environ.get("NVCC"), shutil.which("nvcc"), "/usr/local/cuda/bin/nvcc"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def _model_name(folder: Path) -> str:
+    return read_manifest(folder, "cuda")[0]["model"]
+
+
+def _run_compiler(cmd: list[str], folder: Path, what: str) -> None:
+    try:
+        res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise CnncError(f"{cmd[0]} is not installed (needed to {what})") from None
+    if res.returncode != 0:
+        text = res.stderr + res.stdout
+        msgs = "\n".join(ln for ln in text.splitlines() if "error" in ln or "warning" in ln)
+        raise CnncError(f"{Path(cmd[0]).name} failed to {what} in {folder}:\n{(msgs or text.strip())[-6000:]}")
+
+
+def _weights_object(folder: Path, m: str) -> list[str]:
+    """Assemble the weights blob (blob mode) with the host C compiler; the object links
+    into both the nvcc and the emulator builds."""
+    if not (folder / f"{m}_weights.S").exists():
+        return []
+    cc = os.environ.get("CC", "cc")
+    _run_compiler([cc, "-c", f"{m}_weights.S", "-o", f"{m}_weights.o"], folder, "assemble the weights")
+    return [f"{m}_weights.o"]
+
+
+def _nvcc() -> str:
+    nvcc = nvcc_path()
+    if nvcc is None:
+        raise CnncError("nvcc is not installed (set $NVCC or put the CUDA toolkit's bin/ on PATH)")
+    return nvcc
+
+
+def build(folder: str | os.PathLike, *, arch: str | None = None, exe: bool = False, emulate: bool = False) -> Path:
+    """Build ``lib<m>.so`` with nvcc for ``arch`` (default: the folder's), and with
+    ``exe`` the driver ``<m>_main``.  With ``emulate`` build ``lib<m>_emu.so`` (and
+    ``<m>_main_emu``) with g++ and the CPU emulator instead.  Compiler errors are one
+    CnncError quoting the compiler's messages (file:line)."""
+    folder = Path(folder)
+    manifest = read_manifest(folder, "cuda")[0]
+    m = manifest["model"]
+    objs = _weights_object(folder, m)
+    if emulate:
+        cxx = os.environ.get("CXX", "g++")
+        _run_compiler([cxx, *EMU_FLAGS, "-fPIC", "-shared", "-o", f"lib{m}_emu.so", f"{m}.cu", "-x", "none",
+                       *objs], folder, "build the emulated CUDA library")
+        if exe:
+            _run_compiler([cxx, *EMU_FLAGS, "-o", f"{m}_main_emu", f"{m}_main.cu", f"{m}.cu", "-x", "none",
+                           *objs], folder, "build the emulated CUDA driver")
+        return folder / f"lib{m}_emu.so"
+    nvcc = _nvcc()
+    arch = arch or manifest.get("arch", "sm_80")
+    _run_compiler([nvcc, f"-arch={arch}", *NVCC_FLAGS, "-Xcompiler", "-fPIC", "-shared", "-o", f"lib{m}.so",
+                   f"{m}.cu", *objs], folder, "build the CUDA library")
+    if exe:
+        _run_compiler([nvcc, f"-arch={arch}", *NVCC_FLAGS, "-o", f"{m}_main", f"{m}_main.cu", f"{m}.cu", *objs],
+                      folder, "build the CUDA driver")
+    return folder / f"lib{m}.so"
+
+
+_build_library = build  # for write_folder, whose ``build`` flag shadows the function
+
+
+def nvcc_check(folder: str | os.PathLike, archs=ARCHS) -> None:
+    """Compile the folder's CUDA sources (model and driver) for every arch in ``archs``
+    with warnings as errors, without linking and without a GPU: the CI check."""
+    folder = Path(folder)
+    m = _model_name(folder)
+    nvcc = _nvcc()
+    gencode = [f"-gencode=arch=compute_{a[3:]},code={a}" for a in archs]
+    with tempfile.TemporaryDirectory(prefix="cnnc_nvcc_") as tmp:
+        jobs = [[nvcc, *gencode, *NVCC_FLAGS, "-c", src, "-o", str(Path(tmp) / f"{src}.o")]
+                for src in (f"{m}.cu", f"{m}_main.cu")]
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            for f in [pool.submit(_run_compiler, cmd, folder, f"compile {cmd[-3]} for {', '.join(archs)}")
+                      for cmd in jobs]:
+                f.result()
+
+
+# ---------------------------------------------------------------------------- running
+class CudaModel(CompiledModel):
+    """A built CUDA model folder loaded through cffi (``lib<m>.so``, or with ``emulate``
+    the CPU-emulated ``lib<m>_emu.so``); ``run`` is the same as every backend's."""
+
+    target = "cuda"
+
+    def __init__(self, folder: str | os.PathLike, emulate: bool = False):
+        import cffi
+        folder = Path(folder)
+        manifest, inputs, outputs = read_manifest(folder, "cuda")
+        super().__init__(manifest["model"], inputs, outputs)
+        m = self._m = manifest["model"]
+        self.folder = folder
+        self.emulated = emulate
+        self.lib_path = folder / (f"lib{m}_emu.so" if emulate else f"lib{m}.so")
+        if not self.lib_path.is_file():
+            raise CnncError(f"{folder}: {self.lib_path.name} is not built; run `make{' emu' if emulate else ''}` "
+                            "there or `cnnc compile ... --target cuda --build`")
+        self._ffi = cffi.FFI()
+        params = [f"const {ctype(t.dtype)} *" for t in inputs.values()]
+        params += [f"{ctype(t.dtype)} *" for t in outputs.values()]
+        self._ffi.cdef(f"""
+            int {m}_device_count(void);
+            int {m}_create(void **ctx);
+            void {m}_destroy(void *ctx);
+            int {m}_run({', '.join(['void *'] + params)});
+            void {m}_use_cuda_graph(void *ctx, int on);
+            const char *{m}_last_error(void *ctx);
+        """)
+        self._lib = self._ffi.dlopen(str(self.lib_path.resolve()))
+        self._ctx = None
+        if getattr(self._lib, f"{m}_device_count")() == 0:
+            raise CnncError(f"{folder}: no CUDA device is present; the CUDA build needs a GPU to run "
+                            "(without one, compile with emulate=True for the CPU emulator)")
+        box = self._ffi.new("void **")
+        status = getattr(self._lib, f"{m}_create")(box)
+        self._ctx = box[0] if box[0] != self._ffi.NULL else None
+        if status != 0:
+            raise CnncError(f"{m}_create failed (status {status}): {self._last_error()}")
+        self._run_fn = getattr(self._lib, f"{m}_run")
+
+    def _last_error(self) -> str:
+        if self._ctx is None:
+            return "out of host memory"
+        return self._ffi.string(getattr(self._lib, f"{self._m}_last_error")(self._ctx)).decode("ascii", "replace")
+
+    def use_cuda_graph(self, on: bool) -> None:
+        """Replay the forward pass from a CUDA graph (the default) or launch it eagerly."""
+        getattr(self._lib, f"{self._m}_use_cuda_graph")(self._ctx, int(bool(on)))
+
+    def _run(self, arrays):
+        outs = [np.empty(t.shape, t.dtype) for t in self.outputs.values()]
+        ptrs = [self._ffi.from_buffer(f"{ctype(a.dtype.name)}[]", a) for a in (*arrays, *outs)]
+        status = self._run_fn(self._ctx, *ptrs)
+        if status != 0:
+            raise CnncError(f"{self._m}_run failed (status {status}"
+                            f"{', CPU emulator' if self.emulated else ''}): {self._last_error()}")
+        return outs
+
+    def __del__(self):
+        ctx, self._ctx = getattr(self, "_ctx", None), None
+        if ctx is not None:
+            getattr(self._lib, f"{self._m}_destroy")(ctx)
+
+
+def compile_cuda(graph: Graph, *, out_dir: str | os.PathLike | None = None, arch: str = "sm_80",
+                 precision: str = "fp32", emulate: bool = False, weights: str = "auto") -> CudaModel:
+    """Generate, build and load ``graph`` (``cnnc.compile(g, target="cuda")``); without
+    ``out_dir`` a temporary folder is used.  ``emulate=True`` runs it on the CPU emulator."""
+    folder = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="cnnc_cuda_"))
+    generate(graph, folder, weights=weights, arch=arch, precision=precision)
+    build(folder, emulate=emulate)
+    return CudaModel(folder, emulate=emulate)
+
+
+def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None, build: bool = False,
+                 exe: bool = False, arch: str | None = None, weights: str | None = None,
+                 precision: str | None = None, **_) -> tuple[Path, str]:
+    """``cnnc compile --target cuda``: the model folder, built on request (nvcc needs no
+    GPU to build)."""
+    folder = generate(graph, out_dir, source=source, weights=weights or "auto", arch=arch or "sm_80",
+                      precision=precision or "fp32")
+    if not (build or exe):
+        return folder, ""
+    m = _model_name(folder)
+    _build_library(folder, exe=exe)
+    return folder, f"built lib{m}.so" + (f" and {m}_main" if exe else "")
+
+
+def run_exe(exe: str | os.PathLike, inputs, outputs, *, npy: bool = True, iters: int = 1,
+            env=None) -> tuple[list[np.ndarray], str]:
+    """Run a driver built by ``build(exe=True)`` on arrays ``inputs`` (written as .npy, or
+    raw with ``npy=False``); ``outputs`` are the result types.  Returns the outputs and the
+    driver's stdout (its timing).  A non-zero exit is a CnncError with its stderr."""
+    ext = ".npy" if npy else ".bin"
+    with tempfile.TemporaryDirectory(prefix="cnnc_cuda_exe_") as tmp:
+        tmp = Path(tmp)
+        args = []
+        for i, a in enumerate(inputs):
+            path = tmp / f"in{i}{ext}"
+            if npy:
+                np.save(path, np.ascontiguousarray(a))
+            else:
+                path.write_bytes(np.ascontiguousarray(a).tobytes())
+            args.append(str(path))
+        args += [str(tmp / f"out{i}{ext}") for i in range(len(outputs))]
+        res = subprocess.run([str(exe), "--iters", str(iters), *args], capture_output=True, text=True, env=env)
+        if res.returncode != 0:
+            raise CnncError(f"{exe} failed (exit {res.returncode}):\n{res.stderr[-4000:]}")
+        results = []
+        for i, t in enumerate(outputs):
+            path = tmp / f"out{i}{ext}"
+            a = np.load(path) if npy else np.fromfile(path, dtype=t.dtype).reshape(t.shape)
+            results.append(a)
+        return results, res.stdout
