@@ -9,6 +9,7 @@ expected outputs.
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -30,14 +31,22 @@ def _scope_ops() -> set[str]:
     return {ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")}
 
 
-#: the backends every conformance case and light model runs on (``helpers.compile_for`` names)
-BACKENDS = ["reference", "c", "tvm"]
+#: the backends every conformance case and light model runs on (``helpers.compile_for`` names);
+#: "cuda-emu" is the generated CUDA on the CPU emulator (no GPU), "cuda" the real GPU build,
+#: collected only where CNNC_GPU=1 says a GPU is there (scripts/gpu_check.sh)
+BACKENDS = ["reference", "c", "tvm", "cuda-emu"] + (["cuda"] if os.environ.get("CNNC_GPU") == "1" else [])
 
 
 def require_backend(backend: str) -> None:
     """Skip, naming the missing piece, where a backend's optional dependency is absent."""
     if backend.startswith("tvm"):
         pytest.importorskip("tvm", reason="the tvm backend needs Apache TVM: pip install 'cnnc[tvm]'")
+    if backend == "cuda-emu" and shutil.which(os.environ.get("CXX", "g++")) is None:
+        pytest.skip("the cuda-emu backend builds the generated CUDA with g++, which is not installed")
+    if backend == "cuda":
+        from cnnc.backends.cuda import nvcc_path
+        if nvcc_path() is None:
+            pytest.skip("the cuda backend needs nvcc (the CUDA toolkit), which is not installed")
 
 
 @lru_cache(maxsize=1)

@@ -21,4 +21,4 @@ NODE_SKIPS = {
 }
 
 #: backend -> {case: reason}, for features a backend lacks (none yet)
-BACKEND_SKIPS: dict[str, dict[str, str]] = {"reference": {}, "c": {}, "tvm": {}}
+BACKEND_SKIPS: dict[str, dict[str, str]] = {"reference": {}, "c": {}, "tvm": {}, "cuda-emu": {}, "cuda": {}}
