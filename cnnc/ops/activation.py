@@ -107,9 +107,101 @@ C_EXPR = {
 }
 
 
-#: Relax lowering rules of the activations (cnnc.backends.tvm)
+# ---------------------------------------------------------------- TVM (Relax) rules
+def tvm_clip(b, x, lo=None, hi=None):
+    """``np.clip(x, lo, hi)`` (either bound optional) in Relax: NaN stays NaN, and ``lo > hi``
+    gives ``hi``.  Relax's clip and relu are a max/min whose select drops a NaN."""
+    t = b.dtype(x)
+    if lo is not None:
+        x = b.emit(b.R.where(b.R.less(x, c := b.const(lo, t)), c, x))
+    if hi is not None:
+        x = b.emit(b.R.where(b.R.greater(x, c := b.const(hi, t)), c, x))
+    return x
+
+
+def _tir_expm1(T, v):
+    """``exp(v) - 1`` accurate near 0 (Kahan: ``(u - 1) * v / log(u)`` with ``u = exp(v)``);
+    TIR has no expm1, and ``exp(v) - 1`` loses the digits of a small ``v``."""
+    one = T.const(1, v.ty.dtype)
+    u = T.exp(v)
+    return T.Select(u == one, v, T.Select(u - one == -one, -one, (u - one) * v / T.log(u)))
+
+
+def _tir_tanh(T, v):
+    """tanh from expm1 of ``-2|v|``: TVM's tanh is ``(1 - e) / (1 + e)``, whose relative error
+    grows as ``v`` shrinks (1e-3 at ``v = 1e-5``)."""
+    m = _tir_expm1(T, T.const(-2, v.ty.dtype) * T.abs(v))
+    t = -m / (T.const(2, v.ty.dtype) + m)
+    return T.Select(v < T.const(0, v.ty.dtype), -t, t)
+
+
+def _tir_softplus(T, v):
+    """``log(1 + exp(v)) = max(v, 0) + log1p(exp(-|v|))``, as ``np.logaddexp(0, v)``."""
+    zero = T.const(0, v.ty.dtype)
+    return T.Select(v > zero, v, zero) + T.log1p(T.exp(-T.abs(v)))
+
+
+def _tir_sigmoid(T, v):
+    """Split by sign like the reference: TVM's ``1 / (1 + exp(-v))`` flushes to 0 where the
+    value is subnormal (``v < -88`` in float32)."""
+    one = T.const(1, v.ty.dtype)
+    e = T.exp(-T.abs(v))
+    return T.Select(v >= T.const(0, v.ty.dtype), one / (one + e), e / (one + e))
+
+
+def _tir_elu(T, v, alpha):
+    zero = T.const(0, v.ty.dtype)
+    return T.Select(v > zero, v, T.const(alpha, v.ty.dtype) * _tir_expm1(T, v))
+
+
+def _tir_gelu_tanh(T, v):
+    c = [T.const(k, v.ty.dtype) for k in (0.5, 1, np.sqrt(2 / np.pi), 0.044715)]
+    return c[0] * v * (c[1] + _tir_tanh(T, c[2] * (v + c[3] * v * v * v)))
+
+
+def tvm_map(fn, name: str):
+    """A lowering rule applying the scalar TIR function ``fn(T, v, attrs)`` (``T`` is
+    ``b.tir``) to every element: one TE compute, for the activations Relax has no accurate
+    op for (no expm1/log1p; see ``_tir_tanh``)."""
+    def rule(req, xs, b):
+        def compute(x):
+            return b.te.compute(x.shape, lambda *i: fn(b.tir, x(*i), req.attrs), name=name)
+        return b.emit_te(compute, xs[0], name=name)
+    return rule
+
+
+def _hard_sigmoid_tvm(b, x, alpha, beta):
+    t = b.dtype(x)
+    return tvm_clip(b, b.emit(b.R.add(b.R.multiply(b.const(alpha, t), x), b.const(beta, t))), 0, 1)
+
+
+def _gelu_tvm(req, xs, b):
+    """``approximate="none"``: like the reference, erf and the products in float64."""
+    if req.attrs["approximate"] == "tanh":
+        return tvm_map(lambda T, v, a: _tir_gelu_tanh(T, v), "gelu_tanh")(req, xs, b)
+    x, t = xs[0], b.dtype(xs[0])
+    half_x = b.R.astype(b.R.multiply(b.const(0.5, t), x), "float64")
+    e = b.R.erf(b.R.divide(b.R.astype(x, "float64"), b.const(np.sqrt(2), "float64")))
+    return b.R.astype(b.R.multiply(half_x, b.R.add(b.const(1, "float64"), e)), t)
+
+
+#: Relax lowering rules of the activations (cnnc.backends.tvm): Relax ops where they
+#: compute the reference's values, scalar TIR (``tvm_map``) where they lack the accuracy
 TVM_EXPR = {
-    "Relu": lambda req, xs, b: b.R.nn.relu(xs[0]),
+    "Relu": lambda req, xs, b: tvm_clip(b, xs[0], 0),
+    "LeakyRelu": lambda req, xs, b: b.R.nn.leakyrelu(xs[0], req.attrs["alpha"]),
+    "Elu": tvm_map(lambda T, v, a: _tir_elu(T, v, a["alpha"]), "elu"),
+    "Selu": tvm_map(lambda T, v, a: T.const(a["gamma"], v.ty.dtype) * _tir_elu(T, v, a["alpha"]), "selu"),
+    "Sigmoid": tvm_map(lambda T, v, a: _tir_sigmoid(T, v), "sigmoid"),
+    "HardSigmoid": lambda req, xs, b: _hard_sigmoid_tvm(b, xs[0], req.attrs["alpha"], req.attrs["beta"]),
+    "HardSwish": lambda req, xs, b: b.R.multiply(xs[0], _hard_sigmoid_tvm(b, xs[0], 1 / 6, 0.5)),
+    "Silu": tvm_map(lambda T, v, a: v * _tir_sigmoid(T, v), "silu"),
+    "Tanh": tvm_map(lambda T, v, a: _tir_tanh(T, v), "tanh"),
+    "Softplus": tvm_map(lambda T, v, a: _tir_softplus(T, v), "softplus"),
+    "Softsign": lambda req, xs, b: b.R.divide(xs[0], b.R.add(b.const(1, b.dtype(xs[0])), b.R.abs(xs[0]))),
+    "Mish": tvm_map(lambda T, v, a: v * _tir_tanh(T, _tir_softplus(T, v)), "mish"),
+    "Gelu": _gelu_tvm,
+    "Clip": lambda req, xs, b: tvm_clip(b, xs[0], req.attrs["min"], req.attrs["max"]),
 }
 
 
@@ -142,4 +234,6 @@ register(OpDef(
     name="PRelu", inputs=("X", "slope"), infer=_prelu_infer,
     reference=lambda inputs, a: np.where(inputs[0] >= 0, inputs[0], inputs[0] * inputs[1]).astype(inputs[0].dtype),
     kernels={"c": lambda req: elementwise(req, "a0 >= 0 ? a0 : a0 * a1", "prelu")},
+    tvm=lambda req, xs, b: b.R.where(b.R.greater_equal(xs[0], b.const(0, b.dtype(xs[0]))), xs[0],
+                                     b.R.multiply(xs[0], xs[1])),
     doc="leaky ReLU with learned slopes, broadcast against X"))
