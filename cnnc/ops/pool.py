@@ -101,9 +101,14 @@ def _on_padded_input(xs, a):
     return sp.valid_mask(padded, flat, ceil_mode=bool(a["ceil_mode"]))[tuple(map(slice, out))]
 
 
+def _count(xs, a):
+    """AveragePool's divisor per tap, ``(*out, *kernel)``: the taps on the input, or with
+    ``count_include_pad`` those on the input or its padding."""
+    return _on_padded_input(xs, a) if a["count_include_pad"] else _valid(xs, a)
+
+
 def _average(win, xs, a, axes):
-    count = _on_padded_input(xs, a) if a["count_include_pad"] else _valid(xs, a)
-    return win.sum(axes) / count.sum(axes)
+    return win.sum(axes) / _count(xs, a).sum(axes)
 
 
 def _lp(win, xs, a, axes):
@@ -125,8 +130,14 @@ def _gaussian(a):
     return np.exp(-d2 / (2 * a["sigma"] ** 2))
 
 
+def _weights(xs, a):
+    """WeightedAvgPool's Gaussian weights of the taps on the input, ``(*out, *kernel)``
+    (unnormalized)."""
+    return _gaussian(a) * _valid(xs, a)
+
+
 def _weighted_average(win, xs, a, axes):
-    w = _gaussian(a) * _valid(xs, a)
+    w = _weights(xs, a)
     return (win * w).sum(axes) / w.sum(axes)
 
 
@@ -259,6 +270,77 @@ def _c_kernel(op):
     return hook
 
 
+# ------------------------------------------------------------------ TVM lowering
+# One TE computation serves every pool: the input padded to the buffer pads (with ceil_mode's
+# overhang) by a value the reduction ignores, each output the reduction of its taps (after a
+# per-tap ``tap`` function).  TE rather than Relax's max_pool/avg_pool: topi's max pads and
+# starts from the float type's lowest finite value (a window of -inf gives -FLT_MAX) and
+# drops a NaN that is not the first tap, and its count_include_pad=0 divisor miscounts
+# dilated windows clipped at both ends.  The divisors and weights are the reference's own
+# tables (``_count``, ``_weights``), Relax constants.
+
+def nan_max(b):
+    """The TE max reducer of numpy's max: NaN propagates, the identity is -inf."""
+    return b.te.comm_reducer(lambda u, v: b.tir.Select(b.tir.isnan(u) | (u > v), u, v),
+                             lambda t: b.tir.const(float("-inf"), t), name="nan_max")
+
+
+def window_reduce(b, x, kernel, strides, dilations, pads, out, *, pad_value, reducer, tap=None,
+                  extra=(), dtype=None, name="pool"):
+    """TE ``(N, C, *out)``: ``reducer`` over the taps of each window of ``x`` padded with
+    ``pad_value`` by ``pads`` (begins, ends).  ``tap(v, (n, c, *o), ks, *extra)`` maps a tap's
+    value (cast to ``dtype`` if given) before the reduction; ``extra`` are more Relax operands
+    it reads."""
+    nd = len(kernel)
+    te, topi = b.te, b.topi
+
+    def fn(xt, *ext):
+        if any(pads):
+            xt = topi.nn.pad(xt, [0, 0, *pads[:nd]], [0, 0, *pads[nd:]], pad_value)
+
+        def body(n, c, *o):
+            ks = [te.reduce_axis((0, k), name=f"k{i}") for i, k in enumerate(kernel)]
+            v = xt[(n, c, *(o[i] * strides[i] + ks[i] * dilations[i] for i in range(nd)))]
+            v = v if dtype is None else v.astype(dtype)
+            return reducer(v if tap is None else tap(v, (n, c, *o), ks, *ext), axis=ks)
+        return te.compute((*xt.shape[:2], *out), body, name=name)
+    return b.emit_te(fn, x, *extra, name=name)
+
+
+def _pool_tvm(op):
+    def rule(req, xs, b):
+        x, a, y = req.in_types[0], req.attrs, req.out_types[0]
+        xs_, dt, nd = x.shape[2:], x.dtype, x.rank - 2
+        window = (a["kernel_shape"], a["strides"], a["dilations"],
+                  sp.buffer_pads(xs_, a, ceil_mode=bool(a["ceil_mode"])), y.shape[2:])
+        kernel_axes = tuple(range(nd, 2 * nd))
+        name = C_TAGS[op]
+        if op == "MaxPool":
+            return window_reduce(b, xs[0], *window, pad_value=float("-inf"), reducer=nan_max(b), name=name)
+        if op == "AveragePool":
+            total = window_reduce(b, xs[0], *window, pad_value=0.0, reducer=b.te.sum, name=name)
+            return b.R.divide(total, b.const(_count(xs_, a).sum(kernel_axes), dt))
+        if op == "LpPool":
+            p = a["p"]
+            total = window_reduce(b, xs[0], *window, pad_value=0.0, reducer=b.te.sum, name=name,
+                                  tap=lambda v, o, ks: b.tir.power(b.tir.abs(v), b.tir.const(p, dt)))
+            return total if p == 1 else b.R.power(total, b.const(1.0 / p, dt))
+        if op == "LSEPool":
+            m = window_reduce(b, xs[0], *window, pad_value=float("-inf"), reducer=nan_max(b), name=name)
+            total = window_reduce(b, xs[0], *window, pad_value=float("-inf"), reducer=b.te.sum, name=name,
+                                  tap=lambda v, o, ks, mt: b.tir.exp(v - mt[o]), extra=(m,))
+            return b.R.add(m, b.R.log(total))
+        # WeightedAvgPool: the reference's arithmetic, taps times float64 weights summed in
+        # float64 (the weights of far taps underflow float32 for a small sigma)
+        w = _weights(xs_, a)
+        w = w / w.sum(kernel_axes, keepdims=True)
+        total = window_reduce(b, xs[0], *window, pad_value=0.0, reducer=b.te.sum, dtype="float64",
+                              name=name, tap=lambda v, o, ks, wt: v * wt[(*o[2:], *ks)],
+                              extra=(b.const(w, "float64"),))
+        return b.R.astype(total, dt)
+    return rule
+
+
 def _reference(pad_value, reduce):
     def ref(inputs, a):
         x = inputs[0]
@@ -272,5 +354,5 @@ def _reference(pad_value, reduce):
 for _name, (_extra, _pad, _reduce) in POOLS.items():
     register(OpDef(name=_name, inputs=("X",), attrs={**_window_attrs(), **_extra},
                    canonicalize=_canon, infer=_infer, reference=_reference(_pad, _reduce),
-                   onnx=OnnxMap(exporter=EXPORT[_name]), kernels={"c": _c_kernel(_name)},
+                   onnx=OnnxMap(exporter=EXPORT[_name]), kernels={"c": _c_kernel(_name)}, tvm=_pool_tvm(_name),
                    doc=f"N-D {_name} over sliding windows"))
