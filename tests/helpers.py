@@ -159,12 +159,12 @@ def run_sanitized(g, feeds, folder) -> dict:
     return dict(zip(g.output_types(), outs))
 
 
-def check_graph(g, feeds, tmp_path=None, rtol=1e-5, atol=1e-6, cc=None, backend="c"):
-    """The ``backend`` build of ``g`` gives the reference's outputs, integers exactly; returns
-    the build's.  For C: built with compiler ``cc``, and given ``tmp_path``, also its driver
-    under ASan+UBSan."""
+def check_graph(g, feeds, tmp_path=None, rtol=1e-5, atol=1e-6, cc=None, backend="c", **options):
+    """The ``backend`` build of ``g`` (``compile_for`` options) gives the reference's
+    outputs, integers exactly; returns the build's.  For C: built with compiler ``cc``, and
+    given ``tmp_path``, also its driver under ASan+UBSan."""
     want = cnnc.compile(g, target="reference").run(feeds)
-    runs = [compile_for(g, backend, **({"cc": cc} if cc else {})).run(feeds)]
+    runs = [compile_for(g, backend, **({"cc": cc} if cc else {}), **options).run(feeds)]
     if tmp_path is not None:
         assert backend == "c", "the sanitized driver is the C backend's"
         runs.append(run_sanitized(g, feeds, tmp_path / "gen"))
@@ -176,6 +176,34 @@ def check_graph(g, feeds, tmp_path=None, rtol=1e-5, atol=1e-6, cc=None, backend=
             else:
                 np.testing.assert_array_equal(got[name], w, err_msg=name)
     return runs[0]
+
+
+def cases_graph(cases):
+    """One graph for all ``cases``, each ``(x, nodes)``: an input ``x<i>`` read as operand 0
+    by one node per ``(op, constant operands, attrs)`` of ``nodes``, one output each.
+    Returns the graph and its feeds."""
+    g = Graph("nodes")
+    feeds = {}
+    for c, (x, nodes) in enumerate(cases):
+        feeds[f"x{c}"] = x
+        xv = g.add_input(f"x{c}", TensorType.of(x))
+        for i, (op, operands, attrs) in enumerate(nodes):
+            vals = [xv] + [g.add_constant(a, f"c{c}_{i}_{j}") for j, a in enumerate(operands)]
+            (y,) = g.add_node(op, vals, attrs, label=f"{op.lower()}{c}_{i}")
+            g.add_output(y, f"y{c}_{i}")
+    return g.verify(), feeds
+
+
+def check_cases(cases, *, rtol=1e-4, atol=1e-5, backend="c", **options):
+    """The ``backend`` build (``compile_for`` options) of ``cases_graph(cases)`` gives the
+    reference's outputs: a whole attribute grid in one build keeps compiled backends'
+    tests fast."""
+    return check_graph(*cases_graph(cases), rtol=rtol, atol=atol, backend=backend, **options)
+
+
+def check_nodes(x, nodes, *, rtol=1e-4, atol=1e-5, backend="c", **options):
+    """``check_cases`` of one input ``x`` and its ``nodes``."""
+    return check_cases([(x, nodes)], rtol=rtol, atol=atol, backend=backend, **options)
 
 
 def add(g, feeds, op, operands, attrs=None, const=(), name=None):
@@ -191,3 +219,14 @@ def add(g, feeds, op, operands, attrs=None, const=(), name=None):
             vals.append(g.add_input(f"{name}_{i}", TensorType.of(a)))
     for j, v in enumerate(g.add_node(op, vals, attrs or {})):
         g.add_output(v, f"{name}_out{j}")
+
+
+def nvcc_check_graph(g, folder) -> None:
+    """``g``'s generated CUDA (model and driver) compiles with nvcc for sm_80 and sm_90,
+    warnings as errors -- no GPU involved; skipped where the CUDA toolkit is missing."""
+    import pytest
+
+    from cnnc.backends import cuda
+    if cuda.nvcc_path() is None:
+        pytest.skip("nvcc (the CUDA toolkit) is not installed: the sm_80/sm_90 compile check needs it")
+    cuda.nvcc_check(cuda.generate(g, folder))

@@ -1,27 +1,11 @@
 """C kernels of Conv and ConvTranspose agree with the reference over the attribute sets of
 tests/ops/test_conv.py (1-D/2-D/3-D, strides, dilations, groups, every padding mode,
 output_padding, output_shape), with and without bias, float32 and float64.  The nodes of
-one input shape share one compiled graph (``check_nodes``, also used by the FusedConv and
-LocalConv tests)."""
+one input shape share one compiled graph (``helpers.check_nodes``)."""
 import numpy as np
 import pytest
-from helpers import check_graph
+from helpers import check_nodes
 from test_conv import CONV_CASES, CONVT_CASES  # the attribute grids of tests/ops
-
-from cnnc.ir import Graph, TensorType
-
-
-def check_nodes(x, nodes, *, rtol=1e-4, atol=1e-5):
-    """One graph reading the input ``x`` with one node per ``(op, constant operands,
-    attrs)`` (operand 0 is x) and one output each: the C build gives the reference's
-    outputs."""
-    g = Graph("nodes")
-    xv = g.add_input("x", TensorType.of(x))
-    for i, (op, operands, attrs) in enumerate(nodes):
-        vals = [xv] + [g.add_constant(a, f"c{i}_{j}") for j, a in enumerate(operands)]
-        (y,) = g.add_node(op, vals, attrs, label=f"{op.lower()}{i}")
-        g.add_output(y, f"y{i}")
-    check_graph(g.verify(), {"x": x}, rtol=rtol, atol=atol)
 
 
 def _randn(rng, shape, dtype=np.float32):

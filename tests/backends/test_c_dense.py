@@ -4,8 +4,7 @@ scaling; MatMul with 1-D operands and broadcast batch axes, float32 and float64;
 loop orders with a longer inner dimension, and a long one (double sums)."""
 import numpy as np
 import pytest
-from helpers import backend_check
-from test_c_conv import check_nodes
+from helpers import backend_check, check_nodes
 
 M, K, N = 3, 5, 4
 C_SHAPES = [None, (), (N,), (1, N), (M, 1), (M, N), (1, 1)]

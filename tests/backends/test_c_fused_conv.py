@@ -4,7 +4,7 @@ attributes of tests/ops/test_fused_conv.py; the residual's buffer may be the out
 (the memory plan runs FusedConv in place); float64."""
 import numpy as np
 import pytest
-from test_c_conv import check_nodes
+from helpers import check_nodes
 
 import cnnc
 from cnnc.ir import Graph, TensorType

@@ -4,7 +4,7 @@ tests/ops/test_local_conv.py, with and without bias, 1 to 3 tiles (and more tile
 positions), float64."""
 import numpy as np
 import pytest
-from test_c_conv import check_nodes
+from helpers import check_nodes
 from test_local_conv import CASES  # the attribute grids of tests/ops
 
 
