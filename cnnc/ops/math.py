@@ -74,6 +74,21 @@ C_UNARY = {
 }
 
 
+#: Relax lowering rules of the ops above (cnnc.backends.tvm); integer Neg/Abs wrap at the
+#: minimum, as the reference does
+TVM_UNARY = {
+    "Sqrt": lambda xs, b: b.R.sqrt(xs[0]),
+    "Exp": lambda xs, b: b.R.exp(xs[0]),
+    "Log": lambda xs, b: b.R.log(xs[0]),
+    "Erf": lambda xs, b: b.R.erf(xs[0]),
+    "Neg": lambda xs, b: b.R.negative(xs[0]),
+    "Abs": lambda xs, b: b.R.abs(xs[0]),
+    "Reciprocal": lambda xs, b: b.R.divide(b.const(1, b.dtype(xs[0])), xs[0]),
+    "Floor": lambda xs, b: b.R.floor(xs[0]),
+    "Ceil": lambda xs, b: b.R.ceil(xs[0]),
+}
+
+
 def _unary_c(name):
     return lambda req: elementwise(req, C_UNARY[name](req.in_types[0].dtype), name.lower(),
                                    comment=name)
@@ -82,6 +97,7 @@ def _unary_c(name):
 for _name, (_fn, _allowed) in UNARY.items():
     register(OpDef(name=_name, inputs=("X",), infer=_unary_infer(_name, _allowed),
                    kernels={"c": _unary_c(_name)},
+                   tvm=lambda req, xs, b, name=_name: TVM_UNARY[name](xs, b),
                    reference=lambda arrays, a, fn=_fn: np.asarray(fn(arrays[0])),
                    doc=f"elementwise {_name}"))
 
@@ -117,6 +133,16 @@ def _cast_c(req):
     return elementwise(req, expr, "cast", comment=f"Cast {src} to {to}")
 
 
+def _cast_tvm(req, xs, b):
+    """Relax's astype, except float to int8/uint8, which goes through int64 like the C
+    kernel: LLVM's direct conversion of a float beyond the narrow range is poison."""
+    src, to = req.in_types[0].dtype, req.out_types[0].dtype
+    x = xs[0]
+    if src in FLOATS and to in ("int8", "uint8"):
+        x = b.R.astype(x, "int64")
+    return b.R.astype(x, to)
+
+
 register(OpDef(
     name="Cast",
     inputs=("input",),
@@ -125,5 +151,6 @@ register(OpDef(
     reference=lambda arrays, a: arrays[0].astype(a["to"]),
     onnx=OnnxMap(importers={1: _cast_import}, exporter=_cast_export),
     kernels={"c": _cast_c},
+    tvm=_cast_tvm,
     doc="elementwise conversion to the dtype named by `to`",
 ))
