@@ -70,6 +70,29 @@ def _scale_shift(y: np.ndarray, scale: np.ndarray, b: np.ndarray, dtype) -> np.n
     return (y * _per_channel(scale, y.ndim) + _per_channel(b, y.ndim)).astype(dtype)
 
 
+def _tvm_standardize(b, x, axes, eps: float, mean=None, var=None):
+    """:func:`_standardize` in Relax: float64 throughout, statistics over ``axes`` unless
+    ``mean`` and ``var`` (float64, broadcastable) are given; also returns them."""
+    R = b.R
+    x = b.emit(R.astype(x, "float64"))
+    if mean is None:
+        mean = b.emit(R.mean(x, axes, keepdims=True))
+        var = b.emit(R.mean(R.square(R.subtract(x, mean)), axes, keepdims=True))
+    y = b.emit(R.divide(R.subtract(x, mean), R.sqrt(R.add(var, b.const(eps, "float64")))))
+    return y, mean, var
+
+
+def _tvm_per_channel(b, v, rank: int):
+    """:func:`_per_channel` in Relax (float64)."""
+    return b.emit(b.R.reshape(b.emit(b.R.astype(v, "float64")), (-1,) + (1,) * (rank - 2)))
+
+
+def _tvm_scale_shift(b, y, scale, bias, rank: int, dtype: str):
+    """:func:`_scale_shift` in Relax."""
+    R = b.R
+    return R.astype(R.add(R.multiply(y, _tvm_per_channel(b, scale, rank)), _tvm_per_channel(b, bias, rank)), dtype)
+
+
 def _channel_norm_infer(names, ranks, same_type):
     """Infer rule of the ops whose parameters are all ``(C,)`` vectors."""
     def infer(types, a):
@@ -116,6 +139,13 @@ def _bn_ref(inputs, a):
     return _scale_shift(y, scale, b, x.dtype)
 
 
+def _bn_tvm(req, xs, b):
+    x = req.in_types[0]
+    mean, var = (_tvm_per_channel(b, v, x.rank) for v in xs[3:])
+    y, _, _ = _tvm_standardize(b, xs[0], (), req.attrs["epsilon"], mean, var)
+    return _tvm_scale_shift(b, y, xs[1], xs[2], x.rank, x.dtype)
+
+
 def _bn_c(req):
     x = req.in_types[0]
     c = x.shape[1]
@@ -156,6 +186,7 @@ register(OpDef(
     reference=_bn_ref,
     onnx=OnnxMap(importers={7: _bn_import_v7, 9: None}),
     kernels={"c": _bn_c},
+    tvm=_bn_tvm,
     doc="inference batch norm with given running mean and variance",
 ))
 
@@ -164,6 +195,12 @@ register(OpDef(
 def _in_ref(inputs, a):
     x, scale, b = inputs
     return _scale_shift(_standardize(x, tuple(range(2, x.ndim)), a["epsilon"]), scale, b, x.dtype)
+
+
+def _in_tvm(req, xs, b):
+    x = req.in_types[0]
+    y, _, _ = _tvm_standardize(b, xs[0], tuple(range(2, x.rank)), req.attrs["epsilon"])
+    return _tvm_scale_shift(b, y, xs[1], xs[2], x.rank, x.dtype)
 
 
 def _in_c(req):
@@ -181,6 +218,7 @@ register(OpDef(
     infer=_channel_norm_infer(("scale", "B"), (1, 2, 3), True),
     reference=_in_ref,
     kernels={"c": _in_c},
+    tvm=_in_tvm,
     doc="normalization per sample and channel over the spatial axes",
 ))
 
@@ -204,6 +242,13 @@ def _gn_ref(inputs, a):
     return _scale_shift(y, scale, b, x.dtype)
 
 
+def _gn_tvm(req, xs, b):
+    x = req.in_types[0]
+    grouped = b.emit(b.R.reshape(xs[0], (x.shape[0], req.attrs["num_groups"], -1)))
+    y, _, _ = _tvm_standardize(b, grouped, (2,), req.attrs["epsilon"])
+    return _tvm_scale_shift(b, b.emit(b.R.reshape(y, x.shape)), xs[1], xs[2], x.rank, x.dtype)
+
+
 def _gn_c(req):
     x = req.in_types[0]
     n, c = x.shape[:2]
@@ -223,6 +268,7 @@ register(OpDef(
     infer=_gn_infer,
     reference=_gn_ref,
     kernels={"c": _gn_c},
+    tvm=_gn_tvm,
     doc="normalization over groups of channels (ONNX opset 21), per-channel scale and bias",
 ))
 
@@ -264,6 +310,19 @@ def _ln_ref(inputs, a):
     return y, mean.astype(np.float32), inv_std.astype(np.float32)
 
 
+def _ln_tvm(req, xs, b):
+    R, x, a = b.R, req.in_types[0], req.attrs
+    y, mean, var = _tvm_standardize(b, xs[0], tuple(range(a["axis"], x.rank)), a["epsilon"])
+    y = R.multiply(y, R.astype(xs[1], "float64"))
+    if len(xs) > 2:
+        y = R.add(y, R.astype(xs[2], "float64"))
+    y = R.astype(y, x.dtype)
+    if not a["stats_outputs"]:
+        return y
+    inv_std = R.divide(b.const(1.0, "float64"), R.sqrt(R.add(var, b.const(a["epsilon"], "float64"))))
+    return y, R.astype(mean, "float32"), R.astype(inv_std, "float32")
+
+
 def _ln_c(req):
     x, axis = req.in_types[0], req.attrs["axis"]
     row = x.shape[axis:]
@@ -290,6 +349,7 @@ register(OpDef(
     reference=_ln_ref,
     outputs=("Y", "Mean?", "InvStdDev?"),
     kernels={"c": _ln_c},
+    tvm=_ln_tvm,
     onnx=OnnxMap(importers={1: _ln_import}, cnnc_only=("stats_outputs",)),
     doc="normalization over the trailing axes from `axis` on",
 ))
