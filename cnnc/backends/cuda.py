@@ -72,7 +72,8 @@ def _render_kernel(env, fn, ops: dict) -> str:
         raise UnsupportedError(f"no CUDA kernel template {template} (for op{'s' * (len(ops[fn.name]) > 1)} "
                                f"{', '.join(sorted(ops[fn.name]))}, kernel {fn.name})") from None
     return (f"/* {comment_safe(k.comment or k.name, 100)} (template {template}) */\n"
-            f"{table_definitions(fn, 'static __device__ const')}{body.rstrip()}\n")
+            # a CUDA template may not need every table of the C hook (conv's edge columns)
+            f"{table_definitions(fn, '[[maybe_unused]] static __device__ const')}{body.rstrip()}\n")
 
 
 def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto", arch: str = "sm_80",
