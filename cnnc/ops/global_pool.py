@@ -15,7 +15,7 @@ from ..ir import OpDef, register
 from . import _spatial as sp
 from ._c_reduce import reduce_over
 from ._common import require_float
-from .pool import LP_P
+from .pool import LP_P, lower_pool
 
 
 def _infer(types, a):
@@ -49,9 +49,25 @@ def _c_kernel(name):
     return hook
 
 
+def _tvm(name):
+    """GlobalAveragePool: Relax's mean; GlobalMaxPool and GlobalLpPool: their windowed pools'
+    lowering (``pool.lower_pool``: a max that propagates NaN, as numpy's) with one window
+    covering the input."""
+    def rule(req, xs, b):
+        x = req.in_types[0]
+        nd = x.rank - 2
+        if name == "GlobalAveragePool":
+            return b.R.mean(xs[0], axis=list(range(2, x.rank)), keepdims=True)
+        window = {"kernel_shape": x.shape[2:], "strides": (1,) * nd, "dilations": (1,) * nd,
+                  "pads": (0,) * (2 * nd), "auto_pad": "NOTSET", "ceil_mode": 0, **req.attrs}
+        return lower_pool(name.removeprefix("Global"), b, xs[0], x.shape, x.dtype, window)
+    return rule
+
+
 for _name, (_attrs, _reduce) in GLOBAL_POOLS.items():
     register(OpDef(
         name=_name, inputs=("X",), attrs=_attrs, infer=_infer, kernels={"c": _c_kernel(_name)},
+        tvm=_tvm(_name),
         reference=lambda inputs, a, fn=_reduce: fn(
             inputs[0], tuple(range(2, inputs[0].ndim)), a).astype(inputs[0].dtype),
         doc=f"{_name} over all spatial axes"))

@@ -307,37 +307,44 @@ def window_reduce(b, x, kernel, strides, dilations, pads, out, *, pad_value, red
     return b.emit_te(fn, x, *extra, name=name)
 
 
+def lower_pool(op, b, x, shape, dtype, a):
+    """The Relax result of pool ``op`` with canonical attributes ``a`` over ``x`` (a Relax
+    expression of ``shape`` and ``dtype``); the global pools call it with one window
+    covering the input."""
+    xs, nd = shape[2:], len(shape) - 2
+    ceil = bool(a["ceil_mode"])
+    window = (a["kernel_shape"], a["strides"], a["dilations"], sp.buffer_pads(xs, a, ceil_mode=ceil),
+              sp.output_shape(xs, a, ceil_mode=ceil))
+    kernel_axes = tuple(range(nd, 2 * nd))
+    name = C_TAGS[op]
+    if op == "MaxPool":
+        return window_reduce(b, x, *window, pad_value=float("-inf"), reducer=nan_max(b), name=name)
+    if op == "AveragePool":
+        total = window_reduce(b, x, *window, pad_value=0.0, reducer=b.te.sum, name=name)
+        return b.R.divide(total, b.const(_count(xs, a).sum(kernel_axes), dtype))
+    if op == "LpPool":
+        p = a["p"]
+        total = window_reduce(b, x, *window, pad_value=0.0, reducer=b.te.sum, name=name,
+                              tap=lambda v, o, ks: b.tir.power(b.tir.abs(v), b.tir.const(p, dtype)))
+        return total if p == 1 else b.R.power(total, b.const(1.0 / p, dtype))
+    if op == "LSEPool":
+        m = window_reduce(b, x, *window, pad_value=float("-inf"), reducer=nan_max(b), name=name)
+        total = window_reduce(b, x, *window, pad_value=float("-inf"), reducer=b.te.sum, name=name,
+                              tap=lambda v, o, ks, mt: b.tir.exp(v - mt[o]), extra=(m,))
+        return b.R.add(m, b.R.log(total))
+    # WeightedAvgPool: the reference's arithmetic, taps times float64 weights summed in
+    # float64 (the weights of far taps underflow float32 for a small sigma)
+    w = _weights(xs, a)
+    w = w / w.sum(kernel_axes, keepdims=True)
+    total = window_reduce(b, x, *window, pad_value=0.0, reducer=b.te.sum, dtype="float64", name=name,
+                          tap=lambda v, o, ks, wt: v * wt[(*o[2:], *ks)], extra=(b.const(w, "float64"),))
+    return b.R.astype(total, dtype)
+
+
 def _pool_tvm(op):
     def rule(req, xs, b):
-        x, a, y = req.in_types[0], req.attrs, req.out_types[0]
-        xs_, dt, nd = x.shape[2:], x.dtype, x.rank - 2
-        window = (a["kernel_shape"], a["strides"], a["dilations"],
-                  sp.buffer_pads(xs_, a, ceil_mode=bool(a["ceil_mode"])), y.shape[2:])
-        kernel_axes = tuple(range(nd, 2 * nd))
-        name = C_TAGS[op]
-        if op == "MaxPool":
-            return window_reduce(b, xs[0], *window, pad_value=float("-inf"), reducer=nan_max(b), name=name)
-        if op == "AveragePool":
-            total = window_reduce(b, xs[0], *window, pad_value=0.0, reducer=b.te.sum, name=name)
-            return b.R.divide(total, b.const(_count(xs_, a).sum(kernel_axes), dt))
-        if op == "LpPool":
-            p = a["p"]
-            total = window_reduce(b, xs[0], *window, pad_value=0.0, reducer=b.te.sum, name=name,
-                                  tap=lambda v, o, ks: b.tir.power(b.tir.abs(v), b.tir.const(p, dt)))
-            return total if p == 1 else b.R.power(total, b.const(1.0 / p, dt))
-        if op == "LSEPool":
-            m = window_reduce(b, xs[0], *window, pad_value=float("-inf"), reducer=nan_max(b), name=name)
-            total = window_reduce(b, xs[0], *window, pad_value=float("-inf"), reducer=b.te.sum, name=name,
-                                  tap=lambda v, o, ks, mt: b.tir.exp(v - mt[o]), extra=(m,))
-            return b.R.add(m, b.R.log(total))
-        # WeightedAvgPool: the reference's arithmetic, taps times float64 weights summed in
-        # float64 (the weights of far taps underflow float32 for a small sigma)
-        w = _weights(xs_, a)
-        w = w / w.sum(kernel_axes, keepdims=True)
-        total = window_reduce(b, xs[0], *window, pad_value=0.0, reducer=b.te.sum, dtype="float64",
-                              name=name, tap=lambda v, o, ks, wt: v * wt[(*o[2:], *ks)],
-                              extra=(b.const(w, "float64"),))
-        return b.R.astype(total, dt)
+        x = req.in_types[0]
+        return lower_pool(op, b, xs[0], x.shape, x.dtype, req.attrs)
     return rule
 
 

@@ -34,6 +34,7 @@ from . import _spatial as sp
 from ._c import SHORT, contiguous_strides, ctype
 from ._c_reduce import reduction
 from ._common import require_float
+from .pool import nan_max
 
 _REDUCE = {"max": np.max, "avg": np.mean}
 
@@ -105,6 +106,48 @@ def _c_kernel(req):
                   comment=f"SpatialPyramidPool levels {a['levels']} mode {a['mode']} on {x}")
 
 
+def _tvm(req, xs, b):
+    """One TE computation per level, ``(N, C, n, ..., n)``: each output reduces its box, bin
+    ``i`` of an axis of extent ``H`` covering ``[floor(i*H/n), ceil((i+1)*H/n))`` (``_bins``
+    as index arithmetic), over a reduction domain of the widest bin; max propagates NaN as
+    numpy's (``pool.nan_max``), avg divides the sum by the box's size.  The levels are
+    flattened and concatenated by Relax."""
+    x, a = req.in_types[0], req.attrs
+    spatial, nd, te, tir = x.shape[2:], x.rank - 2, b.te, b.tir
+    reducer = nan_max(b) if a["mode"] == "max" else te.sum
+    # taps past the bin are the reducer's identity (TVM 0.27's create_prim_func drops a
+    # reduction's ``where``), their reads clamped into the input
+    identity = tir.const(float("-inf") if a["mode"] == "max" else 0.0, x.dtype)
+    parts = []
+    for n in a["levels"]:
+        width = [max(hi - lo for lo, hi in _bins(h, n)) for h in spatial]
+
+        def fn(xt, n=n, width=width):
+            def bins(o):
+                return ([o[d] * h // n for d, h in enumerate(spatial)],
+                        [((o[d] + 1) * h + n - 1) // n for d, h in enumerate(spatial)])
+
+            def body(i, c, *o):
+                ks = [te.reduce_axis((0, w), name=f"k{d}") for d, w in enumerate(width)]
+                lo, hi = bins(o)
+                inside = tir.all(*(lo[d] + ks[d] < hi[d] for d in range(nd)))
+                tap = xt[(i, c, *(tir.min(lo[d] + ks[d], h - 1) for d, h in enumerate(spatial)))]
+                return reducer(tir.Select(inside, tap, identity), axis=ks)
+
+            def mean(y, i, c, *o):
+                lo, hi = bins(o)
+                size = 1
+                for d in range(nd):
+                    size = size * (hi[d] - lo[d])
+                return y[(i, c, *o)] / size.astype(x.dtype)
+            shape = (*x.shape[:2], *(n,) * nd)
+            y = te.compute(shape, body, name=f"spp_{a['mode']}_level{n}")
+            return y if a["mode"] == "max" else te.compute(shape, lambda *i: mean(y, *i), name="spp_mean")
+        level = b.emit_te(fn, xs[0], name=f"spp_{a['mode']}_level{n}")
+        parts.append(b.R.reshape(level, (x.shape[0], x.shape[1] * n ** nd)))
+    return parts[0] if len(parts) == 1 else b.R.concat(parts, axis=1)
+
+
 def _export(node, operands, b):
     """As a model-local function (ONNX lacks the op), the reference's own scheme: per level
     and axis, one Slice + ReduceMax/ReduceMean per bin, concatenated; then each level
@@ -138,5 +181,6 @@ register(OpDef(
     reference=_reference,
     onnx=OnnxMap(domain="cnnc", exporter=_export),
     kernels={"c": _c_kernel},
+    tvm=_tvm,
     doc="spatial pyramid pooling: fixed-length (N, C * sum(n^nd)) output for any input size",
 ))
