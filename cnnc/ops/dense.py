@@ -16,6 +16,9 @@ Both share one C kernel, ``c/kernels/gemm.c.j2`` (``_gemm_kernel``): the operand
 described by element strides of ``A'`` and ``B'`` (transposition is a stride swap) and
 per-batch offset tables, and the loop order follows ``B'``'s layout (i-k-j with a row of
 accumulators when its rows are contiguous, i-j-k dot products when its columns are).
+Their TVM rules are Relax's ``matmul`` (numpy's semantics: 1-D operands, broadcast batch
+axes), Gemm's transpositions ``permute_dims`` and its scaling and ``C`` term Relax's
+broadcasting ``multiply``/``add`` in the operands' dtype, as the reference computes them.
 """
 from __future__ import annotations
 
@@ -104,6 +107,19 @@ def _gemm_c(req):
                         alpha=a["alpha"], beta=a["beta"], c_strides=c)
 
 
+def _gemm_tvm(req, xs, b):
+    a, dtype = req.attrs, req.out_types[0].dtype
+    x = b.R.permute_dims(xs[0]) if a["transA"] else xs[0]
+    w = b.R.permute_dims(xs[1]) if a["transB"] else xs[1]
+    y = b.R.matmul(x, w)
+    if a["alpha"] != 1:
+        y = b.R.multiply(b.emit(y), b.const(a["alpha"], dtype))
+    if len(xs) > 2:
+        c = xs[2] if a["beta"] == 1 else b.R.multiply(xs[2], b.const(a["beta"], dtype))
+        y = b.R.add(b.emit(y), b.emit(c))
+    return y
+
+
 _BIT = Attr("int", 0, choices=(0, 1))
 register(OpDef(
     name="Gemm",
@@ -113,6 +129,7 @@ register(OpDef(
     infer=_gemm_infer,
     reference=_gemm_ref,
     kernels={"c": _gemm_c},
+    tvm=_gemm_tvm,
     doc="general matrix multiply alpha*A'B' + beta*C (a fully connected layer)",
 ))
 
@@ -153,5 +170,6 @@ register(OpDef(
     infer=_matmul_infer,
     reference=lambda inputs, a: np.asarray(np.matmul(inputs[0], inputs[1])),
     kernels={"c": _matmul_c},
+    tvm=lambda req, xs, b: b.R.matmul(xs[0], xs[1]),
     doc="numpy.matmul: batched matrix product with broadcasting",
 ))

@@ -11,16 +11,18 @@ BatchNorm into it, or makes it zeros); ``Z`` is an optional residual of Y's shap
 the activation op's semantics: the reference runs that op's own reference.  Every backend
 implements FusedConv; ONNX export writes it as a model-local function of standard ops.
 The C kernel is Conv's (``conv.direct_conv``) with the epilogue applied to each finished
-accumulator before the store, the activation spelled by ``activation.C_EXPR``.
+accumulator before the store, the activation spelled by ``activation.C_EXPR``.  The TVM
+rule is Conv's followed by the residual add and the activation's own Relax rule
+(``activation.TVM_EXPR``), which TVM's operator fusion folds into the conv's epilogue.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, OnnxMap, OpDef, ShapeError, get_op, register
+from ..ir import Attr, KernelRequest, Node, OnnxMap, OpDef, ShapeError, UnsupportedError, get_op, register
 from . import _spatial as sp
-from .activation import C_EXPR
-from .conv import conv_flops, conv_nd, direct_conv
+from .activation import C_EXPR, TVM_EXPR
+from .conv import conv_flops, conv_nd, conv_tvm, direct_conv
 
 #: activations a conv epilogue may apply (the fusion pass fuses exactly these)
 FUSABLE_ACTIVATIONS = ("", "Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
@@ -105,6 +107,32 @@ def _c_kernel(req):
                        act=act, act_name=a["activation"])
 
 
+def activation_request(req) -> KernelRequest:
+    """The fused activation as a node of its own over the conv's result (its canonical
+    attributes made from the ``act_*`` ones), the request its lowering rules take."""
+    y, op = req.out_types[0], get_op(req.attrs["activation"])
+    node = Node(req.node.name, op.name, op.make_attrs(activation_attrs(req.attrs), [y]), (y,), req.node.label)
+    return KernelRequest(node, [y], [y], [None])
+
+
+def _tvm(req, xs, b):
+    """Conv's rule (bias included), then the epilogue in the reference's order."""
+    a = req.attrs
+    y = conv_tvm(req, xs[:3], b)
+    z = xs[3] if len(xs) > 3 else None
+    if z is not None and a["residual"] == "pre":
+        y = b.R.add(y, z)
+    if a["activation"]:
+        rule = TVM_EXPR.get(a["activation"])
+        if rule is None:
+            raise UnsupportedError(f"the fused activation {a['activation']} has no TVM lowering rule "
+                                   "(activation.TVM_EXPR)")
+        y = rule(activation_request(req), [b.emit(y)], b)
+    if z is not None and a["residual"] == "post":
+        y = b.R.add(b.emit(y), z)
+    return y
+
+
 def _flops(types, a, outs) -> int:
     extra = outs[0].size * ((len(types) > 3) + bool(a["activation"]))
     return conv_flops(types[:3], a, outs) + extra
@@ -124,5 +152,6 @@ register(OpDef(
     onnx=OnnxMap(domain="cnnc", exporter=_export),
     flops=_flops,
     kernels={"c": _c_kernel},
+    tvm=_tvm,
     doc="convolution with bias, residual add and activation fused into its epilogue",
 ))

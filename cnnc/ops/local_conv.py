@@ -13,7 +13,9 @@ has shape ``(M,)``.
 Both take the usual window attributes (strides, pads, auto_pad, dilations) and share one
 reference: tiled convolution is an unshared one whose weights are gathered by position.
 Both share Conv's C kernel (``conv.direct_conv``), which picks each position's weight by
-its tile (LocalConv: its own position) in the loop nest.
+its tile (LocalConv: its own position) in the loop nest, and one TVM rule, a TE compute
+summing each window against the weight of its position's tile (Relax has no unshared
+convolution).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import numpy as np
 from ..ir import OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._common import require_float, same_dtype
-from .conv import direct_conv
+from .conv import channel_bias, direct_conv
 
 _LETTERS = "pqrstu"  # spatial subscripts; n, m, c are taken
 
@@ -126,10 +128,40 @@ def _c_kernel(kind):
     return hook
 
 
+def _tvm(kind):
+    """``y[n, m, *o] = sum_{c, *k} xpad[n, c, *(o*s + k*d)] * w[*(o % T), m, c, *k]`` as one
+    TE compute over the zero-padded input (topi's ``pad``); the bias added in Relax."""
+    def rule(req, xs, b):
+        x, w, a = req.in_types[0], req.in_types[1], req.attrs
+        nd = x.rank - 2
+        k, s, d = a["kernel_shape"], a["strides"], a["dilations"]
+        pads = sp.resolve_pads(x.shape[2:], k, s, d, a["auto_pad"], a["pads"])
+        out = req.out_types[0].shape
+        tiles = w.shape[:nd]
+        te = b.te
+
+        def compute(xt, wt):
+            xp = b.topi.nn.pad(xt, (0, 0, *pads[:nd]), (0, 0, *pads[nd:]))
+            rc = te.reduce_axis((0, x.shape[1]), name="rc")
+            rk = [te.reduce_axis((0, ki), name=f"rk{i}") for i, ki in enumerate(k)]
+
+            def f(n, m, *o):
+                tile = [oi if t >= on else oi % t for oi, t, on in zip(o, tiles, out[2:])]
+                pos = [oi * si + ri * di for oi, si, ri, di in zip(o, s, rk, d)]
+                return te.sum(xp[(n, rc, *pos)] * wt[(*tile, m, rc, *rk)], axis=[rc, *rk])
+            return te.compute(out, f, name=f"{kind}_conv")
+
+        y = b.emit_te(compute, xs[0], xs[1], name=f"{kind}_conv{nd}d")
+        if len(xs) < 3:
+            return y
+        return b.R.add(y, b.R.expand_dims(xs[2], 0)) if kind == "local" else channel_bias(y, xs[2], b)
+    return rule
+
+
 for _name, _kind, _ref, _doc in (
         ("LocalConv", "local", _local_ref, "unshared convolution: one kernel per output position"),
         ("TiledConv", "tiled", _tiled_ref, "tiled convolution: T kernels cycling over positions")):
     register(OpDef(name=_name, inputs=("X", "W", "B?"), attrs=sp.window_attrs(),
                    canonicalize=_canon, infer=_infer(_kind), reference=_ref,
                    onnx=OnnxMap(domain="cnnc", exporter=_export(_kind)),
-                   kernels={"c": _c_kernel(_kind)}, doc=_doc))
+                   kernels={"c": _c_kernel(_kind)}, tvm=_tvm(_kind), doc=_doc))

@@ -8,7 +8,9 @@ input; the definition is per spatial position, so cnnc applies it to any 1..3 sp
 
 The C kernel (``lrn.c.j2``) sums the window's squares in double per channel over a chunk of
 spatial positions (unit stride), the window's channel rows from per-channel tables; ``d **
-beta`` is spelled with square roots for the usual betas (1, 0.5, 0.75).
+beta`` is spelled with square roots for the usual betas (1, 0.5, 0.75).  The TVM rule
+computes in float64 as the reference does: Relax for the squares and the pointwise
+division, a TE compute for the channel window sum over the zero-padded squares.
 """
 from __future__ import annotations
 
@@ -64,6 +66,25 @@ def _lrn_c(req):
                                          f"bias {a['bias']} on {x}")
 
 
+def _lrn_tvm(req, xs, b):
+    x, a = req.in_types[0], req.attrs
+    size = a["size"]
+    below = (size - 1) // 2
+    x64 = b.emit(b.R.astype(xs[0], "float64"))
+    te = b.te
+
+    def window_sum(sq):
+        rest = (0,) * (x.rank - 2)
+        padded = b.topi.nn.pad(sq, (0, below, *rest), (0, size - 1 - below, *rest))
+        r = te.reduce_axis((0, size), name="r")
+        return te.compute(x.shape, lambda n, c, *s: te.sum(padded[(n, c + r, *s)], axis=r), name="lrn_sum")
+
+    sums = b.emit_te(window_sum, b.emit(b.R.multiply(x64, x64)), name="lrn_window_sum")
+    denom = b.R.add(b.const(a["bias"], "float64"), b.R.multiply(b.const(a["alpha"] / size, "float64"), sums))
+    y = b.R.divide(x64, b.R.power(b.emit(denom), b.const(a["beta"], "float64")))
+    return b.R.astype(b.emit(y), x.dtype)
+
+
 register(OpDef(
     name="LRN",
     inputs=("X",),
@@ -74,5 +95,6 @@ register(OpDef(
     infer=_lrn_infer,
     reference=_lrn_ref,
     kernels={"c": _lrn_c},
+    tvm=_lrn_tvm,
     doc="local response normalization across channels",
 ))
