@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "blob above 8 MB)")
     c.add_argument("--build", action="store_true",
                    help="c/cuda: also build the library and the standalone driver (tvm targets always build)")
+    c.add_argument("--exe", action="store_true",
+                   help="cuda: build the shared library and the standalone executable <model>_main with nvcc "
+                        "(no GPU needed to build)")
     c.add_argument("--arch", metavar="SM", help="tvm-cuda/cuda: GPU architecture, e.g. sm_80 or sm_90")
     c.add_argument("--db", metavar="DIR", help="tvm/tvm-cuda: apply this MetaSchedule database (`cnnc tune`)")
     c.set_defaults(fn=cmd_compile)

@@ -21,6 +21,7 @@
  *    asynchronous copies into a graph that cudaGraphLaunch replays;
  *  - device memory is host memory; cudaMemcpy is memcpy.
  * Launches are serialized by one lock, so concurrent host threads are safe (and slow).
+ * CNNC_EMU_FAIL_LAUNCH=k (environment) makes the k-th launch fail, to test error paths.
  * Not supported: dynamic shared memory (`extern __shared__`; shared sizes are render-time
  * constants in cnnc), warp intrinsics (__shfl*, vote), cooperative groups, textures.
  *
@@ -315,6 +316,12 @@ cudaError_t enqueue(cudaStream_t stream, const F &f)
     return cudaSuccess;
 }
 
+inline long &launch_count()
+{
+    static long n = 0;
+    return n;
+}
+
 inline void execute(dim3 grid, dim3 block, const Op &body)
 {
     pthread_mutex_lock(launch_lock());
@@ -345,6 +352,13 @@ void launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, con
         grid.y > 65535 || grid.z > 65535 || grid.x > 2147483647u || shared_bytes > 0) {
         /* dynamic shared memory is not emulated; cnnc kernels size shared arrays statically */
         fail(cudaErrorInvalidConfiguration);
+        return;
+    }
+    /* fault injection for tests of the error paths: CNNC_EMU_FAIL_LAUNCH=k makes the k-th
+     * launch of the process fail as a faulting kernel would (cudaErrorLaunchFailure) */
+    const char *inject = getenv("CNNC_EMU_FAIL_LAUNCH");
+    if (inject != nullptr && ++launch_count() == strtol(inject, nullptr, 10)) {
+        fail(cudaErrorLaunchFailure);
         return;
     }
     enqueue(stream, [grid, block, kernel_call]() {

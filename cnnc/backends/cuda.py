@@ -308,15 +308,15 @@ def compile_cuda(graph: Graph, *, out_dir: str | os.PathLike | None = None, arch
 def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None, build: bool = False,
                  exe: bool = False, arch: str | None = None, weights: str | None = None,
                  precision: str | None = None, **_) -> tuple[Path, str]:
-    """``cnnc compile --target cuda``: the model folder, built on request (nvcc needs no
-    GPU to build)."""
+    """``cnnc compile --target cuda``: the model folder; with ``build`` or ``exe`` also the
+    library and the standalone driver, built with nvcc (which needs no GPU)."""
     folder = generate(graph, out_dir, source=source, weights=weights or "auto", arch=arch or "sm_80",
                       precision=precision or "fp32")
     if not (build or exe):
         return folder, ""
     m = _model_name(folder)
-    _build_library(folder, exe=exe)
-    return folder, f"built lib{m}.so" + (f" and {m}_main" if exe else "")
+    _build_library(folder, exe=True)
+    return folder, f"built lib{m}.so and {m}_main"
 
 
 def run_exe(exe: str | os.PathLike, inputs, outputs, *, npy: bool = True, iters: int = 1,
