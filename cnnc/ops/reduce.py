@@ -78,6 +78,100 @@ def _c_kernel(name):
     return hook
 
 
+# ---------------------------------------------------------------- TVM
+# Each rule computes the reduction with the reduced axes kept as 1, then reshapes to the
+# output.  Floats accumulate in float64 (at least the reference's precision), integers in
+# their own dtype (wrapping as numpy's).  Max and Min are TE reductions: Relax's start from
+# the dtype's finite lowest/highest value (the max of a row of -inf would not be -inf, an
+# empty extent not the reference's identity) and drop NaN depending on its position.
+
+def _tvm_acc(b, x):
+    """``x`` in the dtype reductions accumulate in: float64 for floats, else its own."""
+    return b.emit(b.R.astype(x, "float64")) if b.dtype(x).startswith("float") else x
+
+
+def _tvm_extreme(b, x, axes, kind: str):
+    """Max (``kind`` "max") or Min over ``axes``, kept as 1: the identity on an empty extent
+    is the reference's ``initial`` (±inf for floats), and a NaN anywhere gives NaN."""
+    shape, dtype = b.shape(x), b.dtype(x)
+    te, tir = b.te, b.tir
+    is_float = dtype.startswith("float")
+    init = (_lowest if kind == "max" else _highest)(np.dtype(dtype))
+    init = float(init) if is_float else int(init)
+
+    def combine(acc, v):
+        better = v > acc if kind == "max" else v < acc
+        return tir.Select(tir.Or(better, tir.isnan(v)) if is_float else better, v, acc)
+
+    reducer = te.comm_reducer(combine, lambda dt: tir.const(init, dt), name=f"nan_{kind}")
+
+    def compute(t):
+        raxes = {a: te.reduce_axis((0, shape[a]), name=f"r{a}") for a in axes}
+
+        def body(*idx):
+            return reducer(t[tuple(raxes.get(i, v) for i, v in enumerate(idx))], axis=list(raxes.values()))
+        return te.compute(tuple(1 if i in raxes else d for i, d in enumerate(shape)), body, name=f"reduce_{kind}")
+    return b.emit_te(compute, x, name=f"reduce_{kind}")
+
+
+def _tvm_reduce(b, x, axes, kind: str):
+    """``sum``/``prod``/``max``/``min`` of ``x`` over ``axes`` (kept as 1; none: ``x``)."""
+    if not axes:
+        return x
+    shape, dtype = b.shape(x), np.dtype(b.dtype(x))
+    if any(shape[a] == 0 for a in axes):  # TIR initializes inside the (empty) reduction loop
+        identity = {"sum": 0, "prod": 1, "max": _lowest(dtype), "min": _highest(dtype)}[kind]
+        return b.emit(b.R.broadcast_to(b.const(identity, b.dtype(x)),
+                                       tuple(1 if i in axes else d for i, d in enumerate(shape))))
+    if kind in ("max", "min"):
+        return _tvm_extreme(b, x, axes, kind)
+    return b.emit((b.R.sum if kind == "sum" else b.R.prod)(x, list(axes), keepdims=True))
+
+
+def _tvm_mean(b, x, axes):
+    s = _tvm_reduce(b, _tvm_acc(b, x), axes, "sum")
+    n = int(np.prod([b.shape(x)[i] for i in axes], dtype=np.int64))
+    dtype, is_float = b.dtype(x), b.dtype(x).startswith("float")
+    if n == 0:  # the empty sum 0 over 0: NaN, and 0 for integers (numpy's division by zero)
+        return b.R.broadcast_to(b.const(np.nan if is_float else 0, b.dtype(s)), b.shape(s))
+    if is_float:
+        return b.R.divide(s, b.const(float(n), "float64"))
+    return b.R.divide(s, b.const(n, dtype))  # TIR's integer division truncates toward zero
+
+
+def _tvm_l2(b, x, axes):
+    x = _tvm_acc(b, x)
+    s = b.emit(b.R.astype(_tvm_reduce(b, b.emit(b.R.multiply(x, x)), axes, "sum"), "float64"))
+    return b.R.sqrt(s)  # cast to an integer dtype truncates, as numpy's astype
+
+
+def _tvm_log_sum_exp(b, x, axes):
+    R = b.R
+    x = _tvm_acc(b, x)
+    m = _tvm_reduce(b, x, axes, "max")
+    m = b.emit(R.where(R.isfinite(m), m, b.const(0.0, "float64")))
+    return R.add(R.log(_tvm_reduce(b, b.emit(R.exp(R.subtract(x, m))), axes, "sum")), m)
+
+
+TVM_REDUCE = {
+    "ReduceMean": _tvm_mean,
+    "ReduceSum": lambda b, x, axes: _tvm_reduce(b, _tvm_acc(b, x), axes, "sum"),
+    "ReduceProd": lambda b, x, axes: _tvm_reduce(b, _tvm_acc(b, x), axes, "prod"),
+    "ReduceMax": lambda b, x, axes: _tvm_reduce(b, x, axes, "max"),
+    "ReduceMin": lambda b, x, axes: _tvm_reduce(b, x, axes, "min"),
+    "ReduceL2": _tvm_l2,
+    "ReduceLogSumExp": _tvm_log_sum_exp,
+}
+
+
+def _tvm_rule(name):
+    def rule(req, xs, b):
+        y = b.emit(TVM_REDUCE[name](b, xs[0], req.attrs["axes"]))
+        y = b.emit(b.R.astype(y, req.out_types[0].dtype))
+        return b.R.reshape(y, req.out_types[0].shape)
+    return rule
+
+
 def _canon(attrs, types):
     rank = types[0].rank
     given = attrs["axes"] or ()
@@ -122,5 +216,6 @@ for _name, (_fn, _allowed) in REDUCE.items():
         reference=_make_reference(_fn),
         onnx=OnnxMap(const_inputs={1: ("axes", "int64")}),
         kernels={"c": _c_kernel(_name)},
+        tvm=_tvm_rule(_name),
         doc=f"{_name} over the `axes` attribute",
     ))
