@@ -19,8 +19,8 @@ when none was given), ``strides`` and ``pads``; ONNX's MaxUnpool has no ``auto_p
 no dilations, and neither has cnnc's.
 
 An index outside ``[0, N*C*prod(U))`` is reported by the reference when it runs (index
-values are run-time data); the C kernel, which cannot raise, skips it (its output element
-stays zero).
+values are run-time data); the C kernel and the TVM lowering, which cannot raise, skip it
+(its output element stays zero).
 """
 from __future__ import annotations
 
@@ -105,6 +105,25 @@ def _c_kernel(req):
                   comment=f"MaxUnpool {x} -> {y} (indices into {unpooled})")
 
 
+def _tvm(req, xs, b):
+    """Relax's scatter_elements of the flat values into a zero vector of the unpooled size
+    (serially on the CPU: the last of repeated indices wins, as numpy's scatter) plus one
+    slot, where the out-of-range indices write (the C kernel's skip) before it is sliced
+    off; reshaped, then zero padded at the end of each spatial axis up to ``output_shape``."""
+    R = b.R
+    x, y = req.in_types[0], req.out_types[0]
+    unpooled = _unpooled_shape(x.shape, req.attrs)
+    size = math.prod(unpooled)
+    idx = R.reshape(xs[1], (x.size,))
+    inside = R.logical_and(R.greater_equal(idx, b.const(0, "int64")), R.less(idx, b.const(size, "int64")))
+    idx = R.where(inside, idx, b.const(size, "int64"))
+    flat = R.scatter_elements(R.zeros((size + 1,), x.dtype), idx, R.reshape(xs[0], (x.size,)), axis=0)
+    out = R.reshape(R.strided_slice(flat, axes=[0], begin=[0], end=[size]), unpooled)
+    if unpooled == y.shape:
+        return out
+    return R.nn.pad(out, [w for u, o in zip(unpooled, y.shape) for w in (0, o - u)])
+
+
 register(OpDef(
     name="MaxUnpool",
     inputs=("X", "I"),
@@ -114,5 +133,6 @@ register(OpDef(
     reference=_reference,
     onnx=OnnxMap(const_inputs={2: ("output_shape", "int64")}),
     kernels={"c": _c_kernel},
+    tvm=_tvm,
     doc="partial inverse of MaxPool: scatters X to the flat positions I, zeros elsewhere",
 ))
