@@ -30,6 +30,11 @@ float32 ** float32/int8/uint8).  ``Max``/``Min`` fold left to right like
 operand (``-0.0`` vs ``0.0``); they render ``elementwise_fold.c.j2``, an elementwise loop
 with one accumulator statement per operand, so N operands cost N steps, not a nested
 expression of size 2^N (the NaN test comes once, after the fold).
+
+TVM rules (``tvm=``) are Relax's broadcasting ops, with the same care where Relax differs:
+integer ``Div`` divides by 1 where the divisor is 0 or -1 (x86 traps) and selects the
+reference's results there; ``Pow`` runs in numpy's compute dtype; ``Max``/``Min`` fold with
+``where`` (Relax's maximum drops NaN); bool ``Equal`` compares as uint8.
 """
 from __future__ import annotations
 
@@ -83,7 +88,7 @@ def _pow(x, y):
     return np.power(base, y).astype(x.dtype)
 
 
-def _broadcast_op(name, inputs, fn, rule, doc, kernel):
+def _broadcast_op(name, inputs, fn, rule, doc, kernel, tvm):
     variadic = inputs[-1].endswith("*")
 
     def infer(types, a):
@@ -91,7 +96,7 @@ def _broadcast_op(name, inputs, fn, rule, doc, kernel):
         return (TensorType(broadcast_shapes(*(t.shape for t in types)), dtype),)
 
     # fn keeps the operands' dtype (or gives bool); asarray turns numpy scalars into 0-d arrays
-    register(OpDef(name=name, inputs=inputs, infer=infer, kernels={"c": kernel},
+    register(OpDef(name=name, inputs=inputs, infer=infer, kernels={"c": kernel}, tvm=tvm,
                    reference=lambda arrays, a: np.asarray(fn(*arrays)), doc=doc))
 
 
@@ -168,38 +173,107 @@ def _mean_c(req):
                        comment=f"Mean of {n}")
 
 
+# ---------------------------------------------------------------- TVM (Relax) rules
+def _div_tvm(req, xs, b):
+    """Float: Relax's divide.  Integers: its truncating divide with the reference's results
+    where the hardware traps -- 0 for a zero divisor, ``MIN / -1`` wrapping (as ``-x``) --
+    by dividing by 1 there instead."""
+    x, y = xs
+    t = b.dtype(x)
+    if t in FLOATS:
+        return b.R.divide(x, y)
+    R = b.R
+    zero = b.const(0, t)
+    by_zero = b.emit(R.equal(y, zero))
+    special = by_zero
+    if t != "uint8":
+        by_minus_one = b.emit(R.equal(y, b.const(-1, t)))
+        special = R.logical_or(by_zero, by_minus_one)
+    q = b.emit(R.divide(x, R.where(special, b.const(1, t), y)))
+    if t != "uint8":
+        q = b.emit(R.where(by_minus_one, R.negative(x), q))
+    return R.where(by_zero, zero, q)
+
+
+def _pow_tvm(req, xs, b):
+    """Relax's power in the dtype numpy computes the reference's in (float64 for an integer
+    base), cast back to the base's dtype."""
+    base, exp = (t.dtype for t in req.in_types)
+    compute = np.result_type(base if base in FLOATS else "float64", exp).name
+    p = b.R.power(*(x if d == compute else b.R.astype(x, compute) for x, d in zip(xs, (base, exp))))
+    return p if compute == base else b.R.astype(p, base)
+
+
+def _equal_tvm(req, xs, b):
+    """Relax's equal; bool operands compare as uint8 (TVM's LLVM code for a bool equal is
+    invalid: a float compare of i1)."""
+    if b.dtype(xs[0]) == "bool":
+        xs = [b.R.astype(x, "uint8") for x in xs]
+    return b.R.equal(*xs)
+
+
+def _relax(op):
+    """The rule calling Relax op ``op`` (a name in ``b.R``) on the operands."""
+    return lambda req, xs, b: getattr(b.R, op)(*xs)
+
+
 BINARY = {
-    # name: (numpy function, dtype rule, C expression for the operand dtypes)
-    "Add": (np.add, _shared(NUMERIC), lambda t, _: c_arith("+", t)),
-    "Sub": (np.subtract, _shared(NUMERIC), lambda t, _: c_arith("-", t)),
-    "Mul": (np.multiply, _shared(NUMERIC), lambda t, _: c_arith("*", t)),
-    "Div": (_div, _shared(NUMERIC), lambda t, _: _div_c(t)),
-    "Pow": (_pow, _pow_rule, _pow_c),
-    "Equal": (np.equal, _shared(DTYPES, "bool"), lambda t, _: "a0 == a1"),
-    "Greater": (np.greater, _shared(NUMERIC, "bool"), lambda t, _: "a0 > a1"),
-    "Less": (np.less, _shared(NUMERIC, "bool"), lambda t, _: "a0 < a1"),
-    "And": (np.logical_and, _shared(("bool",), "bool"), lambda t, _: "a0 && a1"),
+    # name: (numpy function, dtype rule, C expression for the operand dtypes, TVM rule)
+    "Add": (np.add, _shared(NUMERIC), lambda t, _: c_arith("+", t), _relax("add")),
+    "Sub": (np.subtract, _shared(NUMERIC), lambda t, _: c_arith("-", t), _relax("subtract")),
+    "Mul": (np.multiply, _shared(NUMERIC), lambda t, _: c_arith("*", t), _relax("multiply")),
+    "Div": (_div, _shared(NUMERIC), lambda t, _: _div_c(t), _div_tvm),
+    "Pow": (_pow, _pow_rule, _pow_c, _pow_tvm),
+    "Equal": (np.equal, _shared(DTYPES, "bool"), lambda t, _: "a0 == a1", _equal_tvm),
+    "Greater": (np.greater, _shared(NUMERIC, "bool"), lambda t, _: "a0 > a1", _relax("greater")),
+    "Less": (np.less, _shared(NUMERIC, "bool"), lambda t, _: "a0 < a1", _relax("less")),
+    "And": (np.logical_and, _shared(("bool",), "bool"), lambda t, _: "a0 && a1", _relax("logical_and")),
 }
 
-for _name, (_fn, _rule, _c_expr) in BINARY.items():
+for _name, (_fn, _rule, _c_expr, _tvm) in BINARY.items():
     _broadcast_op(_name, ("X", "Y") if _name == "Pow" else ("A", "B"), _fn, _rule,
-                  f"broadcasting elementwise {_name}", _binary_c(_name, _c_expr))
+                  f"broadcasting elementwise {_name}", _binary_c(_name, _c_expr), _tvm)
 
 
 def _mean(*arrays):
     return functools.reduce(np.add, arrays) / len(arrays)
 
 
+def _fold_tvm(name):
+    """Max/Min as numpy's left fold: a later operand replaces the running result only when it
+    wins strictly (ties keep the earlier operand: ``-0.0`` vs ``0.0``) or is NaN (a NaN
+    result stays, as nothing wins against it).  Relax's maximum/minimum are a select that
+    drops a NaN."""
+    def rule(req, xs, b):
+        wins = b.R.greater if name == "Max" else b.R.less
+        acc = xs[0]
+        for x in xs[1:]:
+            w = wins(x, acc)
+            if b.dtype(x) in FLOATS:
+                w = b.R.logical_or(w, b.R.isnan(x))
+            acc = b.emit(b.R.where(w, x, acc))
+        return acc
+    return rule
+
+
+def _sum_tvm(req, xs, b):
+    return functools.reduce(lambda acc, x: b.emit(b.R.add(acc, x)), xs)
+
+
+def _mean_tvm(req, xs, b):
+    return b.R.divide(_sum_tvm(req, xs, b), b.const(len(xs), b.dtype(xs[0])))
+
+
 VARIADIC = {
-    "Max": (lambda *xs: functools.reduce(np.maximum, xs), NUMERIC, _fold_c("Max")),
-    "Min": (lambda *xs: functools.reduce(np.minimum, xs), NUMERIC, _fold_c("Min")),
-    "Sum": (lambda *xs: functools.reduce(np.add, xs), FLOATS, _sum_c),
-    "Mean": (_mean, FLOATS, _mean_c),
+    "Max": (lambda *xs: functools.reduce(np.maximum, xs), NUMERIC, _fold_c("Max"), _fold_tvm("Max")),
+    "Min": (lambda *xs: functools.reduce(np.minimum, xs), NUMERIC, _fold_c("Min"), _fold_tvm("Min")),
+    "Sum": (lambda *xs: functools.reduce(np.add, xs), FLOATS, _sum_c, _sum_tvm),
+    "Mean": (_mean, FLOATS, _mean_c, _mean_tvm),
 }
 
-for _name, (_fn, _allowed, _kernel) in VARIADIC.items():
+for _name, (_fn, _allowed, _kernel, _tvm) in VARIADIC.items():
     _broadcast_op(_name, ("data_0*",), _fn, _shared(_allowed),
-                  f"elementwise {_name} of one or more broadcast operands", _kernel)
+                  f"elementwise {_name} of one or more broadcast operands", _kernel, _tvm)
 
 
 def _not_infer(types, a):
@@ -209,6 +283,7 @@ def _not_infer(types, a):
 
 register(OpDef(name="Not", inputs=("X",), infer=_not_infer,
                kernels={"c": lambda req: elementwise(req, "!a0", "not", comment="Not")},
+               tvm=_relax("logical_not"),
                reference=lambda arrays, a: np.asarray(np.logical_not(arrays[0])),
                doc="elementwise logical not of a bool tensor"))
 
@@ -223,5 +298,6 @@ def _where_infer(types, a):
 register(OpDef(name="Where", inputs=("condition", "X", "Y"), infer=_where_infer,
                kernels={"c": lambda req: elementwise(req, "a0 ? a1 : a2", "where",
                                                      comment="Where")},
+               tvm=_relax("where"),
                reference=lambda arrays, a: np.asarray(np.where(*arrays)),
                doc="X where condition holds, else Y (all three broadcast)"))

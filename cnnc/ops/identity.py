@@ -9,7 +9,8 @@ produced, never the optional ``mask`` (an importer has to refuse a model that re
 
 Their C kernel, :func:`copy_kernel`, is shared with the reshaping ops (Flatten, Reshape,
 Squeeze, Unsqueeze): a ``memcpy`` skipped when the memory plan made the result a view of
-the operand (``cnnc.passes.memory.VIEWS``: the same pointer).
+the operand (``cnnc.passes.memory.VIEWS``: the same pointer).  Their TVM rule returns the
+operand's Relax value itself.
 """
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ def _passthrough(arrays, a):
     return arrays[0]
 
 
+def _passthrough_tvm(req, xs, b):
+    """The operand itself: a Relax value is immutable, so no copy is needed."""
+    return xs[0]
+
+
 register(OpDef(
     name="Identity",
     inputs=("input",),
@@ -36,6 +42,7 @@ register(OpDef(
     reference=_passthrough,
     outputs=("output",),
     kernels={"c": copy_kernel},
+    tvm=_passthrough_tvm,
     doc="returns its operand unchanged",
 ))
 
@@ -64,5 +71,6 @@ register(OpDef(
     outputs=("output",),
     onnx=OnnxMap(const_inputs={1: ("ratio", "like:0")}, importers={12: _dropout_import}),
     kernels={"c": copy_kernel},
+    tvm=_passthrough_tvm,
     doc="dropout at inference: the identity",
 ))
