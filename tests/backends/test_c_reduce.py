@@ -21,11 +21,12 @@ INT_OPS = [op for op in OPS if op != "ReduceLogSumExp"]
 
 def graph_check(inputs: Sequence[np.ndarray], nodes: Sequence[tuple[str, Sequence[int], Mapping]],
                 const: Sequence[int] = (), rtol: float = 1e-5, atol: float = 1e-6,
-                sanitize_in: Path | None = None) -> None:
+                sanitize_in: Path | None = None, backend: str = "c") -> Graph:
     """One graph: ``inputs`` (those in ``const`` as Constants) and ``nodes`` ``(op, operand
-    indices, attrs)``, every result a graph output; the C model gives the reference's
-    outputs (exactly for integers).  With ``sanitize_in`` (a folder), so does the model's
-    standalone driver built there under ASan+UBSan."""
+    indices, attrs)``, every result a graph output; the ``backend`` model (C by default)
+    gives the reference's outputs (exactly for integers).  With ``sanitize_in`` (a folder),
+    so does the C model's standalone driver built there under ASan+UBSan.  Returns the
+    graph."""
     g = Graph("c_check")
     vals, feeds = [], {}
     for i, a in enumerate(inputs):
@@ -37,7 +38,8 @@ def graph_check(inputs: Sequence[np.ndarray], nodes: Sequence[tuple[str, Sequenc
     for k, (op, operands, attrs) in enumerate(nodes):
         for j, v in enumerate(g.add_node(op, [vals[i] for i in operands], attrs)):
             g.add_output(v, f"n{k}_{op}_{j}")
-    check_graph(g, feeds, sanitize_in, rtol=rtol, atol=atol)
+    check_graph(g, feeds, sanitize_in, rtol=rtol, atol=atol, backend=backend)
+    return g
 
 
 def _attrs(axes, keepdims, noop):
