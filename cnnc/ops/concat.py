@@ -62,6 +62,7 @@ register(OpDef(
     infer=_concat_infer,
     reference=lambda inputs, a: np.concatenate(inputs, axis=a["axis"]),
     kernels={"c": lambda req: _chunks_c(req, req.out_types[0], req.in_types, split=False)},
+    tvm=lambda req, xs, b: b.R.concat(list(xs), axis=req.attrs["axis"]),
     doc="join tensors along one axis",
 ))
 
@@ -94,6 +95,13 @@ def _split_ref(inputs, a):
     return tuple(np.split(inputs[0], np.cumsum(a["split"])[:-1], axis=a["axis"]))
 
 
+def _split_tvm(req, xs, b):
+    """One strided_slice per part (Relax's split is a tuple; the parts may be empty)."""
+    axis, offsets = req.attrs["axis"], np.cumsum((0,) + tuple(req.attrs["split"]))
+    return [b.R.strided_slice(xs[0], [axis], [int(lo)], [int(hi)], assume_inbound=True)
+            for lo, hi in zip(offsets[:-1], offsets[1:])]
+
+
 def _split_import(node, b):
     """ONNX before opset 18 splits evenly into as many parts as the node has outputs when
     neither ``split`` nor ``num_outputs`` is given."""
@@ -114,6 +122,7 @@ register(OpDef(
     infer=_split_infer,
     reference=_split_ref,
     kernels={"c": lambda req: _chunks_c(req, req.in_types[0], req.out_types, split=True)},
+    tvm=_split_tvm,
     onnx=OnnxMap(const_inputs={1: ("split", "int64")}, importers={1: _split_import}),
     doc="cut a tensor into parts along one axis",
 ))

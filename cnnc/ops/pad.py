@@ -77,19 +77,51 @@ def _pad_ref(inputs, a):
     return np.pad(cropped, pads, mode=a["mode"])
 
 
-def _pad_c(req):
-    x, a = req.in_types[0], req.attrs
+def pad_sources(shape, a) -> list[np.ndarray]:
+    """Per axis of ``shape``: the input index each output index reads, ``np.pad`` of the kept
+    index range in the mode (-1: the constant)."""
     sources = []
-    for d, (cb, ce, pb, pe) in zip(x.shape, pad_widths(x.shape, a)):
+    for d, (cb, ce, pb, pe) in zip(shape, pad_widths(shape, a)):
         kept = np.arange(cb, d - ce)
         if a["mode"] == "constant":
             sources.append(np.pad(kept, (pb, pe), constant_values=-1))
         else:
             sources.append(np.pad(kept, (pb, pe), mode=a["mode"]))
-    fill = np.array(a["value"]).astype(x.dtype).item()
+    return sources
+
+
+def _fill(a, dtype: str):
+    """The constant ``value`` cast to ``dtype`` as the reference casts it."""
+    return np.array(a["value"]).astype(dtype).item()
+
+
+def _pad_c(req):
+    x, a = req.in_types[0], req.attrs
+    sources = pad_sources(x.shape, a)
+    fill = _fill(a, x.dtype)
     return gather_kernel(req, req.out_types[0].shape, axis_tables(x.shape, sources),
                          f"pad_{a['mode']}", fill=fill,
                          comment=f"Pad {a['mode']} pads={a['pads']} axes={a['axes']}")
+
+
+def _pad_tvm(req, xs, b):
+    """Constant mode: the crop (strided_slice), then Relax's pad with the cast value;
+    reflect, edge and wrap: ``take`` of the source indices of every axis that changes."""
+    x, a, y = req.in_types[0], req.attrs, xs[0]
+    widths = pad_widths(x.shape, a)
+    if a["mode"] == "constant":
+        if any(cb or ce for cb, ce, _, _ in widths):
+            y = b.emit(b.R.strided_slice(y, list(range(x.rank)), [cb for cb, _, _, _ in widths],
+                                         [d - ce for d, (_, ce, _, _) in zip(x.shape, widths)],
+                                         assume_inbound=True))
+        if any(pb or pe for _, _, pb, pe in widths):
+            y = b.R.nn.pad(y, [w for _, _, pb, pe in widths for w in (pb, pe)], "constant",
+                           float(_fill(a, x.dtype)))
+        return y
+    for axis, (src, d) in enumerate(zip(pad_sources(x.shape, a), x.shape)):
+        if len(src) != d or (src != np.arange(d)).any():
+            y = b.emit(b.R.take(y, b.const(src, "int64"), axis=axis))
+    return y
 
 
 register(OpDef(
@@ -103,6 +135,7 @@ register(OpDef(
     infer=_pad_infer,
     reference=_pad_ref,
     kernels={"c": _pad_c},
+    tvm=_pad_tvm,
     onnx=OnnxMap(const_inputs={1: ("pads", "int64"), 2: ("value", "like:0"), 3: ("axes", "int64")}),
     doc="pad (or, with negative pads, crop) a tensor",
 ))

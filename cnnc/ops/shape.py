@@ -182,13 +182,21 @@ def _depth_to_space_shape(s, a):
     return (s[0], s[1] // b ** nd, *(d * b for d in s[2:]))
 
 
+def _space_depth_plan(shape, a, to_space: bool):
+    """``(view, perm)``: DepthToSpace (``to_space``) or SpaceToDepth of an input of ``shape``
+    is ``x.reshape(view).transpose(perm)`` reshaped to the output shape."""
+    n, c, *spatial = shape
+    nd, b, mode = len(spatial), a["blocksize"], a["mode"]
+    perm = _blocked_to_interleaved(nd, mode)
+    if to_space:
+        blocks, depth = (b,) * nd, c // b ** nd
+        return ((n, *blocks, depth, *spatial) if mode == "DCR" else (n, depth, *blocks, *spatial)), perm
+    return (n, c, *(v for d in spatial for v in (d // b, b))), tuple(int(p) for p in np.argsort(perm))
+
+
 def _depth_to_space(x, a):
-    n, c, *spatial = x.shape
-    nd, b = len(spatial), a["blocksize"]
-    blocks, depth = (b,) * nd, c // b ** nd
-    blocked = (n, *blocks, depth, *spatial) if a["mode"] == "DCR" else (n, depth, *blocks, *spatial)
-    interleaved = x.reshape(blocked).transpose(_blocked_to_interleaved(nd, a["mode"]))
-    return interleaved.reshape(_depth_to_space_shape(x.shape, a))
+    view, perm = _space_depth_plan(x.shape, a, True)
+    return x.reshape(view).transpose(perm).reshape(_depth_to_space_shape(x.shape, a))
 
 
 def _space_to_depth_shape(s, a):
@@ -200,11 +208,8 @@ def _space_to_depth_shape(s, a):
 
 
 def _space_to_depth(x, a):
-    n, c, *spatial = x.shape
-    b = a["blocksize"]
-    interleaved = x.reshape(n, c, *(v for d in spatial for v in (d // b, b)))
-    perm = np.argsort(_blocked_to_interleaved(len(spatial), a["mode"]))
-    return interleaved.transpose(perm).reshape(_space_to_depth_shape(x.shape, a))
+    view, perm = _space_depth_plan(x.shape, a, False)
+    return x.reshape(view).transpose(perm).reshape(_space_to_depth_shape(x.shape, a))
 
 
 # ---------------------------------------------------------------- the table
@@ -335,18 +340,8 @@ def _slice_c(req):
 
 def _space_depth_c(to_space: bool):
     def hook(req):
-        n, c, *spatial = req.in_types[0].shape
-        nd, b, mode = len(spatial), req.attrs["blocksize"], req.attrs["mode"]
-        perm = _blocked_to_interleaved(nd, mode)
-        if to_space:
-            depth = c // b ** nd
-            blocks = (b,) * nd
-            blocked = (n, *blocks, depth, *spatial) if mode == "DCR" else (n, depth, *blocks,
-                                                                          *spatial)
-            view, tables = permuted_tables(blocked, perm)
-        else:
-            interleaved = (n, c, *(v for d in spatial for v in (d // b, b)))
-            view, tables = permuted_tables(interleaved, tuple(int(p) for p in np.argsort(perm)))
+        nd, b, mode = req.in_types[0].rank - 2, req.attrs["blocksize"], req.attrs["mode"]
+        view, tables = permuted_tables(*_space_depth_plan(req.in_types[0].shape, req.attrs, to_space))
         op = "depth_to_space" if to_space else "space_to_depth"
         return gather_kernel(req, view, tables, f"{op}{nd}d_b{b}_{mode.lower()}",
                              comment=f"{req.node.op} blocksize={b} mode={mode}")
@@ -357,6 +352,52 @@ C_KERNELS = {"Flatten": copy_kernel, "Reshape": copy_kernel, "Squeeze": copy_ker
              "Unsqueeze": copy_kernel, "Transpose": _transpose_c, "Expand": _expand_c,
              "Tile": _tile_c, "Slice": _slice_c, "DepthToSpace": _space_depth_c(True),
              "SpaceToDepth": _space_depth_c(False)}
+
+
+# ---------------------------------------------------------------- TVM
+# The reshaping ops are Relax's reshape to the output shape; Transpose is permute_dims,
+# Expand broadcast_to, Tile tile; Slice is strided_slice with the resolved ranges (a
+# negative step is the positive-step slice of the same elements, then flip: Relax reads an
+# end of -1 as "dim - 1", not "past index 0"); DepthToSpace/SpaceToDepth are the reference's
+# reshape-transpose-reshape.
+
+def _slice_tvm(req, xs, b):
+    R, y = b.R, xs[0]
+    axes, begins, ends, strides, flips = [], [], [], [], []
+    for axis, start, stop, step in slice_ranges(req.in_types[0].shape, req.attrs):
+        r = range(start, stop, step)
+        first = (r[-1] if step < 0 else r[0]) if r else 0  # the lowest index taken
+        axes.append(axis)
+        begins.append(first)
+        ends.append(first + (len(r) - 1) * abs(step) + 1 if r else 0)
+        strides.append(abs(step))
+        if step < 0 and len(r) > 1:
+            flips.append(axis)
+    y = b.emit(R.strided_slice(y, axes, begins, ends, strides, assume_inbound=True))
+    for axis in flips:
+        y = b.emit(R.flip(y, axis))
+    return y
+
+
+def _space_depth_tvm(to_space: bool):
+    def rule(req, xs, b):
+        view, perm = _space_depth_plan(req.in_types[0].shape, req.attrs, to_space)
+        y = b.emit(b.R.permute_dims(b.emit(b.R.reshape(xs[0], view)), perm))
+        return b.R.reshape(y, req.out_types[0].shape)
+    return rule
+
+
+def _reshape_tvm(req, xs, b):
+    return b.R.reshape(xs[0], req.out_types[0].shape)
+
+
+TVM_RULES = {"Flatten": _reshape_tvm, "Reshape": _reshape_tvm, "Squeeze": _reshape_tvm,
+             "Unsqueeze": _reshape_tvm,
+             "Transpose": lambda req, xs, b: b.R.permute_dims(xs[0], req.attrs["perm"]),
+             "Expand": lambda req, xs, b: b.R.broadcast_to(xs[0], req.out_types[0].shape),
+             "Tile": lambda req, xs, b: b.R.tile(xs[0], req.attrs["repeats"]),
+             "Slice": _slice_tvm, "DepthToSpace": _space_depth_tvm(True),
+             "SpaceToDepth": _space_depth_tvm(False)}
 
 
 def _reference(shape_fn, fn):
@@ -370,5 +411,5 @@ for _name, (_attrs, _canon, _shape, _fn) in SHAPE_OPS.items():
     register(OpDef(name=_name, inputs=("X",), attrs=_attrs, canonicalize=_canon,
                    infer=lambda types, a, f=_shape: (types[0].with_shape(f(types[0].shape, a)),),
                    reference=_reference(_shape, _fn), onnx=ONNX.get(_name, OnnxMap()),
-                   kernels={"c": C_KERNELS[_name]},
+                   kernels={"c": C_KERNELS[_name]}, tvm=TVM_RULES[_name],
                    doc=f"tensor-shape op {_name}"))
