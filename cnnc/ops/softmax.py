@@ -10,6 +10,8 @@ The C kernel is the shared reduction of :mod:`cnnc.ops._c_reduce` over ``axis`` 
 passes per position: the maximum; the sum of ``e = exp(x - max)`` in double (Softmax
 stores ``e`` in Y on the way, so that ``exp`` runs once per element); then each element of
 Y: ``e / sum`` (as ``e * (1 / sum)``), or ``(x - max) - log(sum)``.
+
+The TVM rule is Relax's softmax/log_softmax, in float64 like the reference.
 """
 from __future__ import annotations
 
@@ -74,6 +76,22 @@ def _c_kernel(name):
     return hook
 
 
+#: Relax's softmax and log_softmax (max-shifted, as the reference)
+TVM = {"Softmax": "softmax", "LogSoftmax": "log_softmax"}
+
+
+def _tvm_rule(name):
+    """Relax's op in float64, as the reference computes: a float32 LogSoftmax near 0 (the
+    largest entry of a peaked row) is ``-log(sum)`` with the sum's rounding error, 1e-4
+    relative, and a float32 sum of a long axis drifts."""
+    def rule(req, xs, b):
+        t = b.dtype(xs[0])
+        x = xs[0] if t == "float64" else b.R.astype(xs[0], "float64")
+        y = getattr(b.R.nn, TVM[name])(x, axis=req.attrs["axis"])
+        return y if t == "float64" else b.R.astype(y, t)
+    return rule
+
+
 def _import_v1(node, b):
     """Opsets 1-12 coerce the input to 2-D at ``axis`` (default 1) and normalize each row:
     the same as opset 13 along the last axis when ``axis`` is the last one; otherwise
@@ -91,4 +109,5 @@ for _name, _finish in FINISH.items():
     register(OpDef(name=_name, inputs=("input",), attrs={"axis": Attr("int", -1)},
                    canonicalize=_canon, infer=_infer, reference=_reference(_finish),
                    onnx=OnnxMap(importers={1: _import_v1, 13: None}), kernels={"c": _c_kernel(_name)},
+                   tvm=_tvm_rule(_name),
                    doc=f"{_name} along one axis"))
