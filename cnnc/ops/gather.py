@@ -19,6 +19,10 @@ reads and normalizes each index as it copies its row.  An out-of-range run-time 
 user error the reference raises on, but a kernel has no error path (``<model>_run``
 reports only argument and arena errors), so the C kernel **writes zeros** for that row:
 defined behaviour, never an out-of-bounds read.
+
+The TVM rule is Relax's take, with the same two cases: constant indices are checked and
+made non-negative here; run-time ones are normalized in the graph, taken with
+``mode="clip"`` (never out of bounds) and, as in C, an out-of-range one gives zeros.
 """
 from __future__ import annotations
 
@@ -81,6 +85,24 @@ def _gather_c(req):
                          comment=comment)
 
 
+def _gather_tvm(req, xs, b):
+    data, idx_type = req.in_types
+    axis, t = req.attrs["axis"], idx_type.dtype
+    n = data.shape[axis]
+    R = b.R
+    idx = req.constants[1]
+    if idx is not None:
+        _check_range(idx, data.shape, axis)
+        return R.take(xs[0], b.const(np.where(idx < 0, idx + n, idx), t), axis=axis)
+    i = b.emit(R.where(R.less(xs[1], b.const(0, t)), R.add(xs[1], b.const(n, t)), xs[1]))
+    y = b.emit(R.take(xs[0], i, axis=axis, mode="clip"))
+    inside = R.logical_and(R.greater_equal(i, b.const(0, t)), R.less(i, b.const(n, t)))
+    trailing = data.rank - axis - 1
+    if trailing:   # the index's mask, broadcast over the entries each index picks
+        inside = R.reshape(inside, idx_type.shape + (1,) * trailing)
+    return R.where(inside, y, b.const(0, data.dtype))
+
+
 register(OpDef(
     name="Gather",
     inputs=("data", "indices"),
@@ -90,5 +112,6 @@ register(OpDef(
     reference=_reference,
     outputs=("output",),
     kernels={"c": _gather_c},
+    tvm=_gather_tvm,
     doc="entries of data along one axis, selected by an int32/int64 index tensor",
 ))
