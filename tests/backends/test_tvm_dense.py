@@ -1,7 +1,7 @@
 """TVM lowering of Gemm and MatMul (Relax matmul, permute_dims, broadcasting multiply/add)
 agrees with the reference over the cases of tests/backends/test_c_dense.py: every
 transA/transB, every broadcast shape of C, alpha/beta scaling; MatMul with 1-D operands and
-broadcast batch axes, float32 and float64 (one build per dtype); a long inner dimension."""
+broadcast batch axes, float32 and float64 (one build per dtype); float16; a long inner dimension."""
 import importlib.util
 
 import numpy as np
@@ -48,14 +48,18 @@ def test_matmul_tvm(rng, dtype):
     check_graph(g.verify(), feeds, rtol=tol, atol=tol / 10, backend="tvm")
 
 
-def test_dense_tvm_float64_and_long_inner_dimension(rng):
-    """Gemm in float64 with every scaling; K = 3000 (float32 sums of many terms)."""
+def test_dense_tvm_float64_float16_and_long_inner_dimension(rng):
+    """Gemm in float64 with every scaling, in float16; K = 3000 (float32 sums of many terms)."""
     a = rng.standard_normal((4, 7))
     check_nodes(a, [("Gemm", [rng.standard_normal((7, 3)), rng.standard_normal((4, 1))],
                      {"alpha": 0.25, "beta": 3.0}),
                     ("Gemm", [rng.standard_normal((3, 7)), rng.standard_normal(3)], {"transB": 1, "beta": 0.0}),
                     ("Gemm", [rng.standard_normal((4, 5))], {"transA": 1, "alpha": -1.5})],
                 rtol=1e-12, atol=1e-12)
+    h = rng.standard_normal((3, 4)).astype(np.float16)
+    check_nodes(h, [("Gemm", [rng.standard_normal((2, 4)).astype(np.float16), rng.standard_normal(2).astype(np.float16)],
+                     {"transB": 1, "alpha": 0.5, "beta": 2.0}),
+                    ("MatMul", [rng.standard_normal((2, 4, 5)).astype(np.float16)], {})], rtol=1e-2, atol=2e-2)
     a = rng.standard_normal((4, 3000)).astype(np.float32)
     check_nodes(a, [("MatMul", [rng.standard_normal((3000, 6)).astype(np.float32)], {}),
                     ("Gemm", [rng.standard_normal((5, 3000)).astype(np.float32)], {"transB": 1}),

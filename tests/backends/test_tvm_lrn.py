@@ -1,6 +1,6 @@
 """TVM lowering of LRN (float64 squares, a TE channel-window sum, Relax pointwise) agrees
 with the reference over the shapes and attributes of tests/backends/test_c_lrn.py: 1-D/2-D/
-3-D, odd and even sizes, the window wider than the channel axis; float32 and float64."""
+3-D, odd and even sizes, the window wider than the channel axis; float32, float64, float16."""
 import importlib.util
 
 import numpy as np
@@ -18,5 +18,7 @@ def test_lrn_tvm(rng, shape):
                 rtol=1e-5, atol=1e-6)
 
 
-def test_lrn_tvm_float64(rng):
+def test_lrn_tvm_float64_and_float16(rng):
     check_nodes(rng.standard_normal((2, 6, 3, 3)), [("LRN", [], a) for a in ATTRS], rtol=1e-12, atol=1e-12)
+    check_nodes(rng.standard_normal((1, 5, 4)).astype(np.float16), [("LRN", [], a) for a in ATTRS[:3]],
+                rtol=1e-3, atol=1e-3)
