@@ -301,6 +301,38 @@ def _c_kernel(req, a=None) -> Kernel:
                   scratch_bytes=8 * (scratch[0] + scratch[1]), comment=comment)
 
 
+# ---------------------------------------------------------------- TVM
+# The reference's computation in Relax: float64 throughout, per planned axis a ``take`` of
+# the tap indices, the taps weighted and summed (a single tap of weight 1 is the take
+# alone), extrapolated outputs replaced (``where``); integer results rounded half to even
+# and saturated.  Relax's image.resize2d/3d compute source coordinates in the input dtype
+# and cover neither 1-D, antialias nor every tap rule, so the plan's tables are used for
+# every mode: one mechanism that matches the reference exactly.
+
+def _tvm_rule(req, xs, b, a=None):
+    """Resize's rule; Upsample passes its equivalent Resize attributes ``a``."""
+    a = req.attrs if a is None else a
+    R, x = b.R, req.in_types[0]
+    y = b.emit(R.astype(xs[0], "float64"))
+    shape = list(x.shape)
+    for p in resize_plan(x.shape, a):
+        (n_out, taps), after = p.index.shape, (1,) * (x.rank - p.axis - 1)
+        y = b.emit(R.take(y, b.const(p.index.reshape(-1), "int64"), axis=p.axis))
+        if taps > 1 or (p.weight != 1).any():
+            y = b.emit(R.reshape(y, (*shape[:p.axis], n_out, taps, *shape[p.axis + 1:])))
+            y = b.emit(R.multiply(y, b.const(p.weight.reshape((n_out, taps) + after), "float64")))
+            y = b.emit(R.sum(y, [p.axis + 1]))
+        shape[p.axis] = n_out
+        if p.outside is not None:
+            y = b.emit(R.where(b.const(p.outside.reshape((n_out,) + after), "bool"),
+                               b.const(a["extrapolation_value"], "float64"), y))
+    if np.issubdtype(np.dtype(x.dtype), np.integer):
+        info = np.iinfo(x.dtype)
+        y = b.emit(R.round(y))
+        y = b.emit(R.minimum(R.maximum(y, b.const(float(info.min), "float64")), b.const(float(info.max), "float64")))
+    return R.astype(y, x.dtype)
+
+
 def _resize_import_v10(node, b):
     """Opset 10: Resize(X, scales), no roi/sizes and only nearest/linear, asymmetric."""
     return b.generic(attrs={"scales": tuple(b.const_input(1, "scales").tolist()),
@@ -324,6 +356,7 @@ register(OpDef(
     onnx=OnnxMap(const_inputs={1: ("roi", "float"), 2: ("scales", "float"), 3: ("sizes", "int64")},
                  importers={10: _resize_import_v10, 11: _resize_import}),
     kernels={"c": _c_kernel},
+    tvm=_tvm_rule,
     doc="resize by scales or to sizes with nearest, (multi)linear or cubic interpolation",
 ))
 
@@ -359,5 +392,6 @@ register(OpDef(
                      {"mode": node.attrs["mode"], "coordinate_transformation_mode": "asymmetric",
                       "nearest_mode": "floor"}, outputs=b._outputs)),
     kernels={"c": lambda req: _c_kernel(req, _as_resize(req.attrs, req.in_types[0].rank))},
+    tvm=lambda req, xs, b: _tvm_rule(req, xs, b, _as_resize(req.attrs, req.in_types[0].rank)),
     doc="ONNX's deprecated Upsample: Resize with asymmetric coordinates",
 ))
