@@ -127,7 +127,7 @@ def lower(graph: Graph):
                     got = (b.shape(r), b.dtype(r))
                     if got != (tuple(t.shape), t.dtype):
                         raise CnncError(f"TVM lowering of {n.op} output {i} is {got[1]}{list(got[0])}, "
-                                        f"expected {t}").at(n.where())
+                                        f"expected {t.dtype}{list(t.shape)}").at(n.where())
                     exprs[Value(n.name, i)] = r
             out = bb.emit_output(relax.Tuple([exprs[v] for _, v in graph.outputs]))
         bb.emit_func_output(out)
@@ -193,9 +193,11 @@ def build(graph: Graph, kind: str = "tvm", *, arch: str | None = None, db: str |
 def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int = 64, arch: str | None = None,
          trials_per_task: int | None = None) -> Path:
     """Run MetaSchedule on every fused kernel of ``graph`` (``trials`` measured candidates
-    in all) and store the database in ``db``; later builds apply it with ``db=``."""
-    _tvm()
-    from tvm import relax
+    in all, at most ``trials_per_task`` each) and store the JSON database in ``db``; later
+    builds apply it with ``db=``.  The search's cost model is XGBoost where the xgboost
+    package is installed, else MetaSchedule's random model."""
+    tvm = _tvm()
+    from tvm.s_tir import meta_schedule as ms
     if trials < 1:
         raise CnncError(f"--trials must be at least 1, got {trials}")
     if kind == "tvm-cuda":
@@ -203,11 +205,20 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
     target = _target(kind, arch)
     db = Path(db)
     db.mkdir(parents=True, exist_ok=True)
-    mod = lower(graph)
-    pipeline = relax.get_pipeline("static_shape_tuning", total_trials=trials, target=target, work_dir=str(db),
-                                  max_trials_per_task=trials_per_task or trials)
+    with target:
+        mod = tvm.transform.Sequential([tvm.relax.transform.DecomposeOpsForInference(),
+                                        tvm.relax.transform.CanonicalizeBindings(),
+                                        tvm.relax.get_pipeline("zero")])(lower(graph))
     try:
-        pipeline(mod)
+        import xgboost  # noqa: F401
+        cost_model = "xgb"
+    except ImportError:
+        cost_model = "random"
+    try:
+        ms.relax_integration.tune_relax(
+            mod, params={}, target=target, work_dir=str(db), max_trials_global=trials,
+            max_trials_per_task=trials_per_task or trials, num_trials_per_iter=min(64, trials),
+            cost_model=cost_model, seed=0)
     except Exception as e:
         raise CnncError(f"MetaSchedule tuning of {graph.name!r} failed: {str(e).strip()[-2000:]}") from None
     return db
@@ -241,7 +252,12 @@ class TVMModel(CompiledModel):
             lib = folder / manifest["library"]
             if not lib.is_file():
                 raise CnncError(f"{folder}: {manifest['library']} is missing")
-            executable = tvm.runtime.load_module(str(lib))
+            try:
+                executable = tvm.runtime.load_module(str(lib))
+            except Exception as e:  # e.g. a CUDA library where TVM's runtime lacks CUDA
+                hint = (" (a tvm-cuda library loads where TVM's runtime has CUDA support, on a GPU machine)"
+                        if kind == "tvm-cuda" else "")
+                raise CnncError(f"{folder}: TVM cannot load {lib.name}{hint}: {str(e).strip()[-500:]}") from None
             name = manifest["model"]
         else:
             name, inputs, outputs = self.signature_of(graph)
@@ -296,9 +312,9 @@ def export(graph: Graph, out_dir: str | os.PathLike, kind: str = "tvm", *, arch:
     return out
 
 
-def write_folder(graph: Graph, out_dir: str | os.PathLike, *, db=None, **_) -> tuple[Path, str]:
+def write_folder(graph: Graph, out_dir: str | os.PathLike, *, arch=None, db=None, **_) -> tuple[Path, str]:
     """``cnnc compile --target tvm``."""
-    folder = export(graph, out_dir, "tvm", db=db)
+    folder = export(graph, out_dir, "tvm", arch=arch, db=db)
     return folder, f"built {read_manifest(folder)[0]['library']} for the host CPU"
 
 
