@@ -162,10 +162,16 @@ def _tir_gelu_tanh(T, v):
 def tvm_map(fn, name: str):
     """A lowering rule applying the scalar TIR function ``fn(T, v, attrs)`` (``T`` is
     ``b.tir``) to every element: one TE compute, for the activations Relax has no accurate
-    op for (no expm1/log1p; see ``_tir_tanh``)."""
+    op for (no expm1/log1p; see ``_tir_tanh``).  float16 computes in float32, as numpy's
+    float16 functions do (and LLVM has no float16 log1p)."""
     def rule(req, xs, b):
+        def element(v):
+            if v.ty.dtype == "float16":
+                return fn(b.tir, v.astype("float32"), req.attrs).astype("float16")
+            return fn(b.tir, v, req.attrs)
+
         def compute(x):
-            return b.te.compute(x.shape, lambda *i: fn(b.tir, x(*i), req.attrs), name=name)
+            return b.te.compute(x.shape, lambda *i: element(x(*i)), name=name)
         return b.emit_te(compute, xs[0], name=name)
     return rule
 

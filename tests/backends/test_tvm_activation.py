@@ -38,6 +38,17 @@ def test_activations_tvm(rng, dtype):
         check_graph(g, feeds, rtol=eps, atol=eps / 10 if part else 0, backend="tvm")
 
 
+def test_activations_tvm_float16(rng):
+    """float16 computes in float32 and rounds once, where numpy rounds each step of the
+    reference: a few float16 ulps apart."""
+    g, feeds = Graph("activations_float16"), {}
+    for i, (op, attrs) in enumerate(CASES):
+        x = (rng.standard_normal((2, 3, 5)) * 4).astype(np.float16)
+        x.reshape(-1)[:len(SPECIAL)] = SPECIAL
+        add(g, feeds, op, [x], attrs, name=f"{op.lower()}{i}")
+    check_graph(g, feeds, rtol=4e-3, atol=1e-3, backend="tvm")
+
+
 @pytest.mark.parametrize("xs,ss", [((2, 3, 4, 4), (3, 1, 1)), ((2, 3, 4), (1,)), ((5, 3), (3,))])
 def test_prelu_tvm(rng, xs, ss):
     g, feeds = Graph("prelu"), {}

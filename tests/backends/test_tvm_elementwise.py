@@ -1,5 +1,5 @@
 """TVM lowering of the broadcasting elementwise ops agrees with the reference over the
-broadcast patterns and operands of test_c_elementwise.py: arithmetic in every dtype (integer
+broadcast patterns and operands of test_c_elementwise.py: arithmetic in every dtype, float16 included (integer
 wrap-around, truncating division with a zero divisor and ``MIN / -1``), mixed-dtype Pow,
 comparisons and logic (bool Equal included), N-ary Max/Min/Sum/Mean with numpy's NaN and
 signed-zero rules, Where.  Several nodes share one graph (one build); where the C tests
@@ -23,14 +23,14 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("tvm") is None,
                                 reason="TVM backend tests need Apache TVM: pip install 'cnnc[tvm]'")
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_arith_float_tvm(rng, dtype):
+@pytest.mark.parametrize("dtype,rtol", [("float32", 1e-5), ("float64", 1e-12), ("float16", 1e-3)])
+def test_arith_float_tvm(rng, dtype, rtol):
     g, feeds = Graph(f"arith_{dtype}"), {}
     for op in ["Add", "Sub", "Mul", "Div", "Pow"]:
         for sa, sb in PAIRS:
             xs = operands(rng, op, sa, sb, np.dtype(dtype).type)
             add(g, feeds, op, xs, const=rank0_const(xs))
-    check_graph(g, feeds, rtol=1e-5 if dtype == "float32" else 1e-12, backend="tvm")
+    check_graph(g, feeds, rtol=rtol, backend="tvm")
 
 
 def test_arith_integers_wrap_tvm(rng):

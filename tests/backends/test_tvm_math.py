@@ -1,5 +1,5 @@
 """TVM lowering of the unary math ops and Cast agrees with the reference over the inputs of
-test_c_math.py: float32/float64 with IEEE special values, integer Neg/Abs wrapping at the
+test_c_math.py: float32/float64/float16 with IEEE special values, integer Neg/Abs wrapping at the
 minimum, every Cast between the dtypes (float to int8/uint8 wrapping like numpy), NaN and
 infinities to bool and between floats.  Several nodes share one graph (one build)."""
 import importlib.util
@@ -15,15 +15,18 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("tvm") is None,
                                 reason="TVM backend tests need Apache TVM: pip install 'cnnc[tvm]'")
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+TOL = {"float32": (1e-5, 1e-6), "float64": (1e-12, 1e-12), "float16": (1e-3, 1e-3)}
+
+
+@pytest.mark.parametrize("dtype", list(TOL))
 def test_unary_float_tvm(rng, dtype):
     g, feeds = Graph(f"unary_{dtype}"), {}
     for i, (op, dom) in enumerate(DOMAIN.items()):
         x = dom(rng.standard_normal(SHAPES[i % len(SHAPES)]) * 4).astype(dtype)
         x.reshape(-1)[:len(SPECIAL)] = SPECIAL
         add(g, feeds, op, [x])
-    check_graph(g, feeds, rtol=1e-5 if dtype == "float32" else 1e-12,
-                atol=1e-6 if dtype == "float32" else 1e-12, backend="tvm")
+    rtol, atol = TOL[dtype]
+    check_graph(g, feeds, rtol=rtol, atol=atol, backend="tvm")
 
 
 def test_neg_abs_integers_wrap_tvm(rng):
