@@ -20,9 +20,9 @@ user error the reference raises on, but a kernel has no error path (``<model>_ru
 reports only argument and arena errors), so the C kernel **writes zeros** for that row:
 defined behaviour, never an out-of-bounds read.
 
-The TVM rule is Relax's take, with the same two cases: constant indices are checked and
-made non-negative here; run-time ones are normalized in the graph, taken with
-``mode="clip"`` (never out of bounds) and, as in C, an out-of-range one gives zeros.
+The TVM rule is Relax's take with ``mode="clip"`` (never out of bounds), with the same two
+cases: constant indices are checked and made non-negative here; run-time ones are
+normalized in the graph and, as in C, an out-of-range one gives zeros.
 """
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def _gather_tvm(req, xs, b):
     idx = req.constants[1]
     if idx is not None:
         _check_range(idx, data.shape, axis)
-        return R.take(xs[0], b.const(np.where(idx < 0, idx + n, idx), t), axis=axis)
+        return R.take(xs[0], b.const(np.where(idx < 0, idx + n, idx), t), axis=axis, mode="clip")
     i = b.emit(R.where(R.less(xs[1], b.const(0, t)), R.add(xs[1], b.const(n, t)), xs[1]))
     y = b.emit(R.take(xs[0], i, axis=axis, mode="clip"))
     inside = R.logical_and(R.greater_equal(i, b.const(0, t)), R.less(i, b.const(n, t)))
