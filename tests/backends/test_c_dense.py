@@ -9,6 +9,9 @@ from helpers import backend_check, check_nodes
 M, K, N = 3, 5, 4
 C_SHAPES = [None, (), (N,), (1, N), (M, 1), (M, N), (1, 1)]
 SCALES = [{}, {"alpha": 0.5, "beta": -2.0}, {"beta": 0.0}]
+MATMUL_SHAPES = [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 5)),
+                 ((4,), (2, 4, 5)), ((2, 3, 4), (4,)), ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 6)),
+                 ((1, 3, 4), (2, 1, 4, 2))]
 
 
 @pytest.mark.parametrize("trans_a", [0, 1])
@@ -25,18 +28,7 @@ def test_gemm_c(rng, trans_a, trans_b):
     check_nodes(a, nodes, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("a_shape,b_shape", [
-    ((3, 4), (4, 5)),
-    ((4,), (4, 5)),
-    ((3, 4), (4,)),
-    ((4,), (4,)),
-    ((2, 3, 4), (4, 5)),
-    ((4,), (2, 4, 5)),
-    ((2, 3, 4), (4,)),
-    ((2, 3, 4), (2, 4, 5)),
-    ((2, 1, 3, 4), (5, 4, 6)),
-    ((1, 3, 4), (2, 1, 4, 2)),
-])
+@pytest.mark.parametrize("a_shape,b_shape", MATMUL_SHAPES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matmul_c(rng, a_shape, b_shape, dtype):
     a = rng.standard_normal(a_shape).astype(dtype)

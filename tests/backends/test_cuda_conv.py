@@ -143,22 +143,24 @@ def test_conv_cuda_emu_tf32_accuracy(rng):
 
 def kernel_variants(rng):
     """(x, nodes) cases covering every code path of conv.cu.j2, conv_transpose.cu.j2 and
-    gemm.cu.j2 once: implicit GEMM 1-D/2-D/3-D, grouped, float sums in double, float64;
-    the epilogues (bias, residual pre/post, each activation's helpers); direct depthwise,
-    LocalConv (bias per position), TiledConv; ConvTranspose strided and unit-stride;
-    Gemm with every transposition and C, batched MatMul, a long K."""
+    gemm.cu.j2 once, with as few tiled-GEMM kernels (nvcc's slow part) as that takes:
+    implicit GEMM 2-D with bias, 3-D grouped, float sums in double, float64, the fused
+    epilogue with a residual; the direct kernel with every activation (their helpers) and
+    residual placement, LocalConv (bias per position), TiledConv; ConvTranspose strided
+    and unit-stride; Gemm with transA/transB and C, batched float64 MatMul."""
     f64 = np.float64
-    acts = [("Sigmoid", "pre"), ("Silu", "post"), ("Tanh", None), ("HardSwish", "pre"), ("LeakyRelu", None),
-            ("HardSigmoid", "post"), ("Clip", None), ("Relu", "pre")]
-    window = {"pads": (1, 1, 1, 1)}
     x = _randn(rng, (1, 4, 6, 7))
-    fused = [("FusedConv", [_randn(rng, ws), _randn(rng, ws[0])] + ([_randn(rng, (1, ws[0], 6, 7))] if r else []),
-              {**window, "group": g, "activation": act, "residual": r or "pre",
-               **({"act_alpha": 0.2} if act in ("LeakyRelu", "HardSigmoid") else {}),
-               **({"act_min": -0.5, "act_max": 1.0} if act == "Clip" else {})})
-             for (act, r), (ws, g) in zip(acts, [((5, 4, 3, 3), 1), ((4, 1, 3, 3), 4)] * 4)]
+    z = _randn(rng, (1, 4, 6, 7))
+    window = {"pads": (1, 1, 1, 1)}
+    acts = {"Sigmoid": {}, "Silu": {}, "Tanh": {}, "HardSwish": {}, "LeakyRelu": {"act_alpha": 0.2},
+            "HardSigmoid": {"act_alpha": 0.2}, "Clip": {"act_min": -0.5, "act_max": 1.0}, "Relu": {}}
+    fused = [("FusedConv", [_randn(rng, (4, 1, 3, 3)), _randn(rng, 4)] + ([z] if i % 3 else []),
+              {**window, "group": 4, "activation": act, "residual": ("pre", "post")[i % 2], **extra})
+             for i, (act, extra) in enumerate(acts.items())]
+    fused.append(("FusedConv", [_randn(rng, (4, 4, 3, 3)), _randn(rng, 4), z],
+                  {**window, "activation": "Silu", "residual": "pre"}))
     cases = [(_randn(rng, xs), [("Conv", [_randn(rng, ws), _randn(rng, ws[0])], attrs)])
-             for xs, ws, attrs in (CONV_CASES[i] for i in (0, 3, 5, 6, 10))]
+             for xs, ws, attrs in (CONV_CASES[i] for i in (3, 11))]
     cases += local_grid(rng)[:1] + [(x, fused)]
     cases += [
         (_randn(rng, (1, 256, 5, 4)), [("Conv", [_randn(rng, (4, 256, 3, 3))], window)]),
@@ -166,12 +168,9 @@ def kernel_variants(rng):
                                           ("ConvTranspose", [_randn(rng, (4, 3, 2, 3), f64)], {"dilations": (2, 1)})]),
         (_randn(rng, CONVT_CASES[3][0]), [("ConvTranspose", [_randn(rng, CONVT_CASES[3][1]), _randn(rng, 3)],
                                            CONVT_CASES[3][2])]),
-        (_randn(rng, (3, 5)), [("Gemm", [_randn(rng, (4, 5) if tb else (5, 4)), _randn(rng, (1, 4))],
-                                {"transB": tb, "alpha": 0.5, "beta": 2.0}) for tb in (0, 1)]),
-        (_randn(rng, (5, 3)), [("Gemm", [_randn(rng, (4, 5))], {"transA": 1, "transB": 1}),
-                               ("Gemm", [_randn(rng, (5, 4))], {"transA": 1})]),
+        (_randn(rng, (5, 3)), [("Gemm", [_randn(rng, (4, 5)), _randn(rng, (1, 4))],
+                                {"transA": 1, "transB": 1, "alpha": 0.5, "beta": 2.0})]),
         (_randn(rng, (2, 1, 3, 4), f64), [("MatMul", [_randn(rng, (5, 4, 6), f64)], {})]),
-        (_randn(rng, (4, 3000)), [("MatMul", [_randn(rng, (3000, 6))], {})]),
     ]
     return cases
 
@@ -181,11 +180,6 @@ def kernel_variants(rng):
 def test_conv_and_gemm_kernels_nvcc_sm80_sm90(rng, tmp_path):
     """Every code path of the conv-family and GEMM templates compiles with nvcc for sm_80
     and sm_90, warnings as errors, with precision "tf32" (which adds cvt.rna.tf32.f32 to
-    the fp32 build's code)."""
+    the fp32 build's code).  The grids above run each path under the emulator."""
     g, _ = cases_graph(kernel_variants(rng))
     cuda.nvcc_check(cuda.generate(g, tmp_path / "gen", precision="tf32"))
-
-
-def test_kernel_variants_cuda_emu(rng):
-    """The cases the nvcc test compiles also run correctly under the emulator."""
-    check_cases(kernel_variants(rng), backend=EMU, rtol=1e-4, atol=1e-4)
