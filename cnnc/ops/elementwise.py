@@ -34,7 +34,10 @@ expression of size 2^N (the NaN test comes once, after the fold).
 TVM rules (``tvm=``) are Relax's broadcasting ops, with the same care where Relax differs:
 integer ``Div`` divides by 1 where the divisor is 0 or -1 (x86 traps) and selects the
 reference's results there; ``Pow`` runs in numpy's compute dtype; ``Max``/``Min`` fold with
-``where`` (Relax's maximum drops NaN); bool ``Equal`` compares as uint8.
+``where`` (Relax's maximum drops NaN); bool ``Equal`` compares as uint8.  Integer overflow:
+TVM's LLVM code flags 32/64-bit integer ``+ - *`` no-wrap (nsw/nuw, signed and unsigned
+alike, so no cast avoids it); a kernel computes the wrapped value (the tests check the
+extremes), but LLVM may fold an overflowing sum with a comparison fused after it.
 """
 from __future__ import annotations
 
@@ -212,22 +215,22 @@ def _equal_tvm(req, xs, b):
     return b.R.equal(*xs)
 
 
-def _relax(op):
-    """The rule calling Relax op ``op`` (a name in ``b.R``) on the operands."""
+def relax_rule(op: str):
+    """The TVM rule calling Relax op ``op`` (a name in ``b.R``) on the operands."""
     return lambda req, xs, b: getattr(b.R, op)(*xs)
 
 
 BINARY = {
     # name: (numpy function, dtype rule, C expression for the operand dtypes, TVM rule)
-    "Add": (np.add, _shared(NUMERIC), lambda t, _: c_arith("+", t), _relax("add")),
-    "Sub": (np.subtract, _shared(NUMERIC), lambda t, _: c_arith("-", t), _relax("subtract")),
-    "Mul": (np.multiply, _shared(NUMERIC), lambda t, _: c_arith("*", t), _relax("multiply")),
+    "Add": (np.add, _shared(NUMERIC), lambda t, _: c_arith("+", t), relax_rule("add")),
+    "Sub": (np.subtract, _shared(NUMERIC), lambda t, _: c_arith("-", t), relax_rule("subtract")),
+    "Mul": (np.multiply, _shared(NUMERIC), lambda t, _: c_arith("*", t), relax_rule("multiply")),
     "Div": (_div, _shared(NUMERIC), lambda t, _: _div_c(t), _div_tvm),
     "Pow": (_pow, _pow_rule, _pow_c, _pow_tvm),
     "Equal": (np.equal, _shared(DTYPES, "bool"), lambda t, _: "a0 == a1", _equal_tvm),
-    "Greater": (np.greater, _shared(NUMERIC, "bool"), lambda t, _: "a0 > a1", _relax("greater")),
-    "Less": (np.less, _shared(NUMERIC, "bool"), lambda t, _: "a0 < a1", _relax("less")),
-    "And": (np.logical_and, _shared(("bool",), "bool"), lambda t, _: "a0 && a1", _relax("logical_and")),
+    "Greater": (np.greater, _shared(NUMERIC, "bool"), lambda t, _: "a0 > a1", relax_rule("greater")),
+    "Less": (np.less, _shared(NUMERIC, "bool"), lambda t, _: "a0 < a1", relax_rule("less")),
+    "And": (np.logical_and, _shared(("bool",), "bool"), lambda t, _: "a0 && a1", relax_rule("logical_and")),
 }
 
 for _name, (_fn, _rule, _c_expr, _tvm) in BINARY.items():
@@ -283,7 +286,7 @@ def _not_infer(types, a):
 
 register(OpDef(name="Not", inputs=("X",), infer=_not_infer,
                kernels={"c": lambda req: elementwise(req, "!a0", "not", comment="Not")},
-               tvm=_relax("logical_not"),
+               tvm=relax_rule("logical_not"),
                reference=lambda arrays, a: np.asarray(np.logical_not(arrays[0])),
                doc="elementwise logical not of a bool tensor"))
 
@@ -298,6 +301,6 @@ def _where_infer(types, a):
 register(OpDef(name="Where", inputs=("condition", "X", "Y"), infer=_where_infer,
                kernels={"c": lambda req: elementwise(req, "a0 ? a1 : a2", "where",
                                                      comment="Where")},
-               tvm=_relax("where"),
+               tvm=relax_rule("where"),
                reference=lambda arrays, a: np.asarray(np.where(*arrays)),
                doc="X where condition holds, else Y (all three broadcast)"))

@@ -17,6 +17,8 @@ C kernels are one elementwise expression each.  Integer ``Neg``/``Abs`` wrap thr
 unsigned type (C's ``-INT64_MIN`` is undefined).  ``Cast`` to ``bool`` is ``x != 0`` (NaN
 is True); float to ``int8``/``uint8`` goes through ``int64_t``, which gives numpy's
 wrapped values for floats in the int32 range where a direct conversion would be undefined.
+
+TVM rules are Relax ops (``astype`` for Cast, float to int8/uint8 again through int64).
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from ..ir import Attr, OnnxMap, OpDef, ShapeError, TensorType, UnsupportedError,
 from ..ir.types import DTYPES
 from ._c import cfn, elementwise, num
 from ._common import FLOATS, erf
-from .elementwise import NUMERIC, c_neg, c_wrapping
+from .elementwise import NUMERIC, c_neg, c_wrapping, relax_rule
 
 SIGNED = tuple(d for d in NUMERIC if d != "uint8")
 
@@ -74,18 +76,12 @@ C_UNARY = {
 }
 
 
-#: Relax lowering rules of the ops above (cnnc.backends.tvm); integer Neg/Abs wrap at the
-#: minimum, as the reference does
+#: TVM rules of the ops above: Relax ops (integer Neg/Abs wrap at the minimum, as the
+#: reference does; see elementwise.py on TVM's integer overflow)
 TVM_UNARY = {
-    "Sqrt": lambda xs, b: b.R.sqrt(xs[0]),
-    "Exp": lambda xs, b: b.R.exp(xs[0]),
-    "Log": lambda xs, b: b.R.log(xs[0]),
-    "Erf": lambda xs, b: b.R.erf(xs[0]),
-    "Neg": lambda xs, b: b.R.negative(xs[0]),
-    "Abs": lambda xs, b: b.R.abs(xs[0]),
-    "Reciprocal": lambda xs, b: b.R.divide(b.const(1, b.dtype(xs[0])), xs[0]),
-    "Floor": lambda xs, b: b.R.floor(xs[0]),
-    "Ceil": lambda xs, b: b.R.ceil(xs[0]),
+    **{name: relax_rule(name.lower()) for name in ("Sqrt", "Exp", "Log", "Erf", "Abs", "Floor", "Ceil")},
+    "Neg": relax_rule("negative"),
+    "Reciprocal": lambda req, xs, b: b.R.divide(b.const(1, b.dtype(xs[0])), xs[0]),
 }
 
 
@@ -97,7 +93,7 @@ def _unary_c(name):
 for _name, (_fn, _allowed) in UNARY.items():
     register(OpDef(name=_name, inputs=("X",), infer=_unary_infer(_name, _allowed),
                    kernels={"c": _unary_c(_name)},
-                   tvm=lambda req, xs, b, name=_name: TVM_UNARY[name](xs, b),
+                   tvm=TVM_UNARY[_name],
                    reference=lambda arrays, a, fn=_fn: np.asarray(fn(arrays[0])),
                    doc=f"elementwise {_name}"))
 
