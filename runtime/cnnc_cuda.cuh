@@ -61,7 +61,10 @@ static __host__ __device__ __forceinline__ float cnnc_tf32(float x)
 #if defined(__CUDA_ARCH__)
     uint32_t r;
     asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
-    return __uint_as_float(r);
+    /* the 13 low bits of a .tf32 result are not specified as zero (tensor cores ignore
+       them; CUTLASS clears them before using the value as a float): clear them, so the
+       FP32 multiply of the GEMM kernels sees exactly the emulator's TF32 value */
+    return __uint_as_float(r & 0xffffe000u);
 #else
     uint32_t u;
     memcpy(&u, &x, sizeof u);
