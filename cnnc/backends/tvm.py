@@ -102,7 +102,7 @@ def lower(graph: Graph):
         if n.op == "Constant":
             exprs[Value(n.name)] = p = var(f"w_{n.name}", n.types[0])
             params.append(p)
-            bound[p] = np.ascontiguousarray(n.attrs["value"])
+            bound[p] = np.require(n.attrs["value"], requirements="C")  # keeps 0-d arrays 0-d
 
     bb = relax.BlockBuilder()
     b = Lowering(tvm, bb)

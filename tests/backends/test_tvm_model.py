@@ -48,7 +48,11 @@ def test_light_models_build_for_cuda(model):
     g = cnnc.optimize(cnnc.load_onnx(LIGHT / f"light_{model}.onnx"))
     m = cnnc.compile(g, target="tvm-cuda")
     assert m.target == "tvm-cuda"
-    cuda = [mod for mod in m.executable.mod.imports if mod.kind == "cuda"]
+    def modules(mod):
+        yield mod
+        for imported in mod.imports:
+            yield from modules(imported)
+    cuda = [mod for mod in modules(m.executable.mod) if mod.kind == "cuda"]
     assert cuda and "__global__" in cuda[0].inspect_source()
 
 
