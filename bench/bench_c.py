@@ -1,9 +1,10 @@
-"""Latency of cnnc's C backend beside onnxruntime (1 and 2 threads) on light models.
+"""Latency of cnnc's CPU backends beside onnxruntime (1 and 2 threads) on light models.
 
-    python bench/bench_c.py [--models resnet50,squeezenet,densenet121,vgg19] [--repeat 5]
+    python bench/bench_c.py [--target c|tvm] [--models resnet50,squeezenet,densenet121,vgg19] [--repeat 5]
 
-Each model is imported, optimized (level 2), compiled to C (-O2, the default build) and
-run on the same random input; the median of ``--repeat`` runs after one warm-up is
+Each model is imported, optimized (level 2), compiled for the target (C: -O2, the default
+build; tvm: LLVM for the host CPU, untuned unless ``--db DIR`` names a ``cnnc tune``
+database) and run on the same random input; the median of ``--repeat`` runs after one warm-up is
 reported, with the ratio cnnc / onnxruntime (lower is better).  Run by hand; not a test.
 """
 from __future__ import annotations
@@ -37,7 +38,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="resnet50,squeezenet,densenet121,vgg19")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--target", choices=("c", "tvm"), default="c")
+    ap.add_argument("--db", help="tvm: a MetaSchedule database written by `cnnc tune`")
     args = ap.parse_args()
+    options = {"out_dir": None} if args.target == "c" else {"db": args.db}
     import onnxruntime as ort
     rows = []
     for name in args.models.split(","):
@@ -48,7 +52,9 @@ def main() -> None:
         (inp, t), = g.input_types().items()
         x = np.random.default_rng(0).standard_normal(t.shape).astype(np.float32)
         t0 = time.perf_counter()
-        m = cnnc.compile(g, target="c", out_dir=tempfile.mkdtemp(prefix=f"bench_{name}_"))
+        if args.target == "c":
+            options["out_dir"] = tempfile.mkdtemp(prefix=f"bench_{name}_")
+        m = cnnc.compile(g, target=args.target, **options)
         build_s = time.perf_counter() - t0
         c_ms = median_ms(lambda: m.run({inp: x}), args.repeat)
         ort_ms = []
@@ -59,9 +65,10 @@ def main() -> None:
             sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
             ort_ms.append(median_ms(lambda: sess.run(None, {inp: x}), args.repeat))
         rows.append((name, c_ms, *ort_ms, build_s))
-        print(f"{name}: cnnc-C {c_ms:.1f} ms (build {build_s:.1f} s), onnxruntime "
+        print(f"{name}: cnnc-{args.target} {c_ms:.1f} ms (build {build_s:.1f} s), onnxruntime "
               f"{ort_ms[0]:.1f} ms (1 thread), {ort_ms[1]:.1f} ms (2 threads)", flush=True)
-    print("\n| model | cnnc C (ms) | ORT 1 thr (ms) | ORT 2 thr (ms) | C / ORT-1 | C / ORT-2 |")
+    t = args.target
+    print(f"\n| model | cnnc {t} (ms) | ORT 1 thr (ms) | ORT 2 thr (ms) | {t} / ORT-1 | {t} / ORT-2 |")
     print("|---|---|---|---|---|---|")
     for name, c, o1, o2, _ in rows:
         print(f"| {name} | {c:.1f} | {o1:.1f} | {o2:.1f} | {c / o1:.2f}x | {c / o2:.2f}x |")
