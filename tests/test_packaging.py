@@ -30,6 +30,10 @@ def test_wheel_contains_templates_and_runtime(wheel):
     for f in (ROOT / "runtime").iterdir():
         if f.is_file():
             assert f"cnnc/runtime/{f.name}" in names
+    # the CUDA backend's templates and runtime (nvcc and the CPU emulator)
+    for n in ("templates/cuda/model.cu.j2", "templates/cuda/kernels/_macros.j2", "runtime/cnnc_cuda.cuh",
+              "runtime/cnnc_cuda_emu.h"):
+        assert f"cnnc/{n}" in names, n
     assert any(n.endswith("entry_points.txt") for n in names)
     # every module of the package is listed in pyproject.toml's packages
     for f in (ROOT / "cnnc").rglob("*.py"):

@@ -25,6 +25,7 @@ a GPU.  An emulated run is NOT a GPU run; it says nothing about GPU performance.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -78,6 +79,12 @@ def _render_kernel(env, fn, ops: dict) -> str:
             f"{table_definitions(fn, '[[maybe_unused]] static __device__ const')}{body.rstrip()}\n")
 
 
+@functools.lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    """One template environment per process: Jinja compiles each template once."""
+    return template_env()
+
+
 def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto", arch: str = "sm_80",
              precision: str = "fp32", name: str | None = None, source: str | None = None) -> Path:
     """Write the CUDA model folder for ``graph`` into ``out_dir`` (created; files replaced).
@@ -91,7 +98,7 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
         raise CnncError(f"arch must look like 'sm_80', got {arch!r}")
     graph.verify()
     m = sanitize(name or graph.name).lower()
-    env = template_env()
+    env = _env()
     functions, per_node = collect_kernels(graph, ("cuda", "c"))
     ops: dict[str, set] = {}
     for node_name, fn, _ in per_node:
