@@ -6,29 +6,20 @@ output_shape beyond and below the natural extent), with and without bias, float3
 float64 and float16.  The nodes of one input shape share one build (``check_nodes``, also
 used by the other TVM conv-family tests)."""
 import importlib.util
+from functools import partial
 
 import numpy as np
 import pytest
-from helpers import check_graph
+import helpers
 from test_conv import CONV_CASES, CONVT_CASES  # the attribute grids of tests/ops
 
-from cnnc.ir import Graph, TensorType
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("tvm") is None,
                                 reason="TVM backend tests need Apache TVM: pip install 'cnnc[tvm]'")
 
 
-def check_nodes(x, nodes, *, rtol=1e-4, atol=1e-5):
-    """One graph reading the input ``x`` with one node per ``(op, constant operands,
-    attrs)`` (operand 0 is x) and one output each: the TVM build gives the reference's
-    outputs."""
-    g = Graph("nodes")
-    xv = g.add_input("x", TensorType.of(x))
-    for i, (op, operands, attrs) in enumerate(nodes):
-        vals = [xv] + [g.add_constant(a, f"c{i}_{j}") for j, a in enumerate(operands)]
-        (y,) = g.add_node(op, vals, attrs, label=f"{op.lower()}{i}")
-        g.add_output(y, f"y{i}")
-    check_graph(g.verify(), {"x": x}, rtol=rtol, atol=atol, backend="tvm")
+#: helpers.check_nodes on the TVM backend (the other TVM conv-family tests import it)
+check_nodes = partial(helpers.check_nodes, backend="tvm")
 
 
 def _randn(rng, shape, dtype=np.float32):
