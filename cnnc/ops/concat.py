@@ -8,7 +8,8 @@ of ``ceil(dim / num_outputs)``, the last one smaller), exactly one of them.  Can
 attributes hold the normalized axis and the resolved ``split`` (``num_outputs`` None).
 
 Both C kernels are ``chunks.c.j2``: along ``axis`` every part is one contiguous chunk per
-row of the dims before ``axis``, so a part costs one ``memcpy`` per row.
+row of the dims before ``axis``, so a part costs one ``memcpy`` per row.  TVM: Relax's
+``concat``; Split is one ``strided_slice`` per part.
 """
 from __future__ import annotations
 

@@ -33,6 +33,12 @@ the parameters broadcast as ``(C, 1, ..)``.  Instance, group and layer norm are
 axes, a group's channels and spatial axes, the axes from ``axis`` on), so a kernel is rows
 x (mean, variance, write), the parameters indexed per row and per element within the row
 (:func:`_c_normalize`).
+
+TVM (``cnnc.backends.tvm``): one Relax composition, :func:`_tvm_standardize`, mirrors
+:func:`_standardize` (float64 statistics and arithmetic, cast back at the end) for all four;
+Relax's ``nn.batch_norm``/``layer_norm``/``group_norm`` compute in the input dtype (float32
+statistics are off by ~1e-3 for a large offset) and take ``Scale`` only in the normalized
+shape, so they are not used.
 """
 from __future__ import annotations
 
@@ -45,6 +51,7 @@ from ..ir import (Attr, Kernel, KernelRequest, OnnxMap, OpDef, ShapeError, Tenso
 from . import _spatial as sp
 from ._c import SHORT, broadcast_strides, collapse, contiguous_strides, ctype, elementwise, num
 from ._common import norm_axis, require_float, same_dtype
+from .shape import tvm_reshape
 
 _EPS = Attr("float", 1e-5, check=lambda e: None if e >= 0 else "must be >= 0")
 
@@ -244,9 +251,10 @@ def _gn_ref(inputs, a):
 
 def _gn_tvm(req, xs, b):
     x = req.in_types[0]
-    grouped = b.emit(b.R.reshape(xs[0], (x.shape[0], req.attrs["num_groups"], -1)))
+    g = req.attrs["num_groups"]
+    grouped = tvm_reshape(b, xs[0], (x.shape[0], g, x.size // max(x.shape[0] * g, 1)))
     y, _, _ = _tvm_standardize(b, grouped, (2,), req.attrs["epsilon"])
-    return _tvm_scale_shift(b, b.emit(b.R.reshape(y, x.shape)), xs[1], xs[2], x.rank, x.dtype)
+    return _tvm_scale_shift(b, tvm_reshape(b, y, x.shape), xs[1], xs[2], x.rank, x.dtype)
 
 
 def _gn_c(req):

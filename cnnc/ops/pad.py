@@ -17,7 +17,9 @@ pad_end)`` a backend needs.
 The C kernel is ``_c.gather`` (through ``shape.gather_kernel``): per axis, the input index
 each output index reads, which is ``np.pad`` of the kept index range in the same mode
 (constant mode pads with -1, the kernel's "fill" mark); ``value`` becomes the fill after
-the same ``astype`` as the reference's.
+the same ``astype`` as the reference's.  TVM (:func:`_pad_tvm`): constant mode is the crop
+(``strided_slice``) and Relax's ``nn.pad``; the other modes ``take`` the same per-axis
+source indices (:func:`pad_sources`) as the C kernel.
 """
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ identity of the reduction: 0 for Sum/L2, 1 for Prod, NaN for Mean, -inf for LogS
 the dtype's lowest (highest) value for Max (Min), as in ONNX.
 
 The C kernels are the shared reduction of :mod:`cnnc.ops._c_reduce` (``C_KIND`` names each
-op's reduction there), for every dtype the op takes but float16.
+op's reduction there), for every dtype the op takes but float16.  The TVM rules (Relax
+``sum``/``prod``, TE for Max/Min) are described before :func:`_tvm_extreme`.
 """
 from __future__ import annotations
 

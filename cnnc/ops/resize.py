@@ -35,7 +35,8 @@ mode:
 
 :func:`resize_plan` returns these tables, so a backend's kernel receives final integers
 and weights.  Computation is in float64, cast back to the input dtype at the end (integer
-dtypes round half to even and saturate, as ONNX's reference does).
+dtypes round half to even and saturate, as ONNX's reference does).  The TVM rule
+(:func:`_tvm_rule`) applies the same tables with Relax's take, multiply and sum.
 
 Upsample (ONNX opsets 7-9, deprecated in 10) is Resize with ``asymmetric`` coordinates and, for
 ``nearest``, ``floor`` rounding — what onnxruntime runs for it — and scales (>= 1) on every
@@ -51,6 +52,7 @@ import numpy as np
 from ..ir import Attr, Attrs, Kernel, OnnxMap, OpDef, ShapeError, register
 from ._c import SHORT, contiguous_strides, ctype, gather, num
 from ._common import normalize_axes
+from .shape import tvm_reshape
 
 COORDINATE_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
                     "align_corners", "asymmetric", "tf_crop_and_resize")
@@ -319,7 +321,7 @@ def _tvm_rule(req, xs, b, a=None):
         (n_out, taps), after = p.index.shape, (1,) * (x.rank - p.axis - 1)
         y = b.emit(R.take(y, b.const(p.index.reshape(-1), "int64"), axis=p.axis))
         if taps > 1 or (p.weight != 1).any():
-            y = b.emit(R.reshape(y, (*shape[:p.axis], n_out, taps, *shape[p.axis + 1:])))
+            y = tvm_reshape(b, y, (*shape[:p.axis], n_out, taps, *shape[p.axis + 1:]))
             y = b.emit(R.multiply(y, b.const(p.weight.reshape((n_out, taps) + after), "float64")))
             y = b.emit(R.sum(y, [p.axis + 1]))
         shape[p.axis] = n_out

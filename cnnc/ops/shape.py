@@ -25,7 +25,7 @@ axis per output axis (:func:`permuted_tables`); Expand, Tile, Slice and Pad read
 ``d`` at an index list per output axis ``d`` (:func:`axis_tables`).  :func:`gather_kernel`
 then merges adjacent axes where one is a unit axis or the merged table is one strided run
 of at most ``MAX_MERGED`` entries (a channel Slice of NCHW: one run of C'*H*W), so inner
-loops are long while the tables stay small.
+loops are long while the tables stay small.  The TVM rules are Relax ops (see ``TVM_RULES``).
 
 DepthToSpace/SpaceToDepth accept ``N, C`` plus 1 to 3 spatial axes (ONNX defines 2 only;
 the 2-D case is ONNX's exactly).  Both are one reshape-transpose-reshape between the
@@ -356,7 +356,7 @@ C_KERNELS = {"Flatten": copy_kernel, "Reshape": copy_kernel, "Squeeze": copy_ker
 
 # ---------------------------------------------------------------- TVM
 # The reshaping ops are Relax's reshape to the output shape; Transpose is permute_dims,
-# Expand broadcast_to, Tile tile; Slice is strided_slice with the resolved ranges (a
+# Expand broadcast_to, Tile a broadcast between reshapes; Slice is strided_slice with the resolved ranges (a
 # negative step is the positive-step slice of the same elements, then flip: Relax reads an
 # end of -1 as "dim - 1", not "past index 0"); DepthToSpace/SpaceToDepth are the reference's
 # reshape-transpose-reshape.
@@ -382,20 +382,37 @@ def _slice_tvm(req, xs, b):
 def _space_depth_tvm(to_space: bool):
     def rule(req, xs, b):
         view, perm = _space_depth_plan(req.in_types[0].shape, req.attrs, to_space)
-        y = b.emit(b.R.permute_dims(b.emit(b.R.reshape(xs[0], view)), perm))
-        return b.R.reshape(y, req.out_types[0].shape)
+        y = b.emit(b.R.permute_dims(tvm_reshape(b, xs[0], view), perm))
+        return tvm_reshape(b, y, req.out_types[0].shape)
     return rule
 
 
+def tvm_reshape(b, x, shape):
+    """``x`` reshaped to ``shape``; Relax's reshape reads a 0 in ``shape`` as "copy the input
+    dim", so an empty shape is TOPI's reshape."""
+    shape = tuple(shape)
+    return b.emit_te(b.topi.reshape, x, shape) if 0 in shape else b.emit(b.R.reshape(x, shape))
+
+
 def _reshape_tvm(req, xs, b):
-    return b.R.reshape(xs[0], req.out_types[0].shape)
+    return tvm_reshape(b, xs[0], req.out_types[0].shape)
+
+
+def _tile_tvm(req, xs, b):
+    """``x`` viewed as ``(1, d0, 1, d1, ..)``, broadcast to ``(r0, d0, r1, d1, ..)``, merged
+    (Relax's tile miscompiles on AVX-512 LLVM targets: wrong values for a (2, 3, 4, 5) input
+    tiled (7, 6, 4, 2), TVM 0.27)."""
+    shape, reps = req.in_types[0].shape, req.attrs["repeats"]
+    y = tvm_reshape(b, xs[0], tuple(v for d in shape for v in (1, d)))
+    y = b.emit(b.R.broadcast_to(y, tuple(v for r, d in zip(reps, shape) for v in (r, d))))
+    return tvm_reshape(b, y, req.out_types[0].shape)
 
 
 TVM_RULES = {"Flatten": _reshape_tvm, "Reshape": _reshape_tvm, "Squeeze": _reshape_tvm,
              "Unsqueeze": _reshape_tvm,
              "Transpose": lambda req, xs, b: b.R.permute_dims(xs[0], req.attrs["perm"]),
              "Expand": lambda req, xs, b: b.R.broadcast_to(xs[0], req.out_types[0].shape),
-             "Tile": lambda req, xs, b: b.R.tile(xs[0], req.attrs["repeats"]),
+             "Tile": _tile_tvm,
              "Slice": _slice_tvm, "DepthToSpace": _space_depth_tvm(True),
              "SpaceToDepth": _space_depth_tvm(False)}
 

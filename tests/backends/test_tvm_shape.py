@@ -15,12 +15,18 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("tvm") is None,
                                 reason="TVM backend tests need Apache TVM: pip install 'cnnc[tvm]'")
 
 
+# beyond the C tests' cases: Relax's tile miscompiles this one on AVX-512 CPUs; Relax's
+# reshape reads a 0 of the target shape as "copy the input dim"
+TVM_CASES = {"Tile": [((2, 3, 4, 5), {"repeats": (7, 6, 4, 2)})],
+             "Reshape": [((0, 3, 4), {"shape": (3, 4, 0), "allowzero": 1})]}
+
+
 @pytest.mark.parametrize("ops", [["Flatten", "Reshape", "Squeeze", "Unsqueeze"], ["Transpose", "Expand"],
                                  ["Tile"], ["Slice"]], ids="_".join)
 def test_shape_ops_tvm(rng, ops):
     g, feeds = Graph("_".join(ops).lower()), {}
     for op in ops:
-        for shape, attrs in CASES[op]:
+        for shape, attrs in CASES[op] + TVM_CASES.get(op, []):
             add(g, feeds, op, [rng.standard_normal(shape).astype(np.float32)], attrs)
     check_graph(g, feeds, rtol=0, atol=0, backend="tvm")
 
