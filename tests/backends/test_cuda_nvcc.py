@@ -53,10 +53,12 @@ def test_kernel_templates_compile_with_nvcc(rng, tmp_path):
     add(g, feeds, "ReduceL2", [rng.integers(-2, 3, (3, 2, 5)).astype(np.int8)], {"axes": (0, 2)})
     add(g, feeds, "ReduceSum", [rng.integers(0, 9, (4, 40)).astype(np.uint8)], {"axes": (1,)})
     add(g, feeds, "ReduceMean", [np.zeros((0, 3), np.float32)], {"axes": (0,)})
+    add(g, feeds, "ReduceLogSumExp", [_f32(rng, 2, 1001)], {"axes": (1,)})
     for op in ["Softmax", "LogSoftmax"]:
         add(g, feeds, op, [long_row], {"axis": 1})
         add(g, feeds, op, [x], {"axis": 1})
         add(g, feeds, op, [_f32(rng, 2, 7)], {"axis": -1})
+        add(g, feeds, op, [_f32(rng, 2, 1001)], {"axis": -1})
     add(g, feeds, "GlobalAveragePool", [x])
     add(g, feeds, "GlobalMaxPool", [x.astype(np.float64)])
     add(g, feeds, "Resize", [x], {"mode": "linear", "scales": (1.0, 1.0, 2.0, 1.5)})        # resize

@@ -44,7 +44,8 @@ def test_reduce_cuda_emu_small_integer_dtypes_and_empty_extents(rng):
 def test_reduce_cuda_emu_special_values(rng):
     """test_c_reduce.py's special values: LogSumExp of ±1000 and -inf rows; NaN through
     Max/Min and the tree merge; a 100000-element float32 sum (one block, double partial
-    sums); kept inner blocks of 600 and 257 positions (a thread each)."""
+    sums); kept inner blocks of 600 and 257 positions (a thread each); rows of 1001 (odd:
+    no lanes, a block each)."""
     big = (rng.standard_normal((2, 3, 4)) * 10 + np.array([1000, -1000, 0])[:, None]).astype(np.float32)
     big[0, 0, 0] = -np.inf
     big[1, 2, :] = -np.inf
@@ -53,6 +54,7 @@ def test_reduce_cuda_emu_special_values(rng):
     long_ = (rng.standard_normal(100_000) + 3).astype(np.float32)
     wide = rng.standard_normal((3, 5, 600)).astype(np.float32)
     ragged = rng.standard_normal((2, 3, 257)).astype(np.float32)
+    odd = (rng.standard_normal((3, 1001)) + 1).astype(np.float32)     # a tree without lanes
     nodes = [("ReduceLogSumExp", [0], {"axes": (2,)}), ("ReduceLogSumExp", [0], {"axes": (0, 2)}),
              ("ReduceMax", [1], {"axes": (1,)}), ("ReduceMin", [1], {"axes": (0,)}),
              ("ReduceLogSumExp", [1], {"axes": (1,)}), ("ReduceProd", [1], {"axes": (1,)}),
@@ -60,4 +62,5 @@ def test_reduce_cuda_emu_special_values(rng):
              ("ReduceLogSumExp", [3], {"axes": (1,)}), ("ReduceMax", [3], {"axes": (0, 1)}),
              ("ReduceMean", [3], {"axes": (1,), "keepdims": 0}),
              ("ReduceMax", [4], {"axes": (0, 1)}), ("ReduceL2", [4], {"axes": (1,)})]
-    graph_check([big, nan, long_, wide, ragged], nodes, rtol=1e-5, atol=1e-5, backend="cuda-emu")
+    nodes += [(op, [5], {"axes": (1,)}) for op in OPS if op != "ReduceProd"]
+    graph_check([big, nan, long_, wide, ragged, odd], nodes, rtol=1e-5, atol=1e-5, backend="cuda-emu")
