@@ -40,8 +40,20 @@ def compiled():
     return get
 
 
-@pytest.mark.parametrize("name", MODELS)
-@pytest.mark.parametrize("backend", BACKENDS)
+#: light models the CUDA emulator builds and runs in seconds; the other seven cost 15-90 s
+#: each of g++ and CPU emulation (densenet121: 31 s of g++ alone), more than the CI budget
+#: of the CUDA tests, so on cuda-emu they run with -m slow (scripts/gpu_check.sh runs all)
+EMU_FAST = {"squeezenet", "shufflenet"}
+
+
+def _cases():
+    for backend in BACKENDS:
+        for name in MODELS:
+            slow = backend == "cuda-emu" and name not in EMU_FAST
+            yield pytest.param(backend, name, marks=[pytest.mark.slow] if slow else [], id=f"{backend}-{name}")
+
+
+@pytest.mark.parametrize("backend,name", list(_cases()))
 def test_light_model(backend, name, compiled):
     from onnx.backend.test.runner import Runner
     require_backend(backend)
