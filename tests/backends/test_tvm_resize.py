@@ -8,13 +8,14 @@ import importlib.util
 
 import numpy as np
 import pytest
+import helpers
 from helpers import add, check_graph
 from test_c_resize import FILTER_COMBOS, NEAREST_COMBOS, resize_attrs
 from test_c_resize import test_resize_c_fractional_scales as _fractional
 from test_c_resize import test_upsample_c as _upsample
 from test_resize import CASES
 
-from cnnc.ir import Graph, TensorType
+from cnnc.ir import Graph
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("tvm") is None,
                                 reason="TVM backend tests need Apache TVM: pip install 'cnnc[tvm]'")
@@ -28,14 +29,8 @@ def _grid(test):
 
 
 def check_nodes(x, nodes, *, rtol=1e-6, atol=1e-7):
-    """One graph with one node per ``(op, attrs)`` over ``x``: the TVM build gives the
-    reference's outputs, integers exactly."""
-    g = Graph("resize")
-    xv = g.add_input("x", TensorType.of(x))
-    for i, (op, attrs) in enumerate(nodes):
-        (y,) = g.add_node(op, [xv], attrs, label=f"{op.lower()}{i}")
-        g.add_output(y, f"y{i}")
-    check_graph(g, {"x": x}, rtol=rtol, atol=atol, backend="tvm")
+    """helpers.check_nodes on tvm of Resize/Upsample nodes ``(op, attrs)`` over ``x``."""
+    helpers.check_nodes(x, [(op, [], attrs) for op, attrs in nodes], rtol=rtol, atol=atol, backend="tvm")
 
 
 @pytest.mark.parametrize("case", range(len(CASES)), ids=lambda c: str(CASES[c]).replace(" ", ""))
