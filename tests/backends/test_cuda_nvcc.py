@@ -4,9 +4,12 @@ One graph holds a node for each template branch -- each pool kind and rank, redu
 with and without the block-per-row tree (Softmax, LogSumExp, integer dtypes, an empty
 extent), normalizations with statistics outputs, multi-pass and integer Resize, RoI ops in
 both modes and float64, MaxUnpool's int and long long claims -- so one nvcc run checks them
-all; the emulator tests (test_cuda_<family>.py) check what they compute."""
+all; the emulator tests (test_cuda_<family>.py) check what they compute.  Empty tensors
+are checked on both."""
+import warnings
+
 import numpy as np
-from helpers import add, nvcc_check_graph
+from helpers import add, check_graph, nvcc_check_graph
 
 from cnnc.ir import Graph
 
@@ -79,3 +82,33 @@ def test_kernel_templates_compile_with_nvcc(rng, tmp_path):
     add(g, feeds, "SpatialPyramidPool", [x], {"levels": (1, 2)})                            # spp
     add(g, feeds, "SpatialPyramidPool", [rng.standard_normal((1, 2, 5, 3, 6))], {"mode": "avg", "levels": (1, 2)})
     nvcc_check_graph(g.verify(), tmp_path / "kernels")
+
+
+def test_empty_tensors_cuda_emu_and_nvcc(rng, tmp_path):
+    """Kernels over empty tensors launch nothing (a grid of zero blocks is a CUDA error):
+    the emulator gives the reference's (empty or NaN-statistics) outputs, and the launchers
+    with nothing to launch compile with nvcc without warnings."""
+    g, feeds = Graph("empty"), {}
+    e = np.zeros((0, 3, 4, 5), np.float32)
+    img = _f32(rng, 1, 3, 4, 5)
+    add(g, feeds, "MaxPool", [e], {"kernel_shape": (2, 2)})
+    add(g, feeds, "LRN", [e], {"size": 3})
+    add(g, feeds, "InstanceNormalization", [e, np.ones(3, np.float32), np.ones(3, np.float32)])
+    add(g, feeds, "LayerNormalization", [np.zeros((2, 0), np.float32), np.ones(0, np.float32)],
+        {"stats_outputs": 1})
+    add(g, feeds, "SpatialPyramidPool", [np.zeros((1, 0, 4, 5), np.float32)])
+    add(g, feeds, "Softmax", [e], {"axis": 1})
+    add(g, feeds, "ReduceSum", [e], {"axes": (1,)})
+    add(g, feeds, "Transpose", [e])
+    add(g, feeds, "Gather", [e, np.zeros(0, np.int64)], {"axis": 1})
+    add(g, feeds, "Concat", [e, e], {"axis": 1})
+    add(g, feeds, "Max", [e, e])
+    add(g, feeds, "MaxUnpool", [e, np.zeros(e.shape, np.int64)], {"kernel_shape": (2, 2), "strides": (2, 2)})
+    add(g, feeds, "RoiAlign", [img, np.zeros((0, 4), np.float32), np.zeros(0, np.int64)])
+    add(g, feeds, "MaxRoiPool", [img, np.zeros((0, 5), np.float32)], {"pooled_shape": (2, 2)})
+    add(g, feeds, "BatchNormalization", [e, *[np.ones(3, np.float32)] * 4], const=(1, 2, 3, 4))
+    g.verify()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)      # numpy's mean of an empty slice
+        check_graph(g, feeds, backend="cuda-emu")
+    nvcc_check_graph(g, tmp_path / "empty")
