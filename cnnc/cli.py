@@ -115,7 +115,7 @@ def cmd_compile(args) -> int:
         return 0
     if args.output is None:
         raise CnncError(f"--target {args.target} writes a model folder: give it with -o DIR")
-    options = {k: v for k in ("weights", "arch", "db", "exe") if (v := getattr(args, k, None)) is not None}
+    options = {k: v for k in ("weights", "arch", "db", "exe", "precision") if (v := getattr(args, k, None)) is not None}
     folder, built = write(g, args.target, args.output, source=args.model, build=args.build, **options)
     print(f"{summary}; wrote {folder}{'; ' + built if built else ''}")
     return 0
@@ -187,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(no GPU needed to build)")
     c.add_argument("--arch", metavar="SM", help="tvm-cuda/cuda: GPU architecture, e.g. sm_80 or sm_90")
     c.add_argument("--db", metavar="DIR", help="tvm/tvm-cuda: apply this MetaSchedule database (`cnnc tune`)")
+    c.add_argument("--precision", choices=("fp32", "tf32"),
+                   help="cuda: fp32 (the default), or tf32: conv/GEMM operands rounded to TF32 (10-bit mantissa) "
+                        "with fp32 accumulation")
     c.set_defaults(fn=cmd_compile)
     r = sub.add_parser("run", help="optimize, compile and run a model once (random inputs unless "
                        "given)", parents=[shapes, opt])

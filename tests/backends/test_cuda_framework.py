@@ -338,3 +338,17 @@ def test_runtime_headers_compile_under_nvcc(tmp_path):
                                    "__global__ void k(float *x) { x[0] = cnnc_tf32(cnnc_sigmoidf(x[0])); }\n")
     subprocess.run([cuda.nvcc_path(), "-gencode=arch=compute_80,code=sm_80", *cuda.NVCC_FLAGS,
                     f"-I{runtime_dir()}", "-DCNNC_TF32=1", "-c", "e.cu", "-o", "e.o"], cwd=tmp_path, check=True)
+
+
+def test_cli_writes_a_tf32_cuda_folder(tmp_path, capsys):
+    """`cnnc compile --target cuda --precision tf32` (generation only: no nvcc needed)."""
+    from cnnc.cli import main
+    model = tmp_path / "model.py"
+    model.write_text("import cnnc.dsl as nn\n\ndef build():\n    m = nn.Model('tf')\n"
+                     "    x = m.input('x', (1, 2, 6, 6))\n    m.output(nn.conv(x, 4, 3), 'y')\n    return m.build()\n")
+    out = tmp_path / "gen"
+    assert main(["compile", str(model), "--target", "cuda", "--precision", "tf32", "-o", str(out), "-q"]) == 0
+    assert json.loads((out / "cnnc_manifest.json").read_text())["precision"] == "tf32"
+    with pytest.raises(SystemExit):
+        main(["compile", str(model), "--target", "cuda", "--precision", "fp16", "-o", str(out)])
+    assert "invalid choice: 'fp16'" in capsys.readouterr().err
