@@ -41,6 +41,7 @@ import numpy as np
 from ..ir import Attr, CnncError, Kernel, OpDef, ShapeError, register
 from ._c import SHORT, cfn, ctype, num
 from ._common import require_float, same_dtype
+from .pool import nan_max
 
 
 def _positive(v):
@@ -122,6 +123,71 @@ def _max_roi_c(req):
                           f"{req.attrs['spatial_scale']}: {x} -> {y}")
 
 
+def _batch_table(b, rois, value, n):
+    """TE ``(rois, 2)`` int64: per roi the batch index to read (0 where it is out of range)
+    and 1 where the index ``value(r)`` lies in ``[0, n)`` (a float one as the reference's
+    ``int()`` truncates it: ``-1 < value < n``; NaN is out)."""
+    tir = b.tir
+
+    def entry(r, k):
+        v = value(r)
+        ok = (v > tir.const(-1, v.dtype)) & (v < tir.const(n, v.dtype))
+        return tir.Select(k == 0, tir.Select(ok, v, tir.const(0, v.dtype)).astype("int64"), ok.astype("int64"))
+    return b.te.compute((rois, 2), entry, name="batch")
+
+
+def _max_roi_tvm(req, xs, b):
+    """TE, as the C kernel: per roi the corners rounded half away from zero (in the
+    reference's float type, clamped to +-1e18 before the conversion to int64) and the bins'
+    clipped bounds (small tensors of their own), then per output a NaN-propagating max
+    (``pool.nan_max``) over a reduction domain of its bin's run-time extent; an empty bin or
+    an out-of-range batch index gives 0.  (topi's roi_pool rounds half up, reads any batch
+    index and loops over the whole image per bin.)"""
+    x, a = req.in_types[0], req.attrs
+    n, c, h, w = x.shape
+    ph, pw = a["pooled_shape"]
+    ft = str(np.promote_types(x.dtype, np.float32))
+    te, tir = b.te, b.tir
+    lim = 10 ** 18
+
+    def const(v, dt=ft):
+        return tir.const(v, dt)
+
+    def fn(data, rois):
+        nr = rois.shape[0]
+
+        def corner(r, k):
+            v = rois[r, k + 1].astype(ft) * const(a["spatial_scale"])
+            m = te.floor(te.abs(v) + const(0.5))
+            rv = tir.Select(v < const(0), -m, m)
+            return tir.Select(rv > const(-lim), tir.Select(rv < const(lim), rv.astype("int64"), const(lim, "int64")),
+                              const(-lim, "int64"))
+        corners = te.compute((nr, 4), corner, name="corners")        # x1, y1, x2, y2
+
+        def bins(pooled, axis, size):
+            def bound(r, i, end):
+                start = corners[r, axis]
+                extent = te.max(corners[r, axis + 2] - start + 1, const(1, "int64"))
+                edge = (i + end).astype(ft) * (extent.astype(ft) / const(pooled))
+                edge = tir.Select(end == 0, te.floor(edge), te.ceil(edge)).astype("int64") + start
+                return te.min(te.max(edge, const(0, "int64")), const(size, "int64"))
+            return te.compute((nr, pooled, 2), bound, name=f"bins{axis}")
+        rows, cols = bins(ph, 1, h), bins(pw, 0, w)
+        batch = _batch_table(b, nr, lambda r: rois[r, 0], n)
+
+        def body(r, ch, i, j):
+            rh = te.reduce_axis((0, rows[r, i, 1] - rows[r, i, 0]), name="rh")
+            rw = te.reduce_axis((0, cols[r, j, 1] - cols[r, j, 0]), name="rw")
+            return nan_max(b)(data[batch[r, 0], ch, rows[r, i, 0] + rh, cols[r, j, 0] + rw], axis=[rh, rw])
+        pooled = te.compute((nr, c, ph, pw), body, name="maxroipool")
+
+        def finish(r, ch, i, j):
+            ok = (batch[r, 1] == 1) & (rows[r, i, 0] < rows[r, i, 1]) & (cols[r, j, 0] < cols[r, j, 1])
+            return tir.Select(ok, pooled[r, ch, i, j], const(0, x.dtype))
+        return te.compute(pooled.shape, finish, name="maxroipool_out")
+    return b.emit_te(fn, xs[0], xs[1], name="maxroipool")
+
+
 register(OpDef(
     name="MaxRoiPool",
     inputs=("X", "rois"),
@@ -131,6 +197,7 @@ register(OpDef(
     infer=_max_roi_infer,
     reference=_max_roi_ref,
     kernels={"c": _max_roi_c},
+    tvm=_max_roi_tvm,
     doc="Fast R-CNN max RoI pooling to a fixed pooled_shape",
 ))
 
@@ -208,6 +275,82 @@ def _roi_align_c(req):
                           f"{a['spatial_scale']}: {x} -> {y}")
 
 
+def _roi_align_tvm(req, xs, b):
+    """TE in float64, the reference's arithmetic (as the C kernel): per roi the region and
+    its sampling grid (``sampling_ratio`` 0: ``ceil(extent / output extent)`` per axis, a
+    run-time reduction extent, capped at 2^31-1; a NaN or non-positive one gives no samples),
+    small tensors of their own; the four weighted corner terms ``w_i * x_i`` (``_taps``) of
+    every sample of a bin summed and divided by the sample count (avg), or their
+    NaN-propagating max (max: the max over the samples of each sample's max term).  No samples or an out-of-range batch index gives 0.  (topi's roi_align
+    computes in the rois' type, takes max mode's max over interpolated values rather than
+    weighted terms, clamps sample positions differently and reads any batch index.)"""
+    a, x = req.attrs, req.in_types[0]
+    n, c, h, w = x.shape
+    oh, ow = a["output_height"], a["output_width"]
+    half, avg, sr = a["coordinate_transformation_mode"] == "half_pixel", a["mode"] == "avg", a["sampling_ratio"]
+    te, tir, f64 = b.te, b.tir, "float64"
+    reducer = te.sum if avg else nan_max(b)
+
+    def num(v):
+        return tir.const(v, f64)
+
+    def taps(pos, size):
+        """``_taps``: low/high index and weight along one axis of a sample position; the
+        indices stay in bounds for any position (NaN included)."""
+        inside = ((pos >= num(-1.0)) & (pos <= num(size))).astype(f64)
+        pos = tir.Select(pos < num(0.0), num(0.0), pos)
+        edge = tir.Not(pos < num(size - 1))
+        lo = tir.Select(edge, tir.const(size - 1, "int64"), te.floor(pos).astype("int64"))
+        hi = tir.Select(edge, lo, lo + 1)
+        frac = tir.Select(edge, num(0.0), pos - lo.astype(f64)) * inside
+        return (lo, (num(1.0) - frac) * inside), (hi, frac)
+
+    def fn(data, rois, idx):
+        nr = rois.shape[0]
+
+        def corner(r, k):  # x1, y1, x2, y2 scaled (and shifted)
+            return rois[r, k].astype(f64) * num(a["spatial_scale"]) - num(0.5 if half else 0.0)
+
+        def region_entry(r, k):  # y1, rh, x1, rw
+            begin, end = corner(r, 1 - k // 2), corner(r, 3 - k // 2)
+            extent = end - begin if half else te.max(end - begin, num(1.0))
+            return tir.Select(k % 2 == 0, begin, extent)
+        region = te.compute((nr, 4), region_entry, name="region")
+
+        def grid_entry(r, k):  # samples per bin along y, x
+            if sr > 0:
+                return tir.const(sr, "int64")
+            g = te.ceil(region[r, 2 * k + 1] / tir.Select(k == 0, num(oh), num(ow)))
+            return tir.Select(g >= num(1.0), te.min(g, num(2 ** 31 - 1)), num(0.0)).astype("int64")
+        grid = te.compute((nr, 2), grid_entry, name="grid")
+        batch = _batch_table(b, nr, lambda r: idx[r], n)
+
+        def position(r, axis, o, s, out):
+            g = grid[r, axis].astype(f64)
+            return region[r, 2 * axis] + (o.astype(f64) + (s.astype(f64) + num(0.5)) / g) * (
+                region[r, 2 * axis + 1] / num(out))
+
+        def body(r, ch, i, j):
+            # the corner q (of 4) is a reduction axis too: max and sum are associative
+            sy = te.reduce_axis((0, grid[r, 0]), name="sy")
+            sx = te.reduce_axis((0, grid[r, 1]), name="sx")
+            q = te.reduce_axis((0, 4), name="q")
+            (ylo, wylo), (yhi, wyhi) = taps(position(r, 0, i, sy, oh), h)
+            (xlo, wxlo), (xhi, wxhi) = taps(position(r, 1, j, sx, ow), w)
+            low_y, low_x = q < 2, q % 2 == 0
+            term = (tir.Select(low_y, wylo, wyhi) * tir.Select(low_x, wxlo, wxhi)
+                    * data[batch[r, 0], ch, tir.Select(low_y, ylo, yhi), tir.Select(low_x, xlo, xhi)].astype(f64))
+            return reducer(term, axis=[sy, sx, q])
+        acc = te.compute((nr, c, oh, ow), body, name="roialign")
+
+        def finish(r, ch, i, j):
+            count = grid[r, 0] * grid[r, 1]
+            v = acc[r, ch, i, j] / count.astype(f64) if avg else acc[r, ch, i, j]
+            return tir.Select((batch[r, 1] == 1) & (count > 0), v, num(0.0)).astype(x.dtype)
+        return te.compute(acc.shape, finish, name="roialign_out")
+    return b.emit_te(fn, *xs, name=f"roialign_{a['mode']}")
+
+
 _POS_INT = Attr("int", 1, check=lambda v: None if v >= 1 else "must be >= 1")
 
 register(OpDef(
@@ -223,5 +366,6 @@ register(OpDef(
     infer=_roi_align_infer,
     reference=_roi_align_ref,
     kernels={"c": _roi_align_c},
+    tvm=_roi_align_tvm,
     doc="RoI Align (Mask R-CNN): bilinearly sampled RoI pooling to a fixed output size",
 ))
