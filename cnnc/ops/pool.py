@@ -273,11 +273,11 @@ def _c_kernel(op):
 # ------------------------------------------------------------------ TVM lowering
 # One TE computation serves every pool: the input padded to the buffer pads (with ceil_mode's
 # overhang) by a value the reduction ignores, each output the reduction of its taps (after a
-# per-tap ``tap`` function).  TE rather than Relax's max_pool/avg_pool: topi's max pads and
-# starts from the float type's lowest finite value (a window of -inf gives -FLT_MAX) and
-# drops a NaN that is not the first tap, and its count_include_pad=0 divisor miscounts
-# dilated windows clipped at both ends.  The divisors and weights are the reference's own
-# tables (``_count``, ``_weights``), Relax constants.
+# per-tap ``tap`` function).  TE rather than Relax's max_pool: topi's max pads and starts
+# from the float type's lowest finite value (a window of -inf gives -FLT_MAX) and drops a
+# NaN that is not the first tap.  The averages divide by the reference's own tables
+# (``_count``, ``_weights``, Relax constants), which settle count_include_pad beside
+# ceil_mode's overhang by construction; LpPool and LSEPool have no Relax op.
 
 def nan_max(b):
     """The TE max reducer of numpy's max: NaN propagates, the identity is -inf."""
