@@ -1,4 +1,4 @@
-"""The command line: ``cnnc compile|run|show|export|ops``.
+"""The command line: ``cnnc compile|tune|run|show|export|ops``.
 
 A MODEL is an ONNX file (symbolic dims bound with ``--input-shape NAME=d0,d1,..``), or a
 Python file defining ``build() -> cnnc.Graph`` (the examples do) or a module-level ``graph``.  Every CnncError is printed as one line, ``cnnc: error: ...``,
@@ -121,6 +121,19 @@ def cmd_compile(args) -> int:
     return 0
 
 
+def cmd_tune(args) -> int:
+    g = _optimized(args)
+    from .backends import tvm as tvm_backend
+    t0 = time.perf_counter()
+    db = tvm_backend.tune(g, args.db, kind=args.target, trials=args.trials, trials_per_task=args.trials_per_task,
+                          arch=args.arch)
+    kernels, measured, failed = tvm_backend.tuning_summary(db)
+    print(f"{g.name}: tuned for {args.target} in {time.perf_counter() - t0:.0f} s; {db} holds {measured} measured "
+          f"candidates ({failed} failed) of {kernels} kernels; apply it with "
+          f"`cnnc compile --target {args.target} --db {db}`")
+    return 0
+
+
 def cmd_run(args) -> int:
     if Path(args.model).is_dir():
         g, model = None, load(args.model)
@@ -159,12 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     shapes = argparse.ArgumentParser(add_help=False)
     shapes.add_argument("--input-shape", action="append", metavar="NAME=d0,d1,...",
                         help="bind an ONNX input's shape (repeatable)")
-    opt = argparse.ArgumentParser(add_help=False)
-    opt.add_argument("-O", "--level", type=int, default=2, choices=sorted(LEVELS),
-                     help="optimization level (default 2)")
-    opt.add_argument("--passes", metavar="P1,P2,...", help="run these passes instead of the level's")
-    opt.add_argument("--dump-ir", metavar="DIR", help="write the IR after every pass (.txt/.dot/.svg)")
-    opt.add_argument("-q", "--quiet", action="store_true", help="no per-pass statistics")
+    levels = argparse.ArgumentParser(add_help=False)  # optimize(): compile, run and tune apply the same
+    levels.add_argument("-O", "--level", type=int, default=2, choices=sorted(LEVELS),
+                        help="optimization level (default 2)")
+    levels.add_argument("--passes", metavar="P1,P2,...", help="run these passes instead of the level's")
+    levels.add_argument("--dump-ir", metavar="DIR", help="write the IR after every pass (.txt/.dot/.svg)")
+    levels.add_argument("-q", "--quiet", action="store_true", help="no per-pass statistics")
+    opt = argparse.ArgumentParser(add_help=False, parents=[levels])
     opt.add_argument("--target", default="reference", choices=sorted(TARGETS))
     s = sub.add_parser("show", help="print a model's IR", parents=[shapes])
     s.add_argument("model")
@@ -191,6 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cuda: fp32 (the default), or tf32: conv/GEMM operands rounded to TF32 (10-bit mantissa) "
                         "with fp32 accumulation")
     c.set_defaults(fn=cmd_compile)
+    t = sub.add_parser("tune", help="search TVM schedules for a model's kernels (MetaSchedule) and store them in "
+                       "a database that `cnnc compile --db` applies", parents=[shapes, levels])
+    t.add_argument("model")
+    t.add_argument("--target", default="tvm", choices=("tvm", "tvm-cuda"), help="default tvm")
+    t.add_argument("--db", metavar="DIR", required=True, help="the database folder (created, or extended)")
+    t.add_argument("--trials", type=int, default=64, metavar="N",
+                   help="candidates measured in all (default 64)")
+    t.add_argument("--trials-per-task", type=int, metavar="K", help="at most K of them for one kernel")
+    t.add_argument("--arch", metavar="SM", help="tvm-cuda: GPU architecture, e.g. sm_80 or sm_90")
+    t.set_defaults(fn=cmd_tune)
     r = sub.add_parser("run", help="optimize, compile and run a model once (random inputs unless "
                        "given)", parents=[shapes, opt])
     r.add_argument("model")

@@ -18,8 +18,16 @@ MetaSchedule database written by :func:`tune` (``cnnc tune``).
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib.metadata
+import importlib.util
+import inspect
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -170,12 +178,12 @@ def _prepare(mod, target, db: str | os.PathLike | None):
     from tvm import relax
     passes = [relax.transform.DecomposeOpsForInference(), relax.transform.CanonicalizeBindings(),
               relax.get_pipeline("zero")]
-    if db is not None:
-        if not (Path(db) / "database_workload.json").is_file():
-            raise CnncError(f"{db}: not a MetaSchedule database (no database_workload.json); "
-                            "write one with `cnnc tune`")
-        passes.append(relax.transform.MetaScheduleApplyDatabase(str(db)))
-    with target:
+    if db is not None and not (Path(db) / "database_workload.json").is_file():
+        raise CnncError(f"{db}: not a MetaSchedule database (no database_workload.json); "
+                        "write one with `cnnc tune`")
+    with target:  # MetaScheduleApplyDatabase reads the current target when it is created
+        if db is not None:
+            passes.append(relax.transform.MetaScheduleApplyDatabase(str(db)))
         return tvm.transform.Sequential(passes)(mod)
 
 
@@ -191,37 +199,142 @@ def build(graph: Graph, kind: str = "tvm", *, arch: str | None = None, db: str |
 
 
 def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int = 64, arch: str | None = None,
-         trials_per_task: int | None = None) -> Path:
+         trials_per_task: int | None = None, trials_per_iter: int = 64, workers: int | None = None) -> Path:
     """Run MetaSchedule on every fused kernel of ``graph`` (``trials`` measured candidates
-    in all, at most ``trials_per_task`` each) and store the JSON database in ``db``; later
-    builds apply it with ``db=``.  The search's cost model is XGBoost where the xgboost
-    package is installed, else MetaSchedule's random model."""
+    in all, at most ``trials_per_task`` each, ``trials_per_iter`` per search round) and store
+    its JSON database (``database_workload.json``, ``database_tuning_record.json``, ``logs/``)
+    in ``db``; later builds apply it with ``db=``.  Candidates are built and timed on this
+    machine by MetaSchedule's local builder and runner (worker processes, ``workers`` of
+    them: one per CPU by default); tvm-cuda times them on the GPU, so it needs one.  The
+    search's cost model is XGBoost where the xgboost package is installed, else
+    MetaSchedule's random model (the evolutionary search and the measurements still pick
+    the best candidates, only fewer good ones are proposed per round)."""
     tvm = _tvm()
-    from tvm.s_tir import meta_schedule as ms
-    if trials < 1:
-        raise CnncError(f"--trials must be at least 1, got {trials}")
-    if kind == "tvm-cuda":
-        _require_device(kind)
+    for name, n in (("--trials", trials), ("--trials-per-task", trials_per_task), ("trials_per_iter", trials_per_iter),
+                    ("workers", workers)):
+        if n is not None and (not isinstance(n, int) or n < 1):
+            raise CnncError(f"{name} must be a positive integer, got {n!r}")
     target = _target(kind, arch)
+    if kind == "tvm-cuda" and not _device(kind).exist:
+        raise CnncError("tuning for tvm-cuda times every candidate on a CUDA GPU, and this machine has none; "
+                        "tune on the machine that will run the model (`cnnc compile --db DIR` applies the "
+                        "database anywhere)")
+    _require_tuning_support()
+    from tvm.s_tir import meta_schedule as ms
+    mod = _prepare(lower(graph), target, None)
     db = Path(db)
+    if db.exists() and not db.is_dir():
+        raise CnncError(f"{db}: exists and is not a directory (the MetaSchedule database is a folder)")
     db.mkdir(parents=True, exist_ok=True)
-    with target:
-        mod = tvm.transform.Sequential([tvm.relax.transform.DecomposeOpsForInference(),
-                                        tvm.relax.transform.CanonicalizeBindings(),
-                                        tvm.relax.get_pipeline("zero")])(lower(graph))
-    try:
-        import xgboost  # noqa: F401
-        cost_model = "xgb"
-    except ImportError:
-        cost_model = "random"
+    with _memoized_getmodule():
+        import tvm.s_tir.tensor_intrin  # noqa: F401  (TuneContext imports it: pay its cost once, quickly)
+    cost_model = "xgb" if importlib.util.find_spec("xgboost") is not None else "random"
+    workers = workers or max(os.cpu_count() or 1, 1)
+    per_task = min(trials_per_task or trials, trials)
+    # the evolutionary population scales with the budget: MetaSchedule's 512 (its default) from
+    # 64 trials a task, so that a few-trial run does not spend minutes evolving candidates
+    population = min(512, max(32, 8 * per_task))
+    strategy = ms.search_strategy.EvolutionarySearch(population_size=population,
+                                                     init_min_unmeasured=min(50, population // 2))
     try:
         ms.relax_integration.tune_relax(
             mod, params={}, target=target, work_dir=str(db), max_trials_global=trials,
-            max_trials_per_task=trials_per_task or trials, num_trials_per_iter=min(64, trials),
-            cost_model=cost_model, seed=0)
-    except Exception as e:
-        raise CnncError(f"MetaSchedule tuning of {graph.name!r} failed: {str(e).strip()[-2000:]}") from None
+            max_trials_per_task=per_task, num_trials_per_iter=min(trials_per_iter, per_task),
+            builder=ms.builder.LocalBuilder(max_workers=workers, timeout_sec=_TUNE_TIMEOUT_S, f_build=_ms_build),
+            runner=ms.runner.LocalRunner(timeout_sec=_TUNE_TIMEOUT_S),
+            strategy=strategy, cost_model=cost_model, seed=0)
+    except Exception as e:  # TVM's own error types, from C++ or the worker pools
+        raise CnncError(f"MetaSchedule tuning of {graph.name!r} for {kind} failed: {str(e).strip()[-2000:]}") from None
+    kernels, measured, failed = tuning_summary(db)
+    if not measured:
+        raise CnncError(f"MetaSchedule tuning of {graph.name!r} for {kind}: none of the {failed} candidates built and "
+                        f"ran (their errors are in {db / 'logs'})")
     return db
+
+
+# MetaSchedule records a candidate that failed to build or run with this run time (seconds)
+_FAILED_RUN_S = 1e9
+
+
+def tuning_summary(db: str | os.PathLike) -> tuple[int, int, int]:
+    """``(kernels, measured, failed)`` of the MetaSchedule database ``db``: its workloads
+    and its tuning records that ran and that failed."""
+    db = Path(db)
+    try:
+        kernels = sum(1 for line in (db / "database_workload.json").read_text().splitlines() if line.strip())
+        records = [json.loads(line) for line in (db / "database_tuning_record.json").read_text().splitlines()
+                   if line.strip()]
+    except (OSError, ValueError) as e:
+        raise CnncError(f"{db}: not a readable MetaSchedule database ({e})") from None
+    secs = [min(r[1][1] or [_FAILED_RUN_S]) for r in records]
+    measured = sum(1 for t in secs if t < _FAILED_RUN_S)
+    return kernels, measured, len(secs) - measured
+
+
+# MetaSchedule builds and times each candidate in a worker process; a worker's first job also
+# imports TVM, so its limit is generous (MetaSchedule's default of 30 s is not on a busy machine).
+_TUNE_TIMEOUT_S = 120.0
+
+
+def _ms_build(mod, target, _params):
+    """MetaSchedule's ``default_build`` for a candidate, run in a builder worker, without its
+    ``import tvm.s_tir.tensor_intrin``: that registry (hundreds of TVMScript prim_funcs) is
+    only read while scheduling, in this process, and importing it costs every fresh worker
+    (the builder starts new ones each round) tens of seconds."""
+    from tvm.driver import build as tvm_build
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+    return tvm_build(RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod), target=target)
+
+
+@functools.lru_cache(maxsize=None)
+def _require_tuning_support() -> None:
+    """One clear error where MetaSchedule cannot run here, instead of a crash mid-search."""
+    missing = [m for m in ("psutil", "cloudpickle") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CnncError(f"tuning needs {' and '.join(missing)} (MetaSchedule's worker pools); {INSTALL_HINT}")
+    # MetaSchedule serializes every workload and candidate with tvm_ffi's ToJSONGraph; with an
+    # apache-tvm-ffi whose ABI differs from the one TVM was built against (0.1.15 under TVM
+    # 0.27.0.post1) that segfaults, so probe it in a child process rather than crash this one.
+    probe = subprocess.run([sys.executable, "-c", "import tvm; tvm.ir.save_json(tvm.ir.PrimType('int32'))"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        versions = ", ".join(f"{d} {_dist_version(d)}" for d in ("apache-tvm", "apache-tvm-ffi"))
+        raise CnncError(f"MetaSchedule cannot serialize TVM IR here: tvm.ir.save_json fails (exit status "
+                        f"{probe.returncode}) with {versions}; TVM 0.27.0.post1 needs apache-tvm-ffi "
+                        f"0.1.14.post1 ({INSTALL_HINT})")
+
+
+def _dist_version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+@contextlib.contextmanager
+def _memoized_getmodule():
+    """``inspect.getmodule`` memoized by file name for objects without ``__module__``.
+
+    TVMScript's ``prim_func`` calls ``inspect.stack()``, and for every frame whose file is no
+    module's (importlib's ``<frozen ...>`` frames) ``getmodule`` scans all of ``sys.modules``:
+    importing ``tvm.s_tir.tensor_intrin`` (hundreds of prim_funcs, which every MetaSchedule
+    ``TuneContext`` does) then takes 45 s instead of 8 on a 2-core machine.  For such an
+    object the answer depends only on the file name, so the memo changes no result.
+    """
+    original, memo = inspect.getmodule, {}
+
+    def getmodule(obj, _filename=None):
+        if _filename is None or inspect.ismodule(obj) or hasattr(obj, "__module__"):
+            return original(obj, _filename)
+        if _filename not in memo:
+            memo[_filename] = original(obj, _filename)
+        return memo[_filename]
+
+    inspect.getmodule = getmodule
+    try:
+        yield
+    finally:
+        inspect.getmodule = original
 
 
 def _device(kind: str):

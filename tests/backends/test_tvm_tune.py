@@ -1,0 +1,136 @@
+"""MetaSchedule tuning (``cnnc tune``): a tiny-trial smoke test of a real search (candidates
+built and timed on this machine), the JSON database it writes, compiles that apply it (API
+and CLI, outputs equal to the reference), and the command's one-line errors.  Real tuning
+(hundreds of trials) is not run here."""
+import contextlib
+import importlib.util
+import io
+import json
+
+import numpy as np
+import pytest
+
+import cnnc
+from cnnc.cli import load_model, main
+
+pytest.importorskip("tvm", reason="the tvm backend needs Apache TVM: pip install 'cnnc[tvm]'")
+from cnnc.backends import tvm as tb  # noqa: E402
+
+MODEL = '''
+import cnnc.dsl as nn
+
+def build():
+    m = nn.Model("tiny_tune")
+    x = m.input("image", (1, 3, 16, 16))
+    m.output(nn.conv(x, 8, 3, padding="same", activation="relu"), "out")
+    return m.build()
+'''
+TRIALS = 2
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("model") / "tiny.py"
+    p.write_text(MODEL)
+    return p
+
+
+@pytest.fixture(scope="module")
+def tuned(model_file, tmp_path_factory):
+    """``cnnc tune`` once for the module: the database folder and what the command printed."""
+    db = tmp_path_factory.mktemp("tune") / "db"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = main(["tune", str(model_file), "--target", "tvm", "--trials", str(TRIALS), "--db", str(db), "-q"])
+    assert rc == 0, out.getvalue()[-3000:]
+    return db, out.getvalue()
+
+
+def graph(model_file):
+    """The graph ``cnnc tune``/``compile`` see: the model at the default level -O2."""
+    return cnnc.optimize(load_model(str(model_file)))
+
+
+def test_tune_writes_measured_records(tuned):
+    db, printed = tuned
+    kernels, measured, failed = tb.tuning_summary(db)
+    assert kernels == 1 and measured >= 1 and measured + failed <= TRIALS
+    assert f"holds {measured} measured candidates ({failed} failed) of 1 kernels" in printed
+    assert f"cnnc compile --target tvm --db {db}" in printed
+    records = [json.loads(line) for line in (db / "database_tuning_record.json").read_text().splitlines()]
+    timed = [min(r[1][1]) for r in records if min(r[1][1]) < 1e9]
+    assert timed and all(0 < t < 1.0 for t in timed)  # seconds, measured on this CPU
+    assert records[0][1][2]["kind"] == "llvm"
+
+
+def test_compile_applies_the_database(tuned, model_file, rng):
+    db, _ = tuned
+    g = graph(model_file)
+    target = tb.host_target()
+    plain, applied = tb._prepare(tb.lower(g), target, None), tb._prepare(tb.lower(g), target, db)
+    kernels = [gv.name_hint for gv, f in applied.functions.items() if "tirx.is_scheduled" in (f.attrs or {})]
+    assert kernels, "MetaScheduleApplyDatabase applied no record"
+    for name in kernels:  # the tuned schedule replaced the default kernel
+        assert "tirx.is_scheduled" not in (plain[name].attrs or {})
+        assert applied[name].script() != plain[name].script()
+    feeds = {"image": rng.standard_normal((1, 3, 16, 16)).astype(np.float32)}
+    want = cnnc.compile(g).run(feeds)["out"]
+    got = cnnc.compile(g, target="tvm", db=db).run(feeds)["out"]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_cli_compile_with_the_database(tuned, model_file, tmp_path, capsys, rng):
+    db, _ = tuned
+    out = tmp_path / "gen"
+    assert main(["compile", str(model_file), "--target", "tvm", "--db", str(db), "-o", str(out), "-q"]) == 0
+    assert "built tiny_tune.so" in capsys.readouterr().out
+    feeds = {"image": rng.standard_normal((1, 3, 16, 16)).astype(np.float32)}
+    want = cnnc.compile(graph(model_file)).run(feeds)["out"]
+    np.testing.assert_allclose(cnnc.backends.load(out).run(feeds)["out"], want, rtol=1e-5, atol=1e-6)
+
+
+def one_line_error(capsys, text):
+    err = capsys.readouterr().err
+    assert err.startswith("cnnc: error: ") and err.count("\n") == 1 and text in err, err
+
+
+def test_cli_tune_errors(model_file, tmp_path, capsys):
+    db = str(tmp_path / "db")
+    tune = ["tune", str(model_file), "-q", "--db", db]
+    with pytest.raises(SystemExit):  # tune has its own --target choices; compile's default is untouched
+        main(tune + ["--target", "c"])
+    assert "invalid choice: 'c' (choose from 'tvm', 'tvm-cuda')" in capsys.readouterr().err
+    assert main(tune + ["--trials", "0"]) == 1
+    one_line_error(capsys, "--trials must be a positive integer")
+    assert main(tune + ["--trials-per-task", "-3"]) == 1
+    one_line_error(capsys, "--trials-per-task must be a positive integer")
+    assert main(tune + ["--arch", "sm_80"]) == 1
+    one_line_error(capsys, "--arch applies to GPU targets")
+    assert main(tune + ["--target", "tvm-cuda", "--arch", "volta"]) == 1
+    one_line_error(capsys, "sm_80 or sm_90")
+    import tvm
+    if not tvm.cuda(0).exist:  # candidates are timed on the GPU
+        assert main(tune + ["--target", "tvm-cuda"]) == 1
+        one_line_error(capsys, "times every candidate on a CUDA GPU, and this machine has none")
+    (tmp_path / "file").write_text("")
+    assert main(["tune", str(model_file), "-q", "--db", str(tmp_path / "file"), "--trials", "1"]) == 1
+    one_line_error(capsys, "is not a directory")
+    with pytest.raises(SystemExit):  # --db is required
+        main(["tune", str(model_file)])
+    capsys.readouterr()
+    # a folder that is no database: compile says so
+    (tmp_path / "empty").mkdir()
+    assert main(["compile", str(model_file), "--target", "tvm", "--db", str(tmp_path / "empty"),
+                 "-o", str(tmp_path / "gen"), "-q"]) == 1
+    one_line_error(capsys, "not a MetaSchedule database")
+
+
+def test_missing_worker_dependency_is_one_error(monkeypatch, model_file, tmp_path):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cloudpickle" else real(name, *a))
+    tb._require_tuning_support.cache_clear()
+    try:
+        with pytest.raises(cnnc.CnncError, match=r"tuning needs cloudpickle .*pip install 'cnnc\[tvm\]'"):
+            tb.tune(graph(model_file), tmp_path / "db", trials=1)
+    finally:
+        tb._require_tuning_support.cache_clear()
