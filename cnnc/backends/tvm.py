@@ -172,8 +172,34 @@ def _target(kind: str, arch: str | None):
     raise CnncError(f"unknown TVM target {kind!r}; use tvm or tvm-cuda")
 
 
+def _gpu_schedules():
+    """DLight's default GPU schedules (those of TVM's CUDA pipeline, in its order), each
+    guarded: a rule whose schedule cannot be lowered (a cross-thread reduction with a custom
+    reducer, such as the NaN-keeping max of the pools) passes the kernel on to the next rule
+    and at last to the fallback schedule, instead of failing the build."""
+    from tvm.s_tir import dlight as dl
+    from tvm.s_tir.transform import LowerCrossThreadReduction
+
+    class Guarded(dl.ScheduleRule):
+        def __init__(self, rule):
+            self.rule = rule
+
+        def apply(self, func, target, tunable):
+            try:
+                sch = self.rule.apply(func, target, tunable)
+                for one in [sch] if sch is not None and not isinstance(sch, list) else sch or []:
+                    LowerCrossThreadReduction()(one.mod)
+                return sch
+            except (ValueError, RuntimeError):
+                return None
+
+    rules = (dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction())
+    return dl.ApplyDefaultSchedule(*map(Guarded, rules), dl.gpu.Fallback())
+
+
 def _prepare(mod, target, db: str | os.PathLike | None):
-    """Decompose, legalize and fuse; apply the MetaSchedule database ``db`` if given."""
+    """Decompose, legalize and fuse; apply the MetaSchedule database ``db`` if given, and for
+    GPUs the DLight schedules to what it left unscheduled."""
     tvm = _tvm()
     from tvm import relax
     passes = [relax.transform.DecomposeOpsForInference(), relax.transform.CanonicalizeBindings(),
@@ -184,6 +210,8 @@ def _prepare(mod, target, db: str | os.PathLike | None):
     with target:  # MetaScheduleApplyDatabase reads the current target when it is created
         if db is not None:
             passes.append(relax.transform.MetaScheduleApplyDatabase(str(db)))
+        if target.kind.name == "cuda":
+            passes.append(_gpu_schedules())
         return tvm.transform.Sequential(passes)(mod)
 
 
