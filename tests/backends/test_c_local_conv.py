@@ -1,10 +1,12 @@
 """C kernels of LocalConv (one kernel per output position) and TiledConv (kernels cycling
 over positions) agree with the reference over the attribute sets of
 tests/ops/test_local_conv.py, with and without bias, 1 to 3 tiles (and more tiles than
-positions), float64."""
+positions), float64; on every backend of test_c_conv.BACKENDS (test_tvm_local_conv.py adds
+the TVM-only cases)."""
 import numpy as np
 import pytest
 from helpers import check_nodes
+from test_c_conv import backends
 from test_local_conv import CASES  # the attribute grids of tests/ops
 
 
@@ -17,8 +19,9 @@ def _randn(rng, shape, dtype=np.float32):
     return rng.standard_normal(shape).astype(dtype)
 
 
+@backends
 @pytest.mark.parametrize("xs,m,k,s,p,d", CASES)
-def test_local_and_tiled_conv_c(rng, xs, m, k, s, p, d):
+def test_local_and_tiled_conv_c(backend, rng, xs, m, k, s, p, d):
     """LocalConv with and without bias, TiledConv with 1, 2 and 3 tiles per axis."""
     nd, out = len(k), _out(xs, k, s, p, d)
     attrs = {"strides": s, "pads": p, "dilations": d}
@@ -26,10 +29,11 @@ def test_local_and_tiled_conv_c(rng, xs, m, k, s, p, d):
     nodes = [("LocalConv", [w], attrs), ("LocalConv", [w, _randn(rng, (m, *out))], attrs)]
     nodes += [("TiledConv", [_randn(rng, ((t,) * nd) + (m, xs[1], *k)), _randn(rng, m)], attrs)
               for t in (1, 2, 3)]
-    check_nodes(_randn(rng, xs), nodes)
+    check_nodes(_randn(rng, xs), nodes, backend=backend)
 
 
-def test_local_and_tiled_conv_c_float64(rng):
+@backends
+def test_local_and_tiled_conv_c_float64(backend, rng):
     """auto_pad SAME, tiles of mixed counts (one axis with more tiles than positions)."""
     xs, k = (2, 3, 5, 6), (2, 3)
     attrs = {"auto_pad": "SAME_UPPER", "strides": (2, 1)}
@@ -38,4 +42,4 @@ def test_local_and_tiled_conv_c_float64(rng):
         ("LocalConv", [_randn(rng, (*out, 4, 3, *k), np.float64), _randn(rng, (4, *out), np.float64)], attrs),
         ("TiledConv", [_randn(rng, (4, 2, 4, 3, *k), np.float64)], attrs),
         ("TiledConv", [_randn(rng, (2, 8, 4, 3, *k), np.float64), _randn(rng, 4, np.float64)], attrs),
-    ], rtol=1e-12, atol=1e-12)
+    ], rtol=1e-12, atol=1e-12, backend=backend)
