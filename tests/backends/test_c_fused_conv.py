@@ -1,10 +1,12 @@
 """The C kernel of FusedConv agrees with the reference for every fusable activation, with
 no residual, a residual added before the activation and one added after, over the window
 attributes of tests/ops/test_fused_conv.py; the residual's buffer may be the output's
-(the memory plan runs FusedConv in place); float64."""
+(the memory plan runs FusedConv in place); float64.  The Clip-bounds/float64 case runs on
+every backend of test_c_conv.BACKENDS."""
 import numpy as np
 import pytest
 from helpers import check_nodes
+from test_c_conv import backends
 
 import cnnc
 from cnnc.ir import Graph, TensorType
@@ -56,7 +58,8 @@ def test_fused_conv_c(rng, xs, ws, window):
     check_nodes(x, nodes)
 
 
-def test_fused_conv_c_clip_bounds_and_float64(rng):
+@backends
+def test_fused_conv_c_clip_bounds_and_float64(backend, rng):
     xs, ws, window = (1, 4, 7, 16), (6, 2, 3, 2), {"group": 2, "strides": (2, 1), "dilations": (1, 2),
                                                   "pads": (1, 0, 2, 1)}
     x = 3 * rng.standard_normal(xs)
@@ -69,7 +72,9 @@ def test_fused_conv_c_clip_bounds_and_float64(rng):
         ("FusedConv", [w, b, z], _attrs(window, "Silu", "post")),
         ("FusedConv", [w, b, z], _attrs(window, "HardSwish", "pre")),
         ("FusedConv", [w, b, z], _attrs(window, "Sigmoid", "pre")),
-    ], rtol=1e-12, atol=1e-12)
+        ("FusedConv", [w, b, z], _attrs(window, "LeakyRelu", "post")),
+        ("FusedConv", [w, b], _attrs(window, "Tanh", None)),
+    ], rtol=1e-12, atol=1e-12, backend=backend)
 
 
 def test_fused_conv_c_in_place_over_the_residual(rng):

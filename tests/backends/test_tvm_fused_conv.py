@@ -1,7 +1,7 @@
 """TVM lowering of FusedConv (Conv's rule, then the residual add and the activation's own
 Relax rule) agrees with the reference for every fusable activation, with no residual, a
 residual added before the activation and one added after, over the window attributes of
-tests/backends/test_c_fused_conv.py; Clip with one bound or none; float64; and the graphs
+tests/backends/test_c_fused_conv.py (whose Clip-bounds/float64 case also runs on TVM); and the graphs
 ``cnnc.optimize`` (levels 2 and 3) makes of a small model with every epilogue kind."""
 import importlib.util
 
@@ -34,24 +34,6 @@ def test_fused_conv_tvm(rng, case):
     nodes = [("FusedConv", [w, b] + ([z] if residual else []), _attrs(window, act, residual))
              for act, residual in COMBOS[case::len(CASES)]]
     check_nodes(x, nodes)
-
-
-def test_fused_conv_tvm_clip_bounds_and_float64(rng):
-    xs, ws, window = (1, 4, 7, 16), (6, 2, 3, 2), {"group": 2, "strides": (2, 1), "dilations": (1, 2),
-                                                  "pads": (1, 0, 2, 1)}
-    x = 3 * rng.standard_normal(xs)
-    w, b = rng.standard_normal(ws), rng.standard_normal(ws[0])
-    z = rng.standard_normal(_conv_out(xs, ws, window))
-    check_nodes(x, [
-        ("FusedConv", [w, b], _attrs(window, "Clip", None, max=0.5)),
-        ("FusedConv", [w, b], _attrs(window, "Clip", None, min=0.0)),
-        ("FusedConv", [w, b], {**window, "activation": "Clip"}),
-        ("FusedConv", [w, b, z], _attrs(window, "Silu", "post")),
-        ("FusedConv", [w, b, z], _attrs(window, "HardSwish", "pre")),
-        ("FusedConv", [w, b, z], _attrs(window, "Sigmoid", "pre")),
-        ("FusedConv", [w, b, z], _attrs(window, "LeakyRelu", "post")),
-        ("FusedConv", [w, b], _attrs(window, "Tanh", None)),
-    ], rtol=1e-12, atol=1e-12)
 
 
 def _model():
