@@ -115,7 +115,7 @@ def cmd_compile(args) -> int:
         return 0
     if args.output is None:
         raise CnncError(f"--target {args.target} writes a model folder: give it with -o DIR")
-    options = {k: v for k in ("weights", "arch", "db", "exe", "precision") if (v := getattr(args, k, None)) is not None}
+    options = {k: v for k in ("weights", "arch", "db", "exe", "precision", "cpu") if (v := getattr(args, k, None)) is not None}
     folder, built = write(g, args.target, args.output, source=args.model, build=args.build, **options)
     print(f"{summary}; wrote {folder}{'; ' + built if built else ''}")
     return 0
@@ -200,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cuda: build the shared library and the standalone executable <model>_main with nvcc "
                         "(no GPU needed to build)")
     c.add_argument("--arch", metavar="SM", help="tvm-cuda/cuda: GPU architecture, e.g. sm_80 or sm_90")
+    c.add_argument("--cpu", metavar="CPU", help="tvm: the CPU to build for, native (the default: this machine's) "
+                   "or an LLVM CPU name such as x86-64-v3, znver3 or skylake-avx512")
     c.add_argument("--db", metavar="DIR", help="tvm/tvm-cuda: apply this MetaSchedule database (`cnnc tune`)")
     c.add_argument("--precision", choices=("fp32", "tf32"),
                    help="cuda: fp32 (the default), or tf32: conv/GEMM operands rounded to TF32 (10-bit mantissa) "

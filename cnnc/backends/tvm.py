@@ -145,12 +145,28 @@ def lower(graph: Graph):
     return mod
 
 
-def host_target():
-    """LLVM for this machine's CPU (its features detected by LLVM)."""
+#: LLVM options of every CPU build.  LLVM's SLP vectorizer is off: with some CPUs' cost
+#: models (``znver3``) it emits invalid IR for small fully unrolled loops -- for the fused
+#: pad + conv1d + bias of x (1, 3, 9), w (4, 3, 4), SAME_UPPER a ``shufflevector`` placed
+#: before the instruction defining its operand, which TVM's module verifier rejects
+#: ("Instruction does not dominate all uses").  The loop vectorizer stays on.
+#: tests/backends/test_tvm_cpus.py builds the conv grid for several ``-mcpu`` values.
+LLVM_OPTIONS = ("-vectorize-slp=false",)
+
+
+def host_target(cpu: str | None = "native"):
+    """LLVM for the CPU ``cpu``: ``native`` (this machine's, its features detected by LLVM)
+    or an LLVM CPU name (``znver3``, ``x86-64-v3``, ``skylake-avx512``, ``generic``...)."""
     tvm = _tvm()
     from tvm.target import codegen
-    return tvm.target.Target({"kind": "llvm", "mcpu": str(codegen.llvm_get_system_cpu()),
-                              "num-cores": max(os.cpu_count() or 1, 1)})
+    triple = str(codegen.llvm_get_system_triple())
+    if cpu in (None, "native"):
+        cpu = str(codegen.llvm_get_system_cpu())
+    elif not isinstance(cpu, str) or not codegen.llvm_is_valid_cpu(cpu, triple):
+        raise CnncError(f"cpu={cpu!r} is not a CPU that LLVM knows for {triple}; use native, or a name such as "
+                        "x86-64-v3, znver3 or skylake-avx512 (llc -mcpu=help lists them)")
+    return tvm.target.Target({"kind": "llvm", "mcpu": cpu,
+                              "num-cores": max(os.cpu_count() or 1, 1), "cl-opt": list(LLVM_OPTIONS)})
 
 
 def cuda_target(arch: str | None = None):
@@ -162,12 +178,14 @@ def cuda_target(arch: str | None = None):
     return tvm.target.Target({"kind": "cuda", "arch": arch}, host=host_target())
 
 
-def _target(kind: str, arch: str | None):
+def _target(kind: str, arch: str | None, cpu: str | None = None):
     if kind == "tvm":
         if arch is not None:
             raise CnncError("--arch applies to GPU targets (tvm-cuda, cuda), not to tvm")
-        return host_target()
+        return host_target(cpu)
     if kind == "tvm-cuda":
+        if cpu is not None:
+            raise CnncError("--cpu applies to CPU targets (tvm, c), not to tvm-cuda")
         return cuda_target(arch)
     raise CnncError(f"unknown TVM target {kind!r}; use tvm or tvm-cuda")
 
@@ -215,10 +233,12 @@ def _prepare(mod, target, db: str | os.PathLike | None):
         return tvm.transform.Sequential(passes)(mod)
 
 
-def build(graph: Graph, kind: str = "tvm", *, arch: str | None = None, db: str | os.PathLike | None = None):
-    """Lower and build ``graph``; returns ``(executable, target)``."""
+def build(graph: Graph, kind: str = "tvm", *, arch: str | None = None, db: str | os.PathLike | None = None,
+          cpu: str | None = None):
+    """Lower and build ``graph`` (for the CPU ``cpu``, see :func:`host_target`); returns
+    ``(executable, target)``."""
     tvm = _tvm()
-    target = _target(kind, arch)
+    target = _target(kind, arch, cpu)
     mod = _prepare(lower(graph), target, db)
     try:
         return tvm.compile(mod, target=target), target
@@ -418,9 +438,10 @@ class TVMModel(CompiledModel):
         return [np.asarray(r.numpy()) for r in res]
 
 
-def compile_tvm(graph: Graph, *, db: str | os.PathLike | None = None) -> TVMModel:
-    """``cnnc.compile(g, target="tvm")``: LLVM for the host CPU."""
-    ex, _ = build(graph, "tvm", db=db)
+def compile_tvm(graph: Graph, *, db: str | os.PathLike | None = None, cpu: str = "native") -> TVMModel:
+    """``cnnc.compile(g, target="tvm")``: LLVM for the host CPU, or for ``cpu`` (an LLVM CPU
+    name; such a build runs only on a CPU with its features)."""
+    ex, _ = build(graph, "tvm", db=db, cpu=cpu)
     return TVMModel(executable=ex, kind="tvm", graph=graph)
 
 
@@ -432,10 +453,10 @@ def compile_tvm_cuda(graph: Graph, *, arch: str | None = None, db: str | os.Path
 
 
 def export(graph: Graph, out_dir: str | os.PathLike, kind: str = "tvm", *, arch: str | None = None,
-           db: str | os.PathLike | None = None) -> Path:
+           db: str | os.PathLike | None = None, cpu: str | None = None) -> Path:
     """Build ``graph`` and write ``<m>.so`` (``export_library``) and the manifest into
     ``out_dir``; nothing is left there if the build fails."""
-    ex, target = build(graph, kind, arch=arch, db=db)
+    ex, target = build(graph, kind, arch=arch, db=db, cpu=cpu)
     m = sanitize(graph.name).lower()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -453,10 +474,10 @@ def export(graph: Graph, out_dir: str | os.PathLike, kind: str = "tvm", *, arch:
     return out
 
 
-def write_folder(graph: Graph, out_dir: str | os.PathLike, *, arch=None, db=None, **_) -> tuple[Path, str]:
+def write_folder(graph: Graph, out_dir: str | os.PathLike, *, arch=None, db=None, cpu=None, **_) -> tuple[Path, str]:
     """``cnnc compile --target tvm``."""
-    folder = export(graph, out_dir, "tvm", arch=arch, db=db)
-    return folder, f"built {read_manifest(folder)[0]['library']} for the host CPU"
+    folder = export(graph, out_dir, "tvm", arch=arch, db=db, cpu=cpu)
+    return folder, f"built {read_manifest(folder)[0]['library']} for {'the host CPU' if cpu in (None, 'native') else cpu}"
 
 
 def write_folder_cuda(graph: Graph, out_dir: str | os.PathLike, *, arch=None, db=None, **_) -> tuple[Path, str]:

@@ -26,7 +26,7 @@ import numpy as np
 from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._c import SHORT, contiguous_strides, ctype
-from ._common import require_float, same_dtype
+from ._common import require_float, same_dtype, wide
 
 
 def _check_group(attrs, c_in, w_shape, m, *, transposed=False):
@@ -70,14 +70,17 @@ def _conv_infer(types, a):
 
 
 def conv_nd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, a) -> np.ndarray:
-    """Grouped N-D cross-correlation as one GEMM per group over the window view."""
+    """Grouped N-D cross-correlation as one GEMM per group over the window view, summed
+    in float64 (bias included) and rounded once to the operands' dtype (``wide``)."""
     nd = x.ndim - 2
     g = a["group"]
+    dtype = np.result_type(x, w)
+    x, w = wide(x), wide(w)
     win = sp.windows(x, a)  # N, C, *O, *K
     n, out = x.shape[0], win.shape[2:2 + nd]
     m, cg = w.shape[0], w.shape[1]
     mg = m // g
-    y = np.empty((n, m, *out), dtype=np.result_type(x, w))
+    y = np.empty((n, m, *out), dtype=x.dtype)
     axes = (0, *range(2, 2 + nd), 1, *range(2 + nd, 2 + 2 * nd))  # N, *O, C, *K
     for gi in range(g):
         cols = win[:, gi * cg:(gi + 1) * cg].transpose(axes).reshape(n * int(np.prod(out)), -1)
@@ -86,7 +89,7 @@ def conv_nd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, a) -> np.ndarray
         y[:, gi * mg:(gi + 1) * mg] = np.moveaxis(yg, -1, 1)
     if b is not None:
         y += b.reshape((1, m) + (1,) * nd)
-    return y
+    return y.astype(dtype, copy=False)
 
 
 def conv_flops(types, a, outs) -> int:
@@ -308,7 +311,9 @@ def _convt_infer(types, a):
 
 
 def _convt_ref(inputs, a):
-    x, w = inputs[0], inputs[1]
+    """The scatter form, summed in float64 (bias included) and rounded once (``wide``)."""
+    dtype = np.result_type(inputs[0], inputs[1])
+    x, w = wide(inputs[0]), wide(inputs[1])
     nd = x.ndim - 2
     g = a["group"]
     n, c, ins = x.shape[0], x.shape[1], x.shape[2:]
@@ -318,7 +323,7 @@ def _convt_ref(inputs, a):
     # scatter every input pixel's kernel-weighted contribution into an uncropped buffer
     full = [si * (ni - 1) + di * (ki - 1) + 1 + pi
             for ni, ki, si, di, pi in zip(ins, k, s, d, a["output_padding"])]
-    y = np.zeros((n, g * mg, *full), dtype=np.result_type(x, w))
+    y = np.zeros((n, g * mg, *full), dtype=x.dtype)
     for gi in range(g):
         xg = np.moveaxis(x[:, gi * cg:(gi + 1) * cg], 1, -1)              # N, *I, Cg
         cols = np.tensordot(xg, w[gi * cg:(gi + 1) * cg], axes=([nd + 1], [0]))  # N, *I, Mg, *K
@@ -333,7 +338,7 @@ def _convt_ref(inputs, a):
     y = y[(slice(None), slice(None)) + crop]
     if len(inputs) > 2:
         y = y + inputs[2].reshape((1, -1) + (1,) * nd)
-    return np.ascontiguousarray(y)
+    return np.ascontiguousarray(y, dtype=dtype)
 
 
 def _convt_tvm(req, xs, b):

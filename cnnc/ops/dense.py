@@ -26,7 +26,7 @@ import numpy as np
 
 from ..ir import Attr, Kernel, OpDef, ShapeError, register
 from ._c import SHORT, broadcast_strides, ctype, num
-from ._common import broadcast_shapes, require_float, same_dtype
+from ._common import broadcast_shapes, require_float, same_dtype, wide
 from .conv import acc_ctype
 
 # ---------------------------------------------------------------- the C kernel of both
@@ -85,13 +85,19 @@ def _gemm_infer(types, a):
 
 
 def _gemm_ref(inputs, a):
-    x, w = inputs[0], inputs[1]
+    """Summed in float64 (``beta * C`` included) and rounded once (``wide``)."""
+    x, w = wide(inputs[0]), wide(inputs[1])
     x = x.T if a["transA"] else x
     w = w.T if a["transB"] else w
     y = a["alpha"] * (x @ w)
     if len(inputs) > 2:
-        y = y + a["beta"] * inputs[2]
+        y = y + a["beta"] * wide(inputs[2])
     return y.astype(inputs[0].dtype, copy=False)
+
+
+def _matmul_ref(inputs, a):
+    """``numpy.matmul`` summed in float64 and rounded once (``wide``); integers exactly."""
+    return np.asarray(np.matmul(wide(inputs[0]), wide(inputs[1]))).astype(inputs[0].dtype, copy=False)
 
 
 def _gemm_c(req):
@@ -168,7 +174,7 @@ register(OpDef(
     name="MatMul",
     inputs=("A", "B"),
     infer=_matmul_infer,
-    reference=lambda inputs, a: np.asarray(np.matmul(inputs[0], inputs[1])),
+    reference=_matmul_ref,
     kernels={"c": _matmul_c},
     tvm=lambda req, xs, b: b.R.matmul(xs[0], xs[1]),
     doc="numpy.matmul: batched matrix product with broadcasting",

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..ir import OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
-from ._common import require_float, same_dtype
+from ._common import require_float, same_dtype, wide
 from .conv import channel_bias, direct_conv
 
 _LETTERS = "pqrstu"  # spatial subscripts; n, m, c are taken
@@ -62,8 +62,8 @@ def local_conv(x, w, a):
     """y[n, m, *o] = sum_{c, *k} window[n, c, *o, *k] * w[*o, m, c, *k]."""
     nd = x.ndim - 2
     o, k = _LETTERS[:nd], _LETTERS[nd:2 * nd]
-    win = sp.windows(x, a)
-    return np.einsum(f"nc{o}{k},{o}mc{k}->nm{o}", win, w, optimize=True).astype(x.dtype)
+    win = sp.windows(wide(x), a)  # summed in float64, rounded once
+    return np.einsum(f"nc{o}{k},{o}mc{k}->nm{o}", win, wide(w), optimize=True).astype(x.dtype)
 
 
 def _local_ref(inputs, a):
