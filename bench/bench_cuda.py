@@ -47,7 +47,7 @@ def cnnc_ms(g, name: str, x: np.ndarray, arch: str, iters: int, precision: str,
     folder = Path(tempfile.mkdtemp(prefix=f"bench_cuda_{name}_"))
     t0 = time.perf_counter()
     cuda.generate(g, folder, weights="blob", arch=arch, precision=precision)
-    cuda.build(folder, exe=True, emulate=emulate)
+    cuda.build_library(folder, exe=True, emulate=emulate)
     build_s = time.perf_counter() - t0
     m = read_manifest(folder, "cuda")[0]["model"]
     exe = folder / (f"{m}_main_emu" if emulate else f"{m}_main")

@@ -115,8 +115,8 @@ def cmd_compile(args) -> int:
         return 0
     if args.output is None:
         raise CnncError(f"--target {args.target} writes a model folder: give it with -o DIR")
-    options = {k: v for k in ("weights", "arch", "db", "exe", "precision", "cpu") if (v := getattr(args, k, None)) is not None}
-    folder, built = write(g, args.target, args.output, source=args.model, build=args.build, **options)
+    options = {k: v for k in _folder_options() if (v := getattr(args, k, None)) not in (None, False)}
+    folder, built = write(g, args.target, args.output, source=args.model, **options)
     print(f"{summary}; wrote {folder}{'; ' + built if built else ''}")
     return 0
 
@@ -165,6 +165,27 @@ def cmd_ops(args) -> int:
     return 0
 
 
+def _folder_options() -> dict[str, tuple[str, object]]:
+    """Every option a target's model folder takes: name -> (the targets taking it, its
+    record), from the backend records (``cnnc.backends.TARGETS``)."""
+    out: dict = {}
+    for t in TARGETS.values():
+        for name, opt in t.options.items():
+            if opt.write:
+                targets, _ = out.get(name, ("", opt))
+                out[name] = (f"{targets}/{t.name}" if targets else t.name, opt)
+    return out
+
+
+def _add_folder_options(p: argparse.ArgumentParser) -> None:
+    for name, (targets, opt) in _folder_options().items():
+        flag = "--" + name.replace("_", "-")
+        if opt.flag:
+            p.add_argument(flag, action="store_true", help=f"{targets}: {opt.help}")
+        else:
+            p.add_argument(flag, choices=opt.choices, metavar=opt.metavar, help=f"{targets}: {opt.help}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cnnc", description="A compiler for convolutional neural networks.")
     p.add_argument("--version", action="version", version=f"cnnc {__version__}")
@@ -191,21 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                        parents=[shapes, opt])
     c.add_argument("model")
     c.add_argument("-o", "--output", metavar="DIR", help="output folder (code-generating targets)")
-    c.add_argument("--weights", choices=("auto", "c", "blob"),
-                   help="c/cuda: weights as C arrays, as a linked-in binary blob, or auto (the default: "
-                   "blob above 8 MB)")
-    c.add_argument("--build", action="store_true",
-                   help="c/cuda: also build the library and the standalone driver (tvm targets always build)")
-    c.add_argument("--exe", action="store_true",
-                   help="cuda: build the shared library and the standalone executable <model>_main with nvcc "
-                        "(no GPU needed to build)")
-    c.add_argument("--arch", metavar="SM", help="tvm-cuda/cuda: GPU architecture, e.g. sm_80 or sm_90")
-    c.add_argument("--cpu", metavar="CPU", help="tvm: the CPU to build for, native (the default: this machine's) "
-                   "or an LLVM CPU name such as x86-64-v3, znver3 or skylake-avx512")
-    c.add_argument("--db", metavar="DIR", help="tvm/tvm-cuda: apply this MetaSchedule database (`cnnc tune`)")
-    c.add_argument("--precision", choices=("fp32", "tf32"),
-                   help="cuda: fp32 (the default), or tf32: conv/GEMM operands rounded to TF32 (10-bit mantissa) "
-                        "with fp32 accumulation")
+    _add_folder_options(c)
     c.set_defaults(fn=cmd_compile)
     t = sub.add_parser("tune", help="search TVM schedules for a model's kernels (MetaSchedule) and store them in "
                        "a database that `cnnc compile --db` applies", parents=[shapes, levels])

@@ -70,7 +70,7 @@ for name in ("squeezenet", "resnet50"):
 failed = []
 for name, g in graphs.items():
     folder = cuda.generate(g, root / name, weights="blob", arch=arch)
-    cuda.build(folder, exe=True)
+    cuda.build_library(folder, exe=True)
     exe = next(folder.glob("*_main"))
     args = []
     for i, t in enumerate(g.input_types().values()):

@@ -1,11 +1,14 @@
 """The command line: show/run/ops, and one clean error line (no traceback) on bad input."""
 import re
+import runpy
 
 import numpy as np
 import onnx
 import pytest
 from helpers import dynamic_convnet
 
+import cnnc
+from cnnc.backends import TARGETS
 from cnnc.cli import main
 
 MODEL = '''
@@ -60,6 +63,10 @@ def test_run_with_given_input_and_save(model_file, tmp_path, capsys, rng):
     (["run", "{model}", "--input", "x={tmp}/bad.npy"], "must be float32\\[1, 2, 6, 6\\]"),
     (["run", "{broken}"], r"layer 'conv1' \(Conv\) at .*broken.py:7: window of extent 9"),
     (["show", "{txt}"], "unsupported model file type"),
+    (["compile", "{model}", "--target", "c", "-o", "{tmp}/out", "--precision", "tf32"],
+     "target 'c' takes no option 'precision' for its model folder; it takes 'weights', 'build'"),
+    (["compile", "{model}", "--target", "c", "-o", "{tmp}/out", "--db", "{tmp}"], "takes no option 'db'"),
+    (["compile", "{model}", "--target", "cuda", "-o", "{tmp}/out", "--cpu", "znver3"], "takes no option 'cpu'"),
 ])
 def test_errors_are_one_line(argv, msg, model_file, tmp_path, capsys):
     (tmp_path / "broken.py").write_text(BROKEN)
@@ -123,3 +130,20 @@ def test_compile_c_build_and_run_folder(model_file, tmp_path, capsys, rng):
     assert "-o DIR" in capsys.readouterr().err
     assert main(["run", str(tmp_path)]) == 1
     assert "not a cnnc model folder" in capsys.readouterr().err
+
+
+def test_compile_options_come_from_the_target_records(model_file):
+    """An option of ``cnnc.compile`` that the target does not take is one CnncError naming
+    the ones it takes (none is silently dropped)."""
+    graph = runpy.run_path(str(model_file))["build"]()
+    with pytest.raises(cnnc.CnncError, match="target 'c' takes no option 'precision'; it takes 'weights'"):
+        cnnc.compile(graph, target="c", precision="tf32")
+    with pytest.raises(cnnc.CnncError, match="target 'reference' takes no option 'cc'; it takes none"):
+        cnnc.compile(graph, target="reference", cc="gcc")
+    with pytest.raises(cnnc.CnncError, match="unknown target 'c99'"):
+        cnnc.compile(graph, target="c99")
+    for t in TARGETS.values():   # every record names importable functions and documents its options
+        assert callable(t.function(t.compile)) and all(o.help for o in t.options.values())
+        assert (t.write is None) == (t.load is None)
+        if t.write:
+            assert callable(t.function(t.write)) and callable(t.function(t.load))

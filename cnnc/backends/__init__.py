@@ -1,65 +1,131 @@
 """Layer 6: backends. ``compile(graph, target)`` picks one by name; ``write`` writes a
-target's model folder and ``load`` loads any written folder by its manifest."""
+target's model folder and ``load`` loads any written folder by its manifest.
+
+Each target is one :class:`Target` record: where its compile, write and load live, and the
+options it takes with their help (the CLI's ``cnnc compile`` flags are made from them).  An
+option a target does not take is a CnncError naming the options it does take.
+"""
 from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from ..ir import CnncError, Graph
 from .base import CompiledModel, read_manifest
 
-#: target name -> "module:function" building a CompiledModel from a Graph
-TARGETS = {
-    "reference": "cnnc.backends.reference:compile_reference",
-    "c": "cnnc.backends.c:compile_c",
-    "cuda": "cnnc.backends.cuda:compile_cuda",
-    "tvm": "cnnc.backends.tvm:compile_tvm",
-    "tvm-cuda": "cnnc.backends.tvm:compile_tvm_cuda",
-}
 
-#: target -> "module:function" writing a model folder: ``(graph, out_dir, *, source, build,
-#: **options) -> (folder, what was built)``; options a writer does not take are ignored
-WRITERS = {
-    "c": "cnnc.backends.c:write_folder",
-    "cuda": "cnnc.backends.cuda:write_folder",
-    "tvm": "cnnc.backends.tvm:write_folder",
-    "tvm-cuda": "cnnc.backends.tvm:write_folder_cuda",
-}
+@dataclass(frozen=True)
+class Option:
+    """One option of a target.  ``compile``/``write``: whether ``cnnc.compile`` /
+    ``write`` (``cnnc compile -o DIR``, as the flag ``--NAME``) take it; ``choices``,
+    ``flag`` (a CLI switch) and ``metavar`` shape the CLI flag."""
 
-#: the manifest's target -> "module:class" loading a written (and built) folder
-LOADERS = {
-    "c": "cnnc.backends.c:CModel",
-    "cuda": "cnnc.backends.cuda:CudaModel",
-    "tvm": "cnnc.backends.tvm:TVMModel",
-    "tvm-cuda": "cnnc.backends.tvm:TVMModel",
-}
+    help: str
+    choices: tuple[str, ...] | None = None
+    flag: bool = False
+    metavar: str | None = None
+    compile: bool = True
+    write: bool = True
 
 
-def _resolve(table: dict, target: str, what: str):
+WEIGHTS = Option("weights as C arrays, as a linked-in binary blob, or auto (the default: blob above 8 MB)",
+                 choices=("auto", "c", "blob"))
+BUILD = Option("also build the library and the standalone driver (the tvm targets always build)", flag=True,
+               compile=False)
+ARCH = Option("GPU architecture, e.g. sm_80 or sm_90", metavar="SM")
+DB = Option("apply this MetaSchedule database (`cnnc tune`)", metavar="DIR")
+OUT_DIR = Option("the model folder to generate and build in (default: a temporary one)", write=False)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target: ``module``'s function ``compile(graph, **options) -> CompiledModel``, its
+    function ``write(graph, out_dir, *, source, **options) -> (folder, what was built)``
+    and its CompiledModel class ``load(folder)`` (both ``None`` for a target without a
+    model folder), and the ``options`` it takes."""
+
+    name: str
+    module: str
+    compile: str
+    write: str | None = None
+    load: str | None = None
+    options: Mapping[str, Option] = field(default_factory=dict)
+    doc: str = ""
+
+    def function(self, attr: str):
+        return getattr(importlib.import_module(self.module), attr)
+
+    def check_options(self, given, use: str) -> None:
+        taken = [n for n, o in self.options.items() if getattr(o, use)]
+        unknown = [n for n in given if n not in taken]
+        if unknown:
+            raise CnncError(f"target {self.name!r} takes no option {', '.join(map(repr, unknown))}"
+                            f"{' for its model folder' if use == 'write' else ''}; it takes "
+                            f"{', '.join(map(repr, taken)) or 'none'}")
+
+
+TARGETS: dict[str, Target] = {t.name: t for t in (
+    Target("reference", "cnnc.backends.reference", "compile_reference", doc="the numpy interpreter (the oracle)"),
+    Target("c", "cnnc.backends.c", "compile_c", "write_folder", "CModel", options={
+        "weights": WEIGHTS, "build": BUILD, "out_dir": OUT_DIR,
+        "cc": Option("the C compiler (default $CC, else cc)", write=False),
+        "flags": Option("the compiler's optimization flags (default -O2)", write=False),
+        "sanitize": Option("sanitizer flags to build with (-fsanitize=...)", write=False)},
+        doc="plain C99 built with the system C compiler, loaded through cffi"),
+    Target("cuda", "cnnc.backends.cuda", "compile_cuda", "write_folder", "CudaModel", options={
+        "weights": WEIGHTS, "build": BUILD, "arch": ARCH, "out_dir": OUT_DIR,
+        "exe": Option("build the shared library and the standalone executable <model>_main with nvcc "
+                      "(no GPU needed to build)", flag=True, compile=False),
+        "precision": Option("fp32 (the default), or tf32: conv/GEMM operands rounded to TF32 (10-bit mantissa) "
+                            "with fp32 accumulation", choices=("fp32", "tf32")),
+        "emulate": Option("build with g++ against the CPU emulator instead of nvcc (no GPU)", write=False)},
+        doc="CUDA source built with nvcc"),
+    Target("tvm", "cnnc.backends.tvm", "compile_tvm", "write_folder", "TVMModel", options={
+        "cpu": Option("the CPU to build for, native (the default: this machine's) or an LLVM CPU name such as "
+                      "x86-64-v3, znver3 or skylake-avx512", metavar="CPU"),
+        "db": DB, "build": BUILD},
+        doc="a TVM Relax module built by LLVM for the CPU"),
+    Target("tvm-cuda", "cnnc.backends.tvm", "compile_tvm_cuda", "write_folder_cuda", "TVMModel", options={
+        "arch": ARCH, "db": DB, "build": BUILD},
+        doc="a TVM Relax module built for CUDA with DLight schedules"),
+)}
+
+
+def _target(name: str, what: str = "") -> Target:
     try:
-        spec = table[target]
-    except KeyError:
-        raise CnncError(f"unknown target {target!r} {what}; available: {', '.join(table)}") from None
-    module, attr = spec.split(":")
-    return getattr(importlib.import_module(module), attr)
+        return TARGETS[name]
+    except (KeyError, TypeError):
+        raise CnncError(f"unknown target {name!r}{what}; available: {', '.join(TARGETS)}") from None
 
 
 def compile(graph: Graph, target: str = "reference", **options) -> CompiledModel:  # noqa: A001
     """Compile ``graph`` for ``target``; the result's ``run({...})`` executes it."""
     if not isinstance(graph, Graph):
         raise CnncError(f"cnnc.compile expects a cnnc.Graph, got {type(graph).__name__}")
-    return _resolve(TARGETS, target, "for cnnc.compile")(graph, **options)
+    t = _target(target, " for cnnc.compile")
+    t.check_options(options, "compile")
+    return t.function(t.compile)(graph, **options)
 
 
-def write(graph: Graph, target: str, out_dir: str | os.PathLike, **options):
-    """Write ``graph``'s model folder for ``target``; returns ``(folder, what was built)``."""
-    return _resolve(WRITERS, target, "with a model folder")(graph, out_dir, **options)
+def write(graph: Graph, target: str, out_dir: str | os.PathLike, *, source: str | None = None, **options):
+    """Write ``graph``'s model folder for ``target`` (``source``: the model file named in its
+    comments); returns ``(folder, what was built)``."""
+    t = _target(target)
+    if t.write is None:
+        raise CnncError(f"target {target!r} writes no model folder")
+    t.check_options(options, "write")
+    return t.function(t.write)(graph, out_dir, source=source, **options)
 
 
 def load(folder: str | os.PathLike) -> CompiledModel:
     """Load a model folder written by ``write`` (and built), whatever its target."""
-    manifest = read_manifest(folder)[0]
-    return _resolve(LOADERS, manifest["target"], "in the folder's manifest")(folder)
+    kind = read_manifest(folder)[0]["target"]
+    t = _target(kind, " in the folder's manifest")
+    if t.load is None:
+        raise CnncError(f"{folder}: target {kind!r} has no model folder to load")
+    return t.function(t.load)(folder)
 
 
-__all__ = ["compile", "write", "load", "CompiledModel", "TARGETS", "WRITERS", "LOADERS"]
+__all__ = ["compile", "write", "load", "CompiledModel", "Option", "Target", "TARGETS"]

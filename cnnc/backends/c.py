@@ -12,7 +12,6 @@ text only inside comments (``comment_safe``).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -20,12 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from ..ir import CnncError, Graph
-from ..ir.naming import comment_safe, sanitize
-from ..resources import runtime_dir, template_env
-from ..version import __version__
-from .base import CompiledModel, read_manifest, write_manifest
-from .codegen import (c_array_literal, call_args, call_comment, collect_kernels, ctype, kernel_context,
-                      model_io, plan_storage, table_definitions, weights_blob, weights_mode)
+from ..ir.naming import comment_safe
+from ..resources import template_env
+from .base import CompiledModel, read_manifest
+from .codegen import (ALIGN, c_array_literal, call_comment, ctype, kernel_context, model_context, prepare,
+                      table_definitions, write_folder_files)
 
 RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h")
 WARNINGS = ("-Wall", "-Wextra", "-Werror")
@@ -48,54 +46,29 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
     """Write the model folder for ``graph`` into ``out_dir`` (created; files replaced).
     ``weights`` is "c" (exact hex-float arrays in the source), "blob" (a linked-in
     binary file) or "auto" (C arrays up to AUTO_BLOB_BYTES)."""
-    weights = weights_mode(graph, weights)
-    graph.verify()
-    m = sanitize(name or graph.name).lower()
-    env = template_env()
-    functions, per_node = collect_kernels(graph, "c")
-
-    io = model_io(graph)
-    inputs, outputs, copies = io.inputs, io.outputs, io.copies
-    scratch = max((k.scratch_bytes for _, _, k in per_node), default=0)
-    st = plan_storage(graph, m, scratch, weights_mode=weights, input_params=io.input_params,
-                      output_params=io.output_params)
-
+    p = prepare(graph, "c", weights=weights, name=name)
+    m, st, env = p.m, p.storage, template_env()
     calls = []
-    for node_name, fn, k in per_node:
-        calls.append({"comment": call_comment(graph, node_name, k),
-                       "code": f"{fn.name}({', '.join(call_args(graph, node_name, k, st))});"})
-    for param, v, t in copies:
+    for node_name, fn, k in p.per_node:
+        calls.append({"comment": call_comment(graph, node_name, k), "code": f"{fn.name}({', '.join(p.args(node_name, k))});"})
+    for param, v, t in p.io.copies:
         calls.append({"comment": f"output {param} is a copy of {st.exprs[v] if v in st.exprs else v}",
                       "code": f"memcpy({param}, {st.exprs[v]}, {t.nbytes});"})
-
-    weights_list = [{**w, "literal": c_array_literal(w["array"])} for w in st.weights] if weights == "c" else []
-    ctx = {"m": m, "M": m.upper(), "version": __version__,
-           "model": comment_safe(source or graph.name, 100), "weights_mode": weights,
-           "templates": sorted({"c/model.c.j2", "c/model.h.j2"} | {f.kernel.template for f in functions}),
-           "arena_bytes": st.arena_bytes, "inputs": inputs, "outputs": outputs,
-           "weights": weights_list, "weights_bytes": st.weights_bytes,
-           "kernels": [{"source": _render_kernel(env, f)} for f in functions], "calls": calls,
-           "sources": [f"{m}.c"]}
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    files = {f"{m}.h": env.get_template("c/model.h.j2").render(ctx),
-             f"{m}.c": env.get_template("c/model.c.j2").render(ctx),
-             f"{m}_main.c": env.get_template("c/main.c.j2").render(ctx),
-             "Makefile": env.get_template("c/Makefile.j2").render(ctx),
-             "CMakeLists.txt": env.get_template("c/CMakeLists.txt.j2").render(ctx)}
-    if weights == "blob":
-        files[f"{m}_weights.S"] = env.get_template("c/weights.S.j2").render(ctx)
-        (out / f"{m}_weights.bin").write_bytes(weights_blob(st))
-    for fname, text in files.items():
-        (out / fname).write_text(text)
-    for f in RUNTIME_FILES:
-        shutil.copyfile(runtime_dir() / f, out / f)
-    write_manifest(out, graph, "c", m, arena_bytes=st.arena_bytes)
-    return out
+    weights_list = [{**w, "literal": c_array_literal(w["array"])} for w in st.weights] if p.weights_mode == "c" else []
+    ctx = model_context(p, source, {"c/model.c.j2", "c/model.h.j2"} | {f.kernel.template for f in p.functions},
+                        inputs=p.io.inputs, outputs=p.io.outputs, weights=weights_list,
+                        kernels=[{"source": _render_kernel(env, f)} for f in p.functions], calls=calls,
+                        sources=[f"{m}.c"])
+    files = {f"{m}.h": "c/model.h.j2", f"{m}.c": "c/model.c.j2", f"{m}_main.c": "c/main.c.j2",
+             "Makefile": "c/Makefile.j2", "CMakeLists.txt": "c/CMakeLists.txt.j2"}
+    if p.weights_mode == "blob":
+        files[f"{m}_weights.S"] = "c/weights.S.j2"
+    return write_folder_files(out_dir, p, {f: env.get_template(t).render(ctx) for f, t in files.items()},
+                              RUNTIME_FILES, "c")
 
 
-def build(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",),
-          sanitize_flags: tuple[str, ...] = ()) -> Path:
+def build_library(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",),
+                  sanitize_flags: tuple[str, ...] = ()) -> Path:
     """Compile the folder's sources into ``lib<m>.so``; a compiler error is one CnncError
     quoting the compiler's messages (file:line)."""
     folder = Path(folder)
@@ -112,9 +85,6 @@ def build(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",),
         raise CnncError(f"the C compiler failed on the generated code in {folder}:\n"
                         f"{msgs or res.stderr.strip()}")
     return lib
-
-
-_build_library = build  # for write_folder, whose ``build`` flag shadows the function
 
 
 def build_exe(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",),
@@ -173,8 +143,8 @@ class CModel(CompiledModel):
         self._lib = self._ffi.dlopen(str(self.lib_path.resolve()))
         self._run_fn = getattr(self._lib, f"{self._m}_run")
         # the arena: an aligned view into an over-allocated numpy buffer
-        raw = np.zeros(self.arena_bytes + 64, np.uint8)
-        off = (-raw.ctypes.data) % 64
+        raw = np.zeros(self.arena_bytes + ALIGN, np.uint8)
+        off = (-raw.ctypes.data) % ALIGN
         self._arena = raw[off:off + self.arena_bytes]
 
     def _run(self, arrays):
@@ -192,14 +162,14 @@ def compile_c(graph: Graph, *, out_dir: str | os.PathLike | None = None, weights
     """Generate, build and load ``graph``; without ``out_dir`` a temporary folder is used."""
     folder = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="cnnc_c_"))
     generate(graph, folder, weights=weights)
-    return CModel(folder, build(folder, cc=cc, flags=flags, sanitize_flags=sanitize))
+    return CModel(folder, build_library(folder, cc=cc, flags=flags, sanitize_flags=sanitize))
 
 
 def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None,
-                 weights: str = "auto", build: bool = False, **_) -> tuple[Path, str]:
+                 weights: str = "auto", build: bool = False) -> tuple[Path, str]:
     """``cnnc compile --target c``: the model folder, built (library and driver) on request."""
     folder = generate(graph, out_dir, weights=weights, source=source)
     if not build:
         return folder, ""
-    lib, exe = _build_library(folder), build_exe(folder)
+    lib, exe = build_library(folder), build_exe(folder)
     return folder, f"built {lib.name} and {exe.name}"

@@ -1,5 +1,7 @@
 """What the C and CUDA generators share: C spellings of types and constants, the kernels
-of a graph (one function per distinct kernel), and the storage of every value.
+of a graph (one function per distinct kernel), the storage of every value, the template
+context every model file is rendered with, and the writing of the folder
+(:func:`prepare`, :func:`model_context`, :func:`write_folder_files`).
 
 Storage follows the memory plan (``cnnc.passes.memory``): graph inputs and outputs are the
 caller's buffers, weights are constant arrays (or a linked-in blob), every other value
@@ -8,17 +10,22 @@ values.
 """
 from __future__ import annotations
 
+import os
 import re
+import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from ..ir import CnncError, Graph, Kernel, KernelRequest, UnsupportedError, Value, get_op
 from ..ir.naming import comment_safe, sanitize
 from ..ops._c import ctype, num
-from ..passes.memory import plan_memory
-
-ALIGN = 64
+from ..passes.memory import ALIGN, plan_memory
+from ..resources import runtime_dir
+from ..version import __version__
+from .base import write_manifest
 
 
 def c_array_literal(arr: np.ndarray, per_line: int = 6) -> str:
@@ -210,3 +217,61 @@ def plan_storage(g: Graph, prefix: str, scratch_bytes: int, *, weights_mode: str
     st.exprs.update(input_params)
     st.exprs.update(output_params)  # a node producing an output writes the caller's buffer
     return st
+
+
+@dataclass
+class Program:
+    """A graph ready to render: its model name ``m``, the weights mode, its distinct kernel
+    functions and the kernel of each node in order, its I/O parameters and the storage of
+    every value."""
+
+    graph: Graph
+    m: str
+    weights_mode: str
+    functions: list[KernelFunction]
+    per_node: list[tuple[str, KernelFunction, Kernel]]
+    io: ModelIO
+    storage: Storage
+
+    def args(self, node_name: str, k: Kernel) -> list[str]:
+        return call_args(self.graph, node_name, k, self.storage)
+
+
+def prepare(graph: Graph, kernels: str | tuple[str, ...], *, weights: str, name: str | None = None,
+            storage_weights: str | None = None, weights_base: str | None = None) -> Program:
+    """Verify ``graph`` and plan what its generated code needs: the kernels (``kernels``:
+    see :func:`collect_kernels`), the I/O and the storage (``storage_weights`` overrides
+    the weights mode the storage is planned for; ``weights_base``: see :func:`plan_storage`)."""
+    mode = weights_mode(graph, weights)
+    graph.verify()
+    m = sanitize(name or graph.name).lower()
+    functions, per_node = collect_kernels(graph, kernels)
+    io = model_io(graph)
+    scratch = max((k.scratch_bytes for _, _, k in per_node), default=0)
+    st = plan_storage(graph, m, scratch, weights_mode=storage_weights or mode, input_params=io.input_params,
+                      output_params=io.output_params, weights_base=weights_base)
+    return Program(graph, m, mode, functions, per_node, io, st)
+
+
+def model_context(p: Program, source: str | None, templates: Iterable[str], **extra) -> dict:
+    """What every model file template is rendered with (``extra`` adds the target's own)."""
+    return {"m": p.m, "M": p.m.upper(), "version": __version__,
+            "model": comment_safe(source or p.graph.name, 100), "weights_mode": p.weights_mode,
+            "templates": sorted(set(templates)), "arena_bytes": p.storage.arena_bytes,
+            "weights_bytes": p.storage.weights_bytes, "align": ALIGN, **extra}
+
+
+def write_folder_files(out_dir: str | os.PathLike, p: Program, files: dict[str, str], runtime_files: Iterable[str],
+                       target: str, **manifest) -> Path:
+    """Write the rendered ``files`` (name -> text), the weights blob (blob mode), the
+    runtime headers and the manifest into ``out_dir`` (created; files replaced)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if p.weights_mode == "blob":
+        (out / f"{p.m}_weights.bin").write_bytes(weights_blob(p.storage))
+    for fname, text in files.items():
+        (out / fname).write_text(text)
+    for f in runtime_files:
+        shutil.copyfile(runtime_dir() / f, out / f)
+    write_manifest(out, p.graph, target, p.m, arena_bytes=p.storage.arena_bytes, **manifest)
+    return out

@@ -38,12 +38,11 @@ import jinja2
 import numpy as np
 
 from ..ir import CnncError, Graph, UnsupportedError
-from ..ir.naming import comment_safe, sanitize
+from ..ir.naming import comment_safe
 from ..resources import runtime_dir, template_env
-from ..version import __version__
-from .base import CompiledModel, read_manifest, write_manifest
-from .codegen import (c_array_literal, call_args, call_comment, collect_kernels, ctype, kernel_context,
-                      model_io, plan_storage, table_definitions, weights_blob, weights_mode)
+from .base import CompiledModel, read_manifest
+from .codegen import (c_array_literal, call_comment, ctype, kernel_context, model_context, prepare,
+                      table_definitions, write_folder_files)
 
 RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h", "cnnc_cuda.cuh", "cnnc_cuda_emu.h")
 ARCHS = ("sm_80", "sm_90")
@@ -54,9 +53,12 @@ NVCC_FLAGS = ("-std=c++17", "-O3", "-Xcompiler", "-Wall,-Wextra", "-Werror", "al
 #: test is all compile time (a 189-kernel FusedConv grid: g++ -O2 100 s, -O0 22-35 s; its
 #: run 0.45 s at -O2, 1.2 s at -O0)
 EMU_FLAGS = ("-x", "c++", "-std=c++17", "-include", "cnnc_cuda_emu.h", "-O0", "-Wall", "-Wextra", "-Werror")
-#: numpy's .npy type string of each dtype (the driver checks and writes them)
-NPY_DESCR = {"float32": "<f4", "float64": "<f8", "int64": "<i8", "int32": "<i4", "int8": "|i1",
-             "uint8": "|u1", "bool": "|b1"}
+
+
+def npy_descr(dtype: str) -> str:
+    """numpy's little-endian .npy type string of ``dtype`` (``<f4``, ``|b1``): the driver
+    checks and writes them."""
+    return np.dtype(dtype).newbyteorder("<").str
 
 
 def cuda_template(template: str) -> str:
@@ -92,64 +94,45 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
     ``weights``: "c" (host arrays in the source), "blob" (a linked-in binary file) or
     "auto"; ``arch``: the Makefile's default ``ARCH``; ``precision``: "fp32", or "tf32"
     (the convolution and GEMM kernels round their operands to TF32, accumulating in fp32)."""
-    weights = weights_mode(graph, weights)
     if precision not in PRECISIONS:
         raise CnncError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if not (isinstance(arch, str) and arch.startswith("sm_") and arch[3:].isdigit()):
         raise CnncError(f"arch must look like 'sm_80', got {arch!r}")
-    graph.verify()
-    m = sanitize(name or graph.name).lower()
-    env = _env()
-    functions, per_node = collect_kernels(graph, ("cuda", "c"))
+    # the weights live in device memory at offsets of one block, whatever the host mode
+    p = prepare(graph, ("cuda", "c"), weights=weights, name=name, storage_weights="blob", weights_base="w")
+    m, st, env = p.m, p.storage, _env()
     ops: dict[str, set] = {}
-    for node_name, fn, _ in per_node:
+    for node_name, fn, _ in p.per_node:
         ops.setdefault(fn.name, set()).add(graph.node(node_name).op)
-
-    io = model_io(graph)
-    scratch = max((k.scratch_bytes for _, _, k in per_node), default=0)
-    st = plan_storage(graph, m, scratch, weights_mode="blob", input_params=io.input_params,
-                      output_params=io.output_params, weights_base="w")
     calls = []
-    for node_name, fn, k in per_node:
+    for node_name, fn, k in p.per_node:
         node = graph.node(node_name)
-        args = ", ".join(call_args(graph, node_name, k, st) + ["stream"])
+        args = ", ".join(p.args(node_name, k) + ["stream"])
         calls.append({"comment": call_comment(graph, node_name, k),
                       "code": f'CNNC_LAYER({fn.name}({args}), "{node.op} {node.name}");'})
-    for param, v, t in io.copies:
+    for param, v, t in p.io.copies:
         calls.append({"comment": f"output {param} is a copy of {st.exprs[v]}",
                       "code": f"CNNC_LAYER(cudaMemcpyAsync({param}, {st.exprs[v]}, {t.nbytes}, "
                               f'cudaMemcpyDeviceToDevice, stream), "output copy {param}");'})
 
     weights_list = []
-    if weights == "c":
+    if p.weights_mode == "c":
         weights_list = [{**w, "literal": c_array_literal(w["array"]), "nbytes": w["array"].nbytes}
                         for w in st.weights]
-    kernels = [{"source": _render_kernel(env, f, ops)} for f in functions]
-    objects = [f"{m}_weights.o"] if weights == "blob" else []
-    ctx = {"m": m, "M": m.upper(), "version": __version__,
-           "model": comment_safe(source or graph.name, 100), "weights_mode": weights,
-           "templates": sorted({"cuda/model.cu.j2", "cuda/model.h.j2"}
-                               | {cuda_template(f.kernel.template) for f in functions}),
-           "arena_bytes": st.arena_bytes, "weights_bytes": st.weights_bytes,
-           "inputs": [{**d, "descr": NPY_DESCR[d["dtype"]]} for d in io.inputs],
-           "outputs": [{**d, "descr": NPY_DESCR[d["dtype"]]} for d in io.outputs],
-           "weights": weights_list, "kernels": kernels, "calls": calls, "tf32": precision == "tf32",
-           "arch": arch, "nvcc_flags": " ".join(NVCC_FLAGS), "emu_flags": " ".join(EMU_FLAGS),
-           "objects": objects}
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    blob = p.weights_mode == "blob"
+    ctx = model_context(p, source, {"cuda/model.cu.j2", "cuda/model.h.j2"}
+                        | {cuda_template(f.kernel.template) for f in p.functions},
+                        inputs=[{**d, "descr": npy_descr(d["dtype"])} for d in p.io.inputs],
+                        outputs=[{**d, "descr": npy_descr(d["dtype"])} for d in p.io.outputs],
+                        weights=weights_list, kernels=[{"source": _render_kernel(env, f, ops)} for f in p.functions],
+                        calls=calls, tf32=precision == "tf32", arch=arch, nvcc_flags=" ".join(NVCC_FLAGS),
+                        emu_flags=" ".join(EMU_FLAGS), objects=[f"{m}_weights.o"] if blob else [])
     files = {f"{m}.h": "cuda/model.h.j2", f"{m}.cu": "cuda/model.cu.j2", f"{m}_main.cu": "cuda/main.cu.j2",
              "Makefile": "cuda/Makefile.j2", "CMakeLists.txt": "cuda/CMakeLists.txt.j2"}
-    if weights == "blob":
+    if blob:
         files[f"{m}_weights.S"] = "c/weights.S.j2"
-        (out / f"{m}_weights.bin").write_bytes(weights_blob(st))
-    for fname, template in files.items():
-        (out / fname).write_text(env.get_template(template).render(ctx))
-    for f in RUNTIME_FILES:
-        shutil.copyfile(runtime_dir() / f, out / f)
-    write_manifest(out, graph, "cuda", m, arena_bytes=st.arena_bytes, weights_bytes=st.weights_bytes,
-                   arch=arch, precision=precision)
-    return out
+    return write_folder_files(out_dir, p, {f: env.get_template(t).render(ctx) for f, t in files.items()},
+                              RUNTIME_FILES, "cuda", weights_bytes=st.weights_bytes, arch=arch, precision=precision)
 
 
 # ---------------------------------------------------------------------------- building
@@ -225,7 +208,8 @@ def _emulator_pch(cxx: str) -> Path | None:
         return None
 
 
-def build(folder: str | os.PathLike, *, arch: str | None = None, exe: bool = False, emulate: bool = False) -> Path:
+def build_library(folder: str | os.PathLike, *, arch: str | None = None, exe: bool = False,
+                  emulate: bool = False) -> Path:
     """Build ``lib<m>.so`` with nvcc for ``arch`` (default: the folder's), and with
     ``exe`` the driver ``<m>_main``.  With ``emulate`` build ``lib<m>_emu.so`` (and
     ``<m>_main_emu``) with g++ and the CPU emulator instead.  Compiler errors are one
@@ -256,7 +240,6 @@ def build(folder: str | os.PathLike, *, arch: str | None = None, exe: bool = Fal
     return folder / f"lib{m}.so"
 
 
-_build_library = build  # for write_folder, whose ``build`` flag shadows the function
 
 
 def nvcc_check(folder: str | os.PathLike, archs=ARCHS) -> None:
@@ -347,13 +330,13 @@ def compile_cuda(graph: Graph, *, out_dir: str | os.PathLike | None = None, arch
     ``out_dir`` a temporary folder is used.  ``emulate=True`` runs it on the CPU emulator."""
     folder = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="cnnc_cuda_"))
     generate(graph, folder, weights=weights, arch=arch, precision=precision)
-    build(folder, emulate=emulate)
+    build_library(folder, emulate=emulate)
     return CudaModel(folder, emulate=emulate)
 
 
 def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None, build: bool = False,
                  exe: bool = False, arch: str | None = None, weights: str | None = None,
-                 precision: str | None = None, **_) -> tuple[Path, str]:
+                 precision: str | None = None) -> tuple[Path, str]:
     """``cnnc compile --target cuda``: the model folder; with ``build`` or ``exe`` also the
     library and the standalone driver, built with nvcc (which needs no GPU)."""
     folder = generate(graph, out_dir, source=source, weights=weights or "auto", arch=arch or "sm_80",
@@ -361,13 +344,13 @@ def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None
     if not (build or exe):
         return folder, ""
     m = _model_name(folder)
-    _build_library(folder, exe=True)
+    build_library(folder, exe=True)
     return folder, f"built lib{m}.so and {m}_main"
 
 
 def run_exe(exe: str | os.PathLike, inputs, outputs, *, npy: bool = True, iters: int = 1,
             env=None) -> tuple[list[np.ndarray], str]:
-    """Run a driver built by ``build(exe=True)`` on arrays ``inputs`` (written as .npy, or
+    """Run a driver built by ``build_library(exe=True)`` on arrays ``inputs`` (written as .npy, or
     raw with ``npy=False``); ``outputs`` are the result types.  Returns the outputs and the
     driver's stdout (its timing).  A non-zero exit is a CnncError with its stderr."""
     ext = ".npy" if npy else ".bin"

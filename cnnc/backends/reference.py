@@ -61,7 +61,5 @@ class ReferenceModel(CompiledModel):
         return env
 
 
-def compile_reference(graph: Graph, **options) -> ReferenceModel:
-    if options:
-        raise CnncError(f"the reference target takes no options, got {', '.join(options)}")
+def compile_reference(graph: Graph) -> ReferenceModel:
     return ReferenceModel(graph)

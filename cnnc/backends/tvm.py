@@ -453,7 +453,7 @@ def compile_tvm_cuda(graph: Graph, *, arch: str | None = None, db: str | os.Path
 
 
 def export(graph: Graph, out_dir: str | os.PathLike, kind: str = "tvm", *, arch: str | None = None,
-           db: str | os.PathLike | None = None, cpu: str | None = None) -> Path:
+           db: str | os.PathLike | None = None, cpu: str | None = None, source: str | None = None) -> Path:
     """Build ``graph`` and write ``<m>.so`` (``export_library``) and the manifest into
     ``out_dir``; nothing is left there if the build fails."""
     ex, target = build(graph, kind, arch=arch, db=db, cpu=cpu)
@@ -467,20 +467,23 @@ def export(graph: Graph, out_dir: str | os.PathLike, kind: str = "tvm", *, arch:
         except Exception as e:
             raise CnncError(f"TVM failed to export {lib}: {str(e).strip()[-2000:]}") from None
         shutil.move(str(Path(tmp) / lib), str(out / lib))
-    extra = {"library": lib, "tvm_target": str(target)}
+    extra = {"library": lib, "tvm_target": str(target), **({"source": str(source)} if source else {})}
     if kind == "tvm-cuda":
         extra["arch"] = arch or DEFAULT_ARCH
     write_manifest(out, graph, kind, m, **extra)
     return out
 
 
-def write_folder(graph: Graph, out_dir: str | os.PathLike, *, arch=None, db=None, cpu=None, **_) -> tuple[Path, str]:
-    """``cnnc compile --target tvm``."""
-    folder = export(graph, out_dir, "tvm", arch=arch, db=db, cpu=cpu)
+def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None, db=None, cpu=None,
+                 build: bool = True) -> tuple[Path, str]:
+    """``cnnc compile --target tvm``: the folder always holds the built library (``build``
+    is accepted for the CLI's sake; ``source`` is recorded in the manifest)."""
+    folder = export(graph, out_dir, "tvm", db=db, cpu=cpu, source=source)
     return folder, f"built {read_manifest(folder)[0]['library']} for {'the host CPU' if cpu in (None, 'native') else cpu}"
 
 
-def write_folder_cuda(graph: Graph, out_dir: str | os.PathLike, *, arch=None, db=None, **_) -> tuple[Path, str]:
-    """``cnnc compile --target tvm-cuda``."""
-    folder = export(graph, out_dir, "tvm-cuda", arch=arch, db=db)
+def write_folder_cuda(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None, arch=None, db=None,
+                      build: bool = True) -> tuple[Path, str]:
+    """``cnnc compile --target tvm-cuda`` (as :func:`write_folder`)."""
+    folder = export(graph, out_dir, "tvm-cuda", arch=arch, db=db, source=source)
     return folder, f"built {read_manifest(folder)[0]['library']} for CUDA {arch or DEFAULT_ARCH}"

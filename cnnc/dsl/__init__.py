@@ -9,13 +9,13 @@
 """
 from . import init
 from .layers import (ACTIVATIONS, activation, add, avg_pool, batch_norm, clip, concat, conv,
-                     conv_transpose, dense, depthwise_conv, dropout, elementwise, elu, flatten,
+                     conv_transpose, dense, depthwise_conv, dropout, elu, flatten,
                      gelu, global_avg_pool, global_max_pool, global_pool, group_norm, hard_sigmoid,
                      hard_swish, instance_norm, layer_norm, leaky_relu, local_conv, log_softmax,
                      lp_pool, lrn, lse_pool, max_pool, mish, pad, pool, prelu, reduce, relu, relu6,
                      reshape, resize, roi_pool, sigmoid, silu, softmax, spatial_pyramid_pool,
                      split, tanh, tiled_conv, transpose, upsample, weighted_avg_pool)
-from .model import Model, Tensor, layer
+from .model import Model, Tensor, elementwise, layer
 from .sequential import Sequential
 
 __all__ = [

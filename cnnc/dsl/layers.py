@@ -389,17 +389,6 @@ def add(ctx, *xs):
     return ctx.op("Add" if len(xs) == 2 else "Sum", list(xs))
 
 
-@layer("ew")
-def elementwise(ctx, operands, op: str):
-    """``op`` (Add, Sub, Mul, Div) of ``operands = (a, b)``; a plain number becomes a constant."""
-    a, b = operands
-    dtype = (a if isinstance(a, Tensor) else b).dtype
-
-    def operand(v, k):
-        return v if isinstance(v, Tensor) else ctx.const(np.asarray(v, dtype), k)
-    return ctx.op(op, [operand(a, "a"), operand(b, "b")])
-
-
 @layer("dropout")
 def dropout(ctx, x, rate=0.5):
     """Dropout: the identity at inference (kept so exported graphs match training code)."""

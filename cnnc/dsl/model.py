@@ -68,7 +68,6 @@ class Tensor:
         return f"<Tensor {self.name}: {self.type}>"
 
     def _binary(self, op, other, swap=False):
-        from .layers import elementwise
         return elementwise((other, self) if swap else (self, other), op)
 
     def __add__(self, other):
@@ -196,3 +195,15 @@ def _model_of(x) -> Model:
     if any(isinstance(t, Tensor) and t.model is not first.model for t in items):
         raise CnncError("tensors of different models cannot be combined", where=user_source())
     return first.model
+
+
+@layer("ew")
+def elementwise(ctx, operands, op: str):
+    """``op`` (Add, Sub, Mul, Div) of ``operands = (a, b)``; a plain number becomes a
+    constant.  The Tensor operators (``a + b``) call it; it lives here, beside them."""
+    a, b = operands
+    dtype = (a if isinstance(a, Tensor) else b).dtype
+
+    def operand(v, k):
+        return v if isinstance(v, Tensor) else ctx.const(np.asarray(v, dtype), k)
+    return ctx.op(op, [operand(a, "a"), operand(b, "b")])

@@ -3,11 +3,13 @@ from .errors import AttributeError_, CnncError, ShapeError, UnsupportedError, Ve
 from .graph import Graph, Node, Value
 from .kernel import Kernel, KernelRequest
 from .naming import Namespace, comment_safe, is_c_safe, sanitize
-from .opdef import REQUIRED, Attr, Attrs, OnnxMap, OpDef, all_ops, get_op, register
+from .opdef import (ANY_OPERAND, REQUIRED, Attr, Attrs, OnnxMap, OpDef, all_ops, always, get_op, if_one_operand,
+                    if_same_type, register, unregister)
 from .types import TensorType
 from .verify import verify
 
 __all__ = ["AttributeError_", "CnncError", "ShapeError", "UnsupportedError", "VerifyError",
            "Graph", "Node", "Value", "Kernel", "KernelRequest", "Namespace", "comment_safe", "is_c_safe", "sanitize",
-           "REQUIRED", "Attr", "Attrs", "OnnxMap", "OpDef", "all_ops", "get_op", "register", "TensorType",
+           "ANY_OPERAND", "REQUIRED", "Attr", "Attrs", "OnnxMap", "OpDef", "all_ops", "always", "get_op",
+           "if_one_operand", "if_same_type", "register", "unregister", "TensorType",
            "verify"]

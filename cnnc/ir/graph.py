@@ -24,6 +24,7 @@ from .errors import CnncError, VerifyError
 from .naming import Namespace, comment_safe
 from .opdef import Attrs, get_op
 from .types import TensorType
+from .verify import verify as _verify
 
 
 @dataclass(frozen=True)
@@ -218,8 +219,7 @@ class Graph:
         return g
 
     def verify(self) -> "Graph":
-        from .verify import verify
-        verify(self)
+        _verify(self)
         return self
 
     # ------------------------------------------------------------------ display

@@ -1,11 +1,14 @@
 """The op registry: one :class:`OpDef` per op, declared in one file of ``cnnc/ops/``.
 
 An OpDef is a record of hooks, in the spirit of TVM's per-op attribute records but kept in
-one place: the attribute schema (defaults, validation), shape/type inference and the numpy
-reference semantics.  Later layers hang their own hooks on the same record
-(``OpDef.hooks``: ONNX import/export, backend kernels), so adding an op touches one file
-plus its templates.  The registry lives at the bottom layer so that the IR's verifier can
-check inferred types without importing the ops package.
+one place: the attribute schema (defaults, validation), shape/type inference, the numpy
+reference semantics, the ONNX mapping, the backend kernels, and the **traits** the passes
+read (as TVM attaches ``TOpPattern`` to an op): whether the result is a view of the
+operand, which operands it may overwrite, whether its own zero padding means the same as
+a Pad's zeros, when a node of it is a no-op, whether it is a convolution the fusion and
+decomposition passes rewrite.  The passes keep no lists of op names, so adding an op
+touches one file plus its templates.  The registry lives at the bottom layer so that the
+IR's verifier can check inferred types without importing the ops package.
 """
 from __future__ import annotations
 
@@ -180,6 +183,27 @@ class OnnxMap:
 InferFn = Callable[[Sequence[TensorType], Attrs], Sequence[TensorType]]
 RefFn = Callable[[Sequence[np.ndarray], Attrs], "np.ndarray | tuple[np.ndarray, ...]"]
 CanonFn = Callable[[dict, Sequence[TensorType]], dict]
+#: ``(operand types, attrs, result types) -> bool``: whether a node returns its first operand
+NoOpFn = Callable[[Sequence[TensorType], Attrs, Sequence[TensorType]], bool]
+
+#: ``OpDef.in_place`` value: the result may overwrite any operand
+ANY_OPERAND = "any"
+
+
+def always(in_types, attrs, out_types) -> bool:
+    """``OpDef.no_op``: every node of the op returns its operand (Identity, Dropout)."""
+    return True
+
+
+def if_same_type(in_types, attrs, out_types) -> bool:
+    """``OpDef.no_op``: a node whose result has its operand's type (a reshape to the same
+    shape, a cast to the same dtype)."""
+    return tuple(out_types) == tuple(in_types)
+
+
+def if_one_operand(in_types, attrs, out_types) -> bool:
+    """``OpDef.no_op``: a variadic node of one operand (Concat, Sum, Max...)."""
+    return len(in_types) == 1
 
 
 @dataclass(frozen=True)
@@ -200,6 +224,21 @@ class OpDef:
     node's :class:`~cnnc.ir.kernel.KernelRequest`, ``xs`` the Relax expressions of its
     operands, ``b`` the backend's builder (see ``cnnc.backends.tvm.Lowering``); rules reach
     TVM only through ``b``, so op files never import it.
+
+    Traits, read by the passes:
+
+    * ``view``: the result is operand 0's bytes unchanged (a reshape): the memory plan
+      gives it the operand's buffer.
+    * ``in_place``: the operand ports whose buffer the result may take over once that
+      operand is dead (``Y[i]`` depends on the operands' element ``i`` alone), or
+      :data:`ANY_OPERAND`.
+    * ``zero_padded(attrs)``: whether the node's own zero padding means the same as zeros
+      a Pad wrote before it, so a zero Pad folds into it.
+    * ``no_op(in_types, attrs, out_types)``: whether a node returns its operand unchanged
+      (:func:`always`, :func:`if_same_type`, :func:`if_one_operand`).
+    * ``conv``: a convolution with Conv's operands and attributes (``X, W (M, C/group,
+      *K), B``): the fusion pass folds norms and epilogues into it, the separable pass
+      decomposes its kernel.
     """
 
     name: str
@@ -214,7 +253,14 @@ class OpDef:
     flops: Callable[[Sequence[TensorType], Attrs, Sequence[TensorType]], int] | None = None
     kernels: Mapping[str, Callable] = field(default_factory=dict)
     tvm: Callable | None = None
-    hooks: dict = field(default_factory=dict, compare=False)
+    view: bool = False
+    in_place: tuple[int, ...] | str = ()
+    zero_padded: Callable[[Attrs], bool] | None = None
+    no_op: NoOpFn | None = None
+    conv: bool = False
+
+    def __post_init__(self):
+        assert self.in_place == ANY_OPERAND or isinstance(self.in_place, tuple), self.in_place
 
     @property
     def arity(self) -> tuple[int, float]:
@@ -266,6 +312,11 @@ def register(op: OpDef) -> OpDef:
         raise ValueError(f"op {op.name!r} registered twice")
     _REGISTRY[op.name] = op
     return op
+
+
+def unregister(name: str) -> None:
+    """Remove op ``name`` (a test's or plugin's own op, registered for a while)."""
+    del _REGISTRY[name]
 
 
 def get_op(name: str) -> OpDef:

@@ -7,11 +7,33 @@ import numpy as np
 
 from .errors import CnncError
 
-#: Element types the IR carries, by their numpy name.
-DTYPES = ("float32", "float64", "float16", "int64", "int32", "int8", "uint8", "bool")
+@dataclass(frozen=True)
+class DType:
+    """One element type the IR carries, in every spelling cnnc uses: ``name`` (numpy's),
+    ``short`` (type strings such as ``f32[1,3]`` and kernel names), ``c`` (the C element
+    type; ``None`` where the C and CUDA kernels have none) and ``onnx`` (the TensorProto
+    element-type code)."""
 
-_SHORT = {"float32": "f32", "float64": "f64", "float16": "f16", "int64": "i64",
-          "int32": "i32", "int8": "i8", "uint8": "u8", "bool": "bool"}
+    name: str
+    short: str
+    c: str | None
+    onnx: int
+
+
+#: the one table of element types, by numpy name
+DTYPE_INFO: dict[str, DType] = {d.name: d for d in (
+    DType("float32", "f32", "float", 1),
+    DType("float64", "f64", "double", 11),
+    DType("float16", "f16", None, 10),
+    DType("int64", "i64", "int64_t", 7),
+    DType("int32", "i32", "int32_t", 6),
+    DType("int8", "i8", "int8_t", 3),
+    DType("uint8", "u8", "uint8_t", 2),
+    DType("bool", "bool", "uint8_t", 9),
+)}
+
+#: Element types the IR carries, by their numpy name.
+DTYPES = tuple(DTYPE_INFO)
 
 
 @dataclass(frozen=True)
@@ -52,4 +74,4 @@ class TensorType:
         return TensorType(tuple(shape), self.dtype)
 
     def __str__(self) -> str:
-        return f"{_SHORT[self.dtype]}[{','.join(map(str, self.shape))}]"
+        return f"{DTYPE_INFO[self.dtype].short}[{','.join(map(str, self.shape))}]"

@@ -12,19 +12,16 @@ All violations are collected and reported in one :class:`VerifyError`.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import networkx as nx
 
 from .errors import CnncError, VerifyError
 from .naming import is_c_safe
 from .opdef import get_op
 
-if TYPE_CHECKING:
-    from .graph import Graph
 
-
-def verify(graph: "Graph") -> None:
+def verify(graph) -> None:
+    """Check ``graph`` (a :class:`~cnnc.ir.graph.Graph`; this module imports no graph, so
+    that graph.py can import it) and raise one VerifyError listing every violation."""
     g = graph.nx
     problems: list[str] = []
     if not nx.is_directed_acyclic_graph(g):

@@ -62,8 +62,15 @@ class _Body:
 class ExportBuilder:
     """The API export hooks write with (see ``OnnxMap``)."""
 
-    def __init__(self, exporter: "Exporter", body: _Body, node: Node | None, types: dict[str, TensorType]):
+    def __init__(self, exporter: "Exporter", body: _Body, node: Node | None, types: dict[str, TensorType],
+                 operands: Sequence[str] = (), outputs: Sequence[str] = ()):
         self._x, self._body, self.node, self._types = exporter, body, node, types
+        self._operands, self._outputs = list(operands), list(outputs)
+
+    @property
+    def outputs(self) -> list[str]:
+        """The ONNX names the node's results must have (a hook's last emit writes them)."""
+        return list(self._outputs)
 
     def type(self, name: str) -> TensorType:
         return self._types[name]
@@ -201,8 +208,7 @@ def to_onnx(graph: Graph, *, opset: int = EXPORT_OPSET) -> onnx.ModelProto:
             names[values[0]] = outs[0]
             continue
         operands = [names[v] for v in graph.operands(n.name)]
-        b = ExportBuilder(x, x.main, n, types)
-        b._operands, b._outputs = operands, outs
+        b = ExportBuilder(x, x.main, n, types, operands, outs)
         hook = get_op(n.op).onnx.exporter if get_op(n.op).onnx else None
         try:
             produced = hook(n, operands, b) if hook else b.generic()

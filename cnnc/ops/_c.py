@@ -20,17 +20,23 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..ir import Kernel, KernelRequest, UnsupportedError
+from ..ir.types import DTYPE_INFO
 
-CTYPES = {"float32": "float", "float64": "double", "int64": "int64_t", "int32": "int32_t",
-          "int8": "int8_t", "uint8": "uint8_t", "bool": "uint8_t"}
-SHORT = {"float32": "f32", "float64": "f64", "int64": "i64", "int32": "i32", "int8": "i8",
-         "uint8": "u8", "bool": "b8"}
+#: dtype -> its short name in kernel names (``f32``), from the one dtype table
+SHORT = {name: d.short for name, d in DTYPE_INFO.items()}
 
 
 def ctype(dtype: str) -> str:
-    if dtype not in CTYPES:
+    """The C element type of ``dtype`` (``ir.types.DTYPE_INFO``)."""
+    c = DTYPE_INFO[dtype].c if dtype in DTYPE_INFO else None
+    if c is None:
         raise UnsupportedError(f"dtype {dtype} has no C kernel")
-    return CTYPES[dtype]
+    return c
+
+
+def neg_infinity(dtype: str) -> str:
+    """-inf in the C type of the float ``dtype`` (C's INFINITY is a float)."""
+    return "(-INFINITY)" if dtype == "float32" else "(-HUGE_VAL)"
 
 
 def cfn(name: str, dtype: str) -> str:

@@ -51,15 +51,6 @@ def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
     return tuple(out)
 
 
-def wide(a: np.ndarray) -> np.ndarray:
-    """``a`` in float64 when it is a float array (else as it is): the reference sums long
-    products (conv, Gemm, MatMul) in float64 and rounds once to the output dtype.  A product
-    of two float32 (or float16) values is exact in float64, so the result no longer depends
-    on the order in which the CPU's BLAS kernel sums -- OpenBLAS rounds different output
-    channels differently on AVX2 and AVX-512, which flips a flat softmax over 1e10 logits."""
-    return a.astype(np.float64) if a.dtype.kind == "f" else a
-
-
 def erf(x: np.ndarray) -> np.ndarray:
     """Elementwise error function (numpy has none), in the input's dtype."""
     return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype)

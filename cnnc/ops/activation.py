@@ -1,14 +1,22 @@
-"""Elementwise activations: one registry entry each, sharing one infer rule.
+"""Elementwise activations: one :class:`Activation` record each, registered by one loop.
 
-Each entry is ``name: (attrs, numpy function)``.  The numpy functions compute in the
-input's dtype and match ONNX's definitions (``Gelu`` with ``approximate`` none|tanh,
-``HardSwish = x * HardSigmoid(x; 1/6, 1/2)``, ``Silu = x * sigmoid(x)``).
+A record holds everything about one activation: its attributes, the numpy reference (in
+the input's dtype, matching ONNX's definitions: ``Gelu`` with ``approximate`` none|tanh,
+``HardSwish = x * HardSigmoid(x; 1/6, 1/2)``, ``Silu = x * sigmoid(x)``), its C expression
+over ``a0`` (the C kernel, the CUDA kernel rendered from it, and FusedConv's epilogue), its
+TVM Relax rule, its ONNX mapping, and whether a conv epilogue may apply it (``fusable``:
+the fusion pass fuses exactly those into FusedConv).  Adding an activation is one more
+entry of the registration loop below (or, from outside, one :func:`register_activation`
+call).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
 import numpy as np
 
-from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
+from ..ir import Attr, Attrs, CnncError, OnnxMap, OpDef, ShapeError, register, unregister
 from ._c import cfn, elementwise, num
 from ._common import broadcast_shapes, erf, require_float
 
@@ -42,27 +50,58 @@ def _clip(x, a):
     return np.clip(x, lo, hi).astype(x.dtype)
 
 
-_F = Attr("float", 1.0)
-UNARY = {
-    "Relu": ({}, lambda x, a: np.maximum(x, 0).astype(x.dtype)),
-    "LeakyRelu": ({"alpha": Attr("float", 0.01)},
-                  lambda x, a: np.where(x >= 0, x, a["alpha"] * x).astype(x.dtype)),
-    "Elu": ({"alpha": _F}, lambda x, a: np.where(x > 0, x, a["alpha"] * np.expm1(np.minimum(x, 0))).astype(x.dtype)),
-    "Selu": ({"alpha": Attr("float", 1.67326319217681884765625),
-              "gamma": Attr("float", 1.05070102214813232421875)},
-             lambda x, a: (a["gamma"] * np.where(x > 0, x, a["alpha"] * np.expm1(np.minimum(x, 0)))).astype(x.dtype)),
-    "Sigmoid": ({}, lambda x, a: _sigmoid(x)),
-    "HardSigmoid": ({"alpha": Attr("float", 0.2), "beta": Attr("float", 0.5)},
-                    lambda x, a: _hard_sigmoid(x, a["alpha"], a["beta"])),
-    "HardSwish": ({}, lambda x, a: (x * _hard_sigmoid(x, 1 / 6, 0.5)).astype(x.dtype)),
-    "Silu": ({}, lambda x, a: (x * _sigmoid(x)).astype(x.dtype)),
-    "Tanh": ({}, lambda x, a: np.tanh(x)),
-    "Softplus": ({}, lambda x, a: np.logaddexp(0, x).astype(x.dtype)),
-    "Softsign": ({}, lambda x, a: (x / (1 + np.abs(x))).astype(x.dtype)),
-    "Mish": ({}, lambda x, a: (x * np.tanh(np.logaddexp(0, x))).astype(x.dtype)),
-    "Gelu": ({"approximate": Attr("str", "none", choices=("none", "tanh"))}, _gelu),
-    "Clip": ({"min": Attr("float", None), "max": Attr("float", None)}, _clip),
-}
+@dataclass(frozen=True)
+class Activation:
+    """One elementwise activation ``Y = f(X)`` (float ``X``, ``Y`` of its type).
+
+    ``reference(x, attrs)`` is the numpy semantics in ``x``'s dtype; ``c(attrs, dtype)``
+    the C expression over ``a0`` computing the same; ``tvm(req, xs, b)`` the Relax lowering
+    rule (``None``: the TVM targets report the op unsupported)."""
+
+    name: str
+    reference: Callable[[np.ndarray, Attrs], np.ndarray]
+    c: Callable[[Attrs, str], str]
+    tvm: Callable | None = None
+    attrs: Mapping[str, Attr] = field(default_factory=dict)
+    onnx: OnnxMap = field(default_factory=OnnxMap)
+    fusable: bool = False
+
+
+#: the registered activations, by name (FusedConv and the fusion pass read ``fusable``)
+ACTIVATIONS: dict[str, Activation] = {}
+
+#: the attributes a conv epilogue can carry (FusedConv's ``act_<name>``): a fusable
+#: activation has no other
+EPILOGUE_ATTRS = ("alpha", "beta", "min", "max")
+
+
+def _c_kernel(act: Activation):
+    def hook(req):
+        t = req.out_types[0].dtype
+        return elementwise(req, act.c(req.attrs, t), act.name.lower(),
+                           comment=f"{act.name} {dict(req.attrs)}" if req.attrs else act.name)
+    return hook
+
+
+def register_activation(act: Activation) -> OpDef:
+    """Register ``act`` as an op of its own (and in ``ACTIVATIONS``)."""
+    extra = sorted(set(act.attrs) - set(EPILOGUE_ATTRS))
+    if act.fusable and extra:
+        raise CnncError(f"activation {act.name} cannot be fusable: a conv epilogue carries only the attributes "
+                        f"{', '.join(EPILOGUE_ATTRS)}, not {', '.join(extra)}")
+    op = register(OpDef(name=act.name, inputs=("X",), attrs=act.attrs, infer=_unary_infer, onnx=act.onnx,
+                        kernels={"c": _c_kernel(act)}, tvm=act.tvm,
+                        reference=lambda inputs, a: act.reference(inputs[0], a),
+                        in_place=(0,), doc=f"elementwise {act.name}"))
+    ACTIVATIONS[act.name] = act
+    return op
+
+
+def unregister_activation(name: str) -> None:
+    """Remove an activation registered by :func:`register_activation`."""
+    del ACTIVATIONS[name]
+    unregister(name)
+
 
 def _silu_export(node, operands, b):
     """ONNX spells SiLU only from opset 24 (Swish); before, a function x * Sigmoid(x)."""
@@ -72,9 +111,6 @@ def _silu_export(node, operands, b):
     return b.function("Silu", operands, body)
 
 
-ONNX = {"Clip": OnnxMap(const_inputs={1: ("min", "like:0"), 2: ("max", "like:0")}),
-        "Silu": OnnxMap(domain="cnnc", exporter=_silu_export)}
-
 def _hard_sigmoid_c(x, alpha, beta, t):
     return f"{cfn('fmin', t)}({cfn('fmax', t)}({num(alpha, t)} * {x} + {num(beta, t)}, {num(0, t)}), {num(1, t)})"
 
@@ -82,29 +118,6 @@ def _hard_sigmoid_c(x, alpha, beta, t):
 def _clip_c(a, t):
     lo = "a0" if a["min"] is None else f"{cfn('fmax', t)}(a0, {num(a['min'], t)})"
     return lo if a["max"] is None else f"{cfn('fmin', t)}({lo}, {num(a['max'], t)})"
-
-
-#: C expressions of the activations over ``a0`` for a float dtype ``t``: the same
-#: definitions as the numpy references above
-C_EXPR = {
-    "Relu": lambda a, t: f"a0 > 0 ? a0 : {num(0, t)}",
-    "LeakyRelu": lambda a, t: f"a0 >= 0 ? a0 : {num(a['alpha'], t)} * a0",
-    "Elu": lambda a, t: f"a0 > 0 ? a0 : {num(a['alpha'], t)} * {cfn('expm1', t)}(a0)",
-    "Selu": lambda a, t: f"{num(a['gamma'], t)} * (a0 > 0 ? a0 : {num(a['alpha'], t)} * {cfn('expm1', t)}(a0))",
-    "Sigmoid": lambda a, t: f"{'cnnc_sigmoidf' if t == 'float32' else 'cnnc_sigmoid'}(a0)",
-    "HardSigmoid": lambda a, t: _hard_sigmoid_c("a0", a["alpha"], a["beta"], t),
-    "HardSwish": lambda a, t: f"a0 * {_hard_sigmoid_c('a0', 1 / 6, 0.5, t)}",
-    "Silu": lambda a, t: f"a0 * {'cnnc_sigmoidf' if t == 'float32' else 'cnnc_sigmoid'}(a0)",
-    "Tanh": lambda a, t: f"{cfn('tanh', t)}(a0)",
-    "Softplus": lambda a, t: f"(a0 > 0 ? a0 + {cfn('log1p', t)}({cfn('exp', t)}(-a0)) : {cfn('log1p', t)}({cfn('exp', t)}(a0)))",
-    "Softsign": lambda a, t: f"a0 / ({num(1, t)} + {cfn('fabs', t)}(a0))",
-    "Mish": lambda a, t: (f"a0 * {cfn('tanh', t)}(a0 > 0 ? a0 + {cfn('log1p', t)}({cfn('exp', t)}(-a0)) "
-                          f": {cfn('log1p', t)}({cfn('exp', t)}(a0)))"),
-    "Gelu": lambda a, t: (f"{num(0.5, t)} * a0 * ({num(1, t)} + {cfn('tanh', t)}({num(np.sqrt(2 / np.pi), t)} * "
-                          f"(a0 + {num(0.044715, t)} * a0 * a0 * a0)))" if a["approximate"] == "tanh" else
-                          f"{num(0.5, t)} * a0 * ({num(1, t)} + {cfn('erf', t)}(a0 * {num(1 / np.sqrt(2), t)}))"),
-    "Clip": _clip_c,
-}
 
 
 # ---------------------------------------------------------------- TVM (Relax) rules
@@ -191,40 +204,69 @@ def _gelu_tvm(req, xs, b):
     return b.R.astype(b.R.multiply(half_x, b.R.add(b.const(1, "float64"), e)), t)
 
 
-#: Relax lowering rules of the activations (cnnc.backends.tvm): Relax ops where they
-#: compute the reference's values, scalar TIR (``tvm_map``) where they lack the accuracy
-TVM_EXPR = {
-    "Relu": lambda req, xs, b: tvm_clip(b, xs[0], 0),
-    "LeakyRelu": lambda req, xs, b: b.R.nn.leakyrelu(xs[0], req.attrs["alpha"]),
-    "Elu": tvm_map(lambda T, v, a: _tir_elu(T, v, a["alpha"]), "elu"),
-    "Selu": tvm_map(lambda T, v, a: T.const(a["gamma"], v.ty.dtype) * _tir_elu(T, v, a["alpha"]), "selu"),
-    "Sigmoid": tvm_map(lambda T, v, a: _tir_sigmoid(T, v), "sigmoid"),
-    "HardSigmoid": lambda req, xs, b: _hard_sigmoid_tvm(b, xs[0], req.attrs["alpha"], req.attrs["beta"]),
-    "HardSwish": lambda req, xs, b: b.R.multiply(xs[0], _hard_sigmoid_tvm(b, xs[0], 1 / 6, 0.5)),
-    "Silu": tvm_map(lambda T, v, a: v * _tir_sigmoid(T, v), "silu"),
-    "Tanh": tvm_map(lambda T, v, a: _tir_tanh(T, v), "tanh"),
-    "Softplus": tvm_map(lambda T, v, a: _tir_softplus(T, v), "softplus"),
-    "Softsign": lambda req, xs, b: b.R.divide(xs[0], b.R.add(b.const(1, b.dtype(xs[0])), b.R.abs(xs[0]))),
-    "Mish": tvm_map(lambda T, v, a: v * _tir_tanh(T, _tir_softplus(T, v)), "mish"),
-    "Gelu": _gelu_tvm,
-    "Clip": lambda req, xs, b: tvm_clip(b, xs[0], req.attrs["min"], req.attrs["max"]),
-}
+def _sigmoid_c(t):
+    return "cnnc_sigmoidf" if t == "float32" else "cnnc_sigmoid"
 
 
-def _c_kernel(name):
-    def hook(req):
-        t = req.out_types[0].dtype
-        return elementwise(req, C_EXPR[name](req.attrs, t), name.lower(),
-                           comment=f"{name} {dict(req.attrs)}" if req.attrs else name)
-    return hook
+def _softplus_c(t):
+    return f"(a0 > 0 ? a0 + {cfn('log1p', t)}({cfn('exp', t)}(-a0)) : {cfn('log1p', t)}({cfn('exp', t)}(a0)))"
 
 
-for _name, (_attrs, _fn) in UNARY.items():
-    register(OpDef(name=_name, inputs=("X",), attrs=_attrs, infer=_unary_infer,
-                   onnx=ONNX.get(_name, OnnxMap()), kernels={"c": _c_kernel(_name)},
-                   tvm=TVM_EXPR.get(_name),
-                   reference=lambda inputs, a, fn=_fn: fn(inputs[0], a),
-                   doc=f"elementwise {_name}"))
+def _gelu_c(a, t):
+    if a["approximate"] == "tanh":
+        return (f"{num(0.5, t)} * a0 * ({num(1, t)} + {cfn('tanh', t)}({num(np.sqrt(2 / np.pi), t)} * "
+                f"(a0 + {num(0.044715, t)} * a0 * a0 * a0)))")
+    return f"{num(0.5, t)} * a0 * ({num(1, t)} + {cfn('erf', t)}(a0 * {num(1 / np.sqrt(2), t)}))"
+
+
+_F = Attr("float", 1.0)
+_SELU = {"alpha": Attr("float", 1.67326319217681884765625), "gamma": Attr("float", 1.05070102214813232421875)}
+
+for _act in (
+    Activation("Relu", lambda x, a: np.maximum(x, 0).astype(x.dtype),
+               c=lambda a, t: f"a0 > 0 ? a0 : {num(0, t)}",
+               tvm=lambda req, xs, b: tvm_clip(b, xs[0], 0), fusable=True),
+    Activation("LeakyRelu", lambda x, a: np.where(x >= 0, x, a["alpha"] * x).astype(x.dtype),
+               c=lambda a, t: f"a0 >= 0 ? a0 : {num(a['alpha'], t)} * a0",
+               tvm=lambda req, xs, b: b.R.nn.leakyrelu(xs[0], req.attrs["alpha"]),
+               attrs={"alpha": Attr("float", 0.01)}, fusable=True),
+    Activation("Elu", lambda x, a: np.where(x > 0, x, a["alpha"] * np.expm1(np.minimum(x, 0))).astype(x.dtype),
+               c=lambda a, t: f"a0 > 0 ? a0 : {num(a['alpha'], t)} * {cfn('expm1', t)}(a0)",
+               tvm=tvm_map(lambda T, v, a: _tir_elu(T, v, a["alpha"]), "elu"), attrs={"alpha": _F}),
+    Activation("Selu", lambda x, a: (a["gamma"] * np.where(x > 0, x, a["alpha"] * np.expm1(np.minimum(x, 0))))
+               .astype(x.dtype),
+               c=lambda a, t: f"{num(a['gamma'], t)} * (a0 > 0 ? a0 : {num(a['alpha'], t)} * {cfn('expm1', t)}(a0))",
+               tvm=tvm_map(lambda T, v, a: T.const(a["gamma"], v.ty.dtype) * _tir_elu(T, v, a["alpha"]), "selu"),
+               attrs=_SELU),
+    Activation("Sigmoid", lambda x, a: _sigmoid(x), c=lambda a, t: f"{_sigmoid_c(t)}(a0)",
+               tvm=tvm_map(lambda T, v, a: _tir_sigmoid(T, v), "sigmoid"), fusable=True),
+    Activation("HardSigmoid", lambda x, a: _hard_sigmoid(x, a["alpha"], a["beta"]),
+               c=lambda a, t: _hard_sigmoid_c("a0", a["alpha"], a["beta"], t),
+               tvm=lambda req, xs, b: _hard_sigmoid_tvm(b, xs[0], req.attrs["alpha"], req.attrs["beta"]),
+               attrs={"alpha": Attr("float", 0.2), "beta": Attr("float", 0.5)}, fusable=True),
+    Activation("HardSwish", lambda x, a: (x * _hard_sigmoid(x, 1 / 6, 0.5)).astype(x.dtype),
+               c=lambda a, t: f"a0 * {_hard_sigmoid_c('a0', 1 / 6, 0.5, t)}",
+               tvm=lambda req, xs, b: b.R.multiply(xs[0], _hard_sigmoid_tvm(b, xs[0], 1 / 6, 0.5)), fusable=True),
+    Activation("Silu", lambda x, a: (x * _sigmoid(x)).astype(x.dtype), c=lambda a, t: f"a0 * {_sigmoid_c(t)}(a0)",
+               tvm=tvm_map(lambda T, v, a: v * _tir_sigmoid(T, v), "silu"),
+               onnx=OnnxMap(domain="cnnc", exporter=_silu_export), fusable=True),
+    Activation("Tanh", lambda x, a: np.tanh(x), c=lambda a, t: f"{cfn('tanh', t)}(a0)",
+               tvm=tvm_map(lambda T, v, a: _tir_tanh(T, v), "tanh"), fusable=True),
+    Activation("Softplus", lambda x, a: np.logaddexp(0, x).astype(x.dtype), c=lambda a, t: _softplus_c(t),
+               tvm=tvm_map(lambda T, v, a: _tir_softplus(T, v), "softplus")),
+    Activation("Softsign", lambda x, a: (x / (1 + np.abs(x))).astype(x.dtype),
+               c=lambda a, t: f"a0 / ({num(1, t)} + {cfn('fabs', t)}(a0))",
+               tvm=lambda req, xs, b: b.R.divide(xs[0], b.R.add(b.const(1, b.dtype(xs[0])), b.R.abs(xs[0])))),
+    Activation("Mish", lambda x, a: (x * np.tanh(np.logaddexp(0, x))).astype(x.dtype),
+               c=lambda a, t: f"a0 * {cfn('tanh', t)}{_softplus_c(t)}",
+               tvm=tvm_map(lambda T, v, a: v * _tir_tanh(T, _tir_softplus(T, v)), "mish")),
+    Activation("Gelu", _gelu, c=_gelu_c, tvm=_gelu_tvm,
+               attrs={"approximate": Attr("str", "none", choices=("none", "tanh"))}),
+    Activation("Clip", _clip, c=_clip_c, tvm=lambda req, xs, b: tvm_clip(b, xs[0], req.attrs["min"], req.attrs["max"]),
+               attrs={"min": Attr("float", None), "max": Attr("float", None)},
+               onnx=OnnxMap(const_inputs={1: ("min", "like:0"), 2: ("max", "like:0")}), fusable=True),
+):
+    register_activation(_act)
 
 
 def _prelu_infer(types, a):
@@ -242,4 +284,5 @@ register(OpDef(
     kernels={"c": lambda req: elementwise(req, "a0 >= 0 ? a0 : a0 * a1", "prelu")},
     tvm=lambda req, xs, b: b.R.where(b.R.greater_equal(xs[0], b.const(0, b.dtype(xs[0]))), xs[0],
                                      b.R.multiply(xs[0], xs[1])),
+    in_place=(0,),
     doc="leaky ReLU with learned slopes, broadcast against X"))

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, register
+from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, if_one_operand, register
 from ._c import SHORT, ctype
 from ._common import norm_axis, same_dtype
 
@@ -64,6 +64,7 @@ register(OpDef(
     reference=lambda inputs, a: np.concatenate(inputs, axis=a["axis"]),
     kernels={"c": lambda req: _chunks_c(req, req.out_types[0], req.in_types, split=False)},
     tvm=lambda req, xs, b: b.R.concat(list(xs), axis=req.attrs["axis"]),
+    no_op=if_one_operand,
     doc="join tensors along one axis",
 ))
 

@@ -16,8 +16,8 @@ in-bounds taps from a table.  There is no padded copy of the input and no scratc
 outer-axis tap landing in the padding skips the row.  ``_convt_c``
 (``c/kernels/conv_transpose.c.j2``) is the gather form of ConvTranspose: each output row
 sums the input positions that reach it into a row of accumulators (scratch), so no two
-iterations write one element.  float32 sums accumulate in float, in double beyond
-``LONG_REDUCTION`` terms.
+iterations write one element.  Sums accumulate as ``_precision`` says (float32 in float,
+in double beyond ``LONG_REDUCTION`` terms).
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ import numpy as np
 from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._c import SHORT, contiguous_strides, ctype
-from ._common import require_float, same_dtype, wide
+from ._common import require_float, same_dtype
+from ._precision import acc_bytes, acc_ctype, wide
 
 
 def _check_group(attrs, c_in, w_shape, m, *, transposed=False):
@@ -105,18 +106,8 @@ def _conv_ref(inputs, a):
 
 
 # ---------------------------------------------------------------- C kernels
-#: float32 sums of more terms than this accumulate in double: a running float sum of 4096
-#: products was measured to drift from numpy's blocked float32 GEMM beyond rtol 1e-4 /
-#: atol 1e-5 (1024 stayed 20x inside)
-LONG_REDUCTION = 2048
 #: output columns a conv kernel sums at once in registers (vector code at -O2)
 CONV_BLOCK = 8
-_ACC_BYTES = {"float": 4, "double": 8}
-
-
-def acc_ctype(dtype: str, terms: int) -> str:
-    """The C type a kernel sums ``terms`` products of ``dtype`` in."""
-    return "double" if dtype == "float64" or terms > LONG_REDUCTION else ctype(dtype)
 
 
 def _dims(v) -> str:
@@ -227,7 +218,7 @@ def _convt_c(req):
                f" -> {y}")
     return Kernel("c/kernels/conv_transpose.c.j2", name, params,
                   tables={"lo": np.array(lo, np.int64), "hi": np.array(hi, np.int64)},
-                  scratch_bytes=oshape[-1] * _ACC_BYTES[acc], comment=comment)
+                  scratch_bytes=oshape[-1] * acc_bytes(acc), comment=comment)
 
 
 register(OpDef(
@@ -241,6 +232,8 @@ register(OpDef(
     flops=conv_flops,
     kernels={"c": _conv_c},
     tvm=conv_tvm,
+    zero_padded=lambda a: True,
+    conv=True,
     doc="N-D cross-correlation with stride, dilation, groups and padding modes",
 ))
 

@@ -26,8 +26,8 @@ import numpy as np
 
 from ..ir import Attr, Kernel, OpDef, ShapeError, register
 from ._c import SHORT, broadcast_strides, ctype, num
-from ._common import broadcast_shapes, require_float, same_dtype, wide
-from .conv import acc_ctype
+from ._common import broadcast_shapes, require_float, same_dtype
+from ._precision import acc_bytes, acc_ctype, wide
 
 # ---------------------------------------------------------------- the C kernel of both
 #: partial sums of a dot product of contiguous rows (i-j-k order), vector code at -O2
@@ -58,7 +58,7 @@ def _gemm_kernel(req, tag: str, *, m: int, k: int, n: int, a_strides, b_strides,
               "c": c_strides is not None, "beta": "" if beta == 1 else num(beta, dtype),
               "csi": (c_strides or (0, 0))[0], "csj": (c_strides or (0, 0))[1]}
     return Kernel("c/kernels/gemm.c.j2", f"cnnc_{tag}_{SHORT[dtype]}_{count}x{m}x{k}x{n}", params, tables,
-                  scratch_bytes=n * (8 if acc == "double" else 4) if order == "ikj" else 0,
+                  scratch_bytes=n * acc_bytes(acc) if order == "ikj" else 0,
                   comment=f"{req.node.op} {', '.join(map(str, req.in_types))} -> {req.out_types[0]}"
                   + (f" {dict(req.attrs)}" if req.attrs else ""))
 

@@ -46,7 +46,7 @@ import functools
 
 import numpy as np
 
-from ..ir import OpDef, ShapeError, TensorType, register
+from ..ir import ANY_OPERAND, OpDef, ShapeError, TensorType, if_one_operand, register
 from ..ir.types import DTYPES
 from ._c import ctype, elementwise, num
 from ._common import FLOATS, broadcast_shapes, same_dtype
@@ -91,7 +91,7 @@ def _pow(x, y):
     return np.power(base, y).astype(x.dtype)
 
 
-def _broadcast_op(name, inputs, fn, rule, doc, kernel, tvm):
+def _broadcast_op(name, inputs, fn, rule, doc, kernel, tvm, **traits):
     variadic = inputs[-1].endswith("*")
 
     def infer(types, a):
@@ -100,7 +100,7 @@ def _broadcast_op(name, inputs, fn, rule, doc, kernel, tvm):
 
     # fn keeps the operands' dtype (or gives bool); asarray turns numpy scalars into 0-d arrays
     register(OpDef(name=name, inputs=inputs, infer=infer, kernels={"c": kernel}, tvm=tvm,
-                   reference=lambda arrays, a: np.asarray(fn(*arrays)), doc=doc))
+                   reference=lambda arrays, a: np.asarray(fn(*arrays)), doc=doc, **traits))
 
 
 # ---------------------------------------------------------------- C expressions
@@ -233,9 +233,14 @@ BINARY = {
     "And": (np.logical_and, _shared(("bool",), "bool"), lambda t, _: "a0 && a1", relax_rule("logical_and")),
 }
 
+#: the binary ops whose result may overwrite either operand (Y[i] = f(A[i'], B[i'']), of
+#: the operands' dtype); the comparisons give bool
+_IN_PLACE_BINARY = ("Add", "Sub", "Mul", "Div", "Pow")
+
 for _name, (_fn, _rule, _c_expr, _tvm) in BINARY.items():
     _broadcast_op(_name, ("X", "Y") if _name == "Pow" else ("A", "B"), _fn, _rule,
-                  f"broadcasting elementwise {_name}", _binary_c(_name, _c_expr), _tvm)
+                  f"broadcasting elementwise {_name}", _binary_c(_name, _c_expr), _tvm,
+                  in_place=(0, 1) if _name in _IN_PLACE_BINARY else ())
 
 
 def _mean(*arrays):
@@ -276,7 +281,8 @@ VARIADIC = {
 
 for _name, (_fn, _allowed, _kernel, _tvm) in VARIADIC.items():
     _broadcast_op(_name, ("data_0*",), _fn, _shared(_allowed),
-                  f"elementwise {_name} of one or more broadcast operands", _kernel, _tvm)
+                  f"elementwise {_name} of one or more broadcast operands", _kernel, _tvm,
+                  in_place=ANY_OPERAND, no_op=if_one_operand)
 
 
 def _not_infer(types, a):
@@ -286,7 +292,7 @@ def _not_infer(types, a):
 
 register(OpDef(name="Not", inputs=("X",), infer=_not_infer,
                kernels={"c": lambda req: elementwise(req, "!a0", "not", comment="Not")},
-               tvm=relax_rule("logical_not"),
+               tvm=relax_rule("logical_not"), in_place=(0,),
                reference=lambda arrays, a: np.asarray(np.logical_not(arrays[0])),
                doc="elementwise logical not of a bool tensor"))
 

@@ -11,9 +11,10 @@ BatchNorm into it, or makes it zeros); ``Z`` is an optional residual of Y's shap
 the activation op's semantics: the reference runs that op's own reference.  Every backend
 implements FusedConv; ONNX export writes it as a model-local function of standard ops.
 The C kernel is Conv's (``conv.direct_conv``) with the epilogue applied to each finished
-accumulator before the store, the activation spelled by ``activation.C_EXPR``.  The TVM
-rule is Conv's followed by the residual add and the activation's own Relax rule
-(``activation.TVM_EXPR``), which TVM's operator fusion folds into the conv's epilogue.
+accumulator before the store, the activation spelled by its record's C expression
+(``activation.Activation.c``).  The TVM rule is Conv's followed by the residual add and the
+activation's own Relax rule (``Activation.tvm``), which TVM's operator fusion folds into
+the conv's epilogue.
 """
 from __future__ import annotations
 
@@ -21,13 +22,28 @@ import numpy as np
 
 from ..ir import Attr, KernelRequest, Node, OnnxMap, OpDef, ShapeError, UnsupportedError, get_op, register
 from . import _spatial as sp
-from .activation import C_EXPR, TVM_EXPR
+from .activation import ACTIVATIONS, EPILOGUE_ATTRS
 from .conv import conv_flops, conv_nd, conv_tvm, direct_conv
 
-#: activations a conv epilogue may apply (the fusion pass fuses exactly these)
-FUSABLE_ACTIVATIONS = ("", "Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
-                       "Silu", "Tanh")
-ACT_PARAMS = ("alpha", "beta", "min", "max")
+ACT_PARAMS = EPILOGUE_ATTRS
+
+
+def fusable_activation(name: str) -> bool:
+    """Whether a conv epilogue may apply the op ``name`` (its ``Activation.fusable``; the
+    fusion pass fuses exactly these)."""
+    act = ACTIVATIONS.get(name)
+    return act is not None and act.fusable
+
+
+def fusable_activations() -> tuple[str, ...]:
+    """The names of the registered fusable activations, in registration order."""
+    return tuple(n for n in ACTIVATIONS if fusable_activation(n))
+
+
+def _check_activation(name: str) -> str | None:
+    if name == "" or fusable_activation(name):
+        return None
+    return f"must be '' (none) or a fusable activation: {', '.join(fusable_activations())}"
 
 
 def activation_attrs(a) -> dict:
@@ -102,7 +118,7 @@ def _c_kernel(req):
     act = ""
     if a["activation"]:
         op = get_op(a["activation"])
-        act = C_EXPR[a["activation"]](op.make_attrs(activation_attrs(a), []), req.out_types[0].dtype)
+        act = ACTIVATIONS[a["activation"]].c(op.make_attrs(activation_attrs(a), []), req.out_types[0].dtype)
     return direct_conv(req, "fconv", bias="channel", residual=a["residual"] if len(req.in_types) > 3 else "",
                        act=act, act_name=a["activation"])
 
@@ -123,10 +139,10 @@ def _tvm(req, xs, b):
     if z is not None and a["residual"] == "pre":
         y = b.R.add(y, z)
     if a["activation"]:
-        rule = TVM_EXPR.get(a["activation"])
+        rule = ACTIVATIONS[a["activation"]].tvm
         if rule is None:
             raise UnsupportedError(f"the fused activation {a['activation']} has no TVM lowering rule "
-                                   "(activation.TVM_EXPR)")
+                                   "(its Activation.tvm)")
         y = rule(activation_request(req), [b.emit(y)], b)
     if z is not None and a["residual"] == "post":
         y = b.R.add(b.emit(y), z)
@@ -143,7 +159,7 @@ register(OpDef(
     inputs=("X", "W", "B", "Z?"),
     attrs={**sp.window_attrs(),
            "group": Attr("int", 1, check=lambda g: None if g >= 1 else "must be >= 1"),
-           "activation": Attr("str", "", choices=FUSABLE_ACTIVATIONS),
+           "activation": Attr("str", "", check=_check_activation),
            **{f"act_{k}": Attr("float", None) for k in ACT_PARAMS},
            "residual": Attr("str", "pre", choices=("pre", "post"))},
     canonicalize=_canon,
@@ -153,5 +169,8 @@ register(OpDef(
     flops=_flops,
     kernels={"c": _c_kernel},
     tvm=_tvm,
+    in_place=(3,),  # the residual Z, read only by the epilogue of Y[i]
+    zero_padded=lambda a: True,
+    conv=True,
     doc="convolution with bias, residual add and activation fused into its epilogue",
 ))

@@ -9,12 +9,12 @@ produced, never the optional ``mask`` (an importer has to refuse a model that re
 
 Their C kernel, :func:`copy_kernel`, is shared with the reshaping ops (Flatten, Reshape,
 Squeeze, Unsqueeze): a ``memcpy`` skipped when the memory plan made the result a view of
-the operand (``cnnc.passes.memory.VIEWS``: the same pointer).  Their TVM rule returns the
+the operand (their ``OpDef.view`` trait: the same pointer).  Their TVM rule returns the
 operand's Relax value itself.
 """
 from __future__ import annotations
 
-from ..ir import Attr, Kernel, OnnxMap, OpDef, UnsupportedError, register
+from ..ir import Attr, Kernel, OnnxMap, OpDef, UnsupportedError, always, register
 from ._c import SHORT, ctype
 from ._common import require_float
 
@@ -43,6 +43,8 @@ register(OpDef(
     outputs=("output",),
     kernels={"c": copy_kernel},
     tvm=_passthrough_tvm,
+    view=True,
+    no_op=always,
     doc="returns its operand unchanged",
 ))
 
@@ -72,5 +74,7 @@ register(OpDef(
     onnx=OnnxMap(const_inputs={1: ("ratio", "like:0")}, importers={12: _dropout_import}),
     kernels={"c": copy_kernel},
     tvm=_passthrough_tvm,
+    view=True,
+    no_op=always,
     doc="dropout at inference: the identity",
 ))

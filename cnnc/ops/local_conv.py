@@ -23,7 +23,8 @@ import numpy as np
 
 from ..ir import OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
-from ._common import require_float, same_dtype, wide
+from ._common import require_float, same_dtype
+from ._precision import wide
 from .conv import channel_bias, direct_conv
 
 _LETTERS = "pqrstu"  # spatial subscripts; n, m, c are taken
@@ -164,4 +165,4 @@ for _name, _kind, _ref, _doc in (
     register(OpDef(name=_name, inputs=("X", "W", "B?"), attrs=sp.window_attrs(),
                    canonicalize=_canon, infer=_infer(_kind), reference=_ref,
                    onnx=OnnxMap(domain="cnnc", exporter=_export(_kind)),
-                   kernels={"c": _c_kernel(_kind)}, tvm=_tvm(_kind), doc=_doc))
+                   kernels={"c": _c_kernel(_kind)}, tvm=_tvm(_kind), zero_padded=lambda a: True, doc=_doc))

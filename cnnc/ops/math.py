@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, OnnxMap, OpDef, ShapeError, TensorType, UnsupportedError, register
-from ..ir.types import DTYPES
+from ..ir import Attr, OnnxMap, OpDef, ShapeError, TensorType, UnsupportedError, if_same_type, register
+from ..ir.types import DTYPE_INFO, DTYPES
 from ._c import cfn, elementwise, num
 from ._common import FLOATS, erf
 from .elementwise import NUMERIC, c_neg, c_wrapping, relax_rule
@@ -93,14 +93,13 @@ def _unary_c(name):
 for _name, (_fn, _allowed) in UNARY.items():
     register(OpDef(name=_name, inputs=("X",), infer=_unary_infer(_name, _allowed),
                    kernels={"c": _unary_c(_name)},
-                   tvm=TVM_UNARY[_name],
+                   tvm=TVM_UNARY[_name], in_place=(0,),
                    reference=lambda arrays, a, fn=_fn: np.asarray(fn(arrays[0])),
                    doc=f"elementwise {_name}"))
 
 
-#: ONNX TensorProto element-type codes of the dtypes cnnc carries
-ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool",
-               10: "float16", 11: "float64"}
+#: ONNX TensorProto element-type codes of the dtypes cnnc carries (``ir.types.DTYPE_INFO``)
+ONNX_DTYPES = {d.onnx: name for name, d in DTYPE_INFO.items()}
 
 
 def _cast_import(node, b):
@@ -148,5 +147,6 @@ register(OpDef(
     onnx=OnnxMap(importers={1: _cast_import}, exporter=_cast_export),
     kernels={"c": _cast_c},
     tvm=_cast_tvm,
+    no_op=if_same_type,
     doc="elementwise conversion to the dtype named by `to`",
 ))

@@ -194,6 +194,7 @@ register(OpDef(
     onnx=OnnxMap(importers={7: _bn_import_v7, 9: None}),
     kernels={"c": _bn_c},
     tvm=_bn_tvm,
+    in_place=(0,),  # Y[i] = f(X[i], per-channel parameters)
     doc="inference batch norm with given running mean and variance",
 ))
 

@@ -139,5 +139,6 @@ register(OpDef(
     kernels={"c": _pad_c},
     tvm=_pad_tvm,
     onnx=OnnxMap(const_inputs={1: ("pads", "int64"), 2: ("value", "like:0"), 3: ("axes", "int64")}),
+    no_op=lambda in_types, a, out_types: not any(a["pads"]),
     doc="pad (or, with negative pads, crop) a tensor",
 ))

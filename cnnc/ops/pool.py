@@ -3,8 +3,9 @@ WeightedAvgPool (cnnc's own).
 
 All five share one structure: the window view of ``_spatial.windows`` (N, C, *out,
 *kernel), padded with a value that the reduction ignores, then one reduction over the
-kernel axes.  ``POOLS`` is the table ``name: (extra attributes, pad value, reduction)``;
-one loop registers them.  Every pool takes ``kernel_shape`` (required), ``strides``,
+kernel axes.  Each pool is one :class:`PoolKind` record (extra attributes, pad value,
+reference reduction, ONNX export, C kernel tag and tables, TVM lowering) in ``POOLS``; one
+loop registers them.  Every pool takes ``kernel_shape`` (required), ``strides``,
 ``pads``, ``auto_pad``, ``dilations`` and ``ceil_mode`` with ONNX's meaning (plus cnnc's
 ``auto_pad="FULL"``).
 
@@ -38,12 +39,14 @@ max would be ``-inf`` and its average ``0/0``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..ir import REQUIRED, Attr, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
-from ._c import SHORT, cfn, contiguous_strides, ctype, num
+from ._c import SHORT, cfn, contiguous_strides, ctype, neg_infinity, num
 from ._common import require_float
 
 _BIT = Attr("int", 0, choices=(0, 1))
@@ -141,15 +144,6 @@ def _weighted_average(win, xs, a, axes):
     return (win * w).sum(axes) / w.sum(axes)
 
 
-POOLS = {
-    "MaxPool": ({"storage_order": _BIT}, -np.inf, lambda win, xs, a, axes: win.max(axes)),
-    "AveragePool": ({"count_include_pad": _BIT}, 0.0, _average),
-    "LpPool": ({"p": LP_P}, 0.0, _lp),
-    "LSEPool": ({}, -np.inf, _log_sum_exp),
-    "WeightedAvgPool": ({"sigma": _SIGMA}, 0.0, _weighted_average),
-}
-
-
 # ------------------------------------------------------------------ ONNX export
 def _export_function(kind):
     """LSEPool / WeightedAvgPool, which ONNX lacks, as a model-local function: the windows
@@ -193,12 +187,7 @@ def _export_onnx_pool(node, operands, b):
     ratio = (_valid(t.shape[2:], a).sum(kernel_axes)
              / _on_padded_input(t.shape[2:], a).sum(kernel_axes)).astype(t.dtype)
     (avg,) = b.generic(attrs={**flat, "count_include_pad": 0}, outputs=[b.fresh("avg")])
-    return b.emit("Mul", [avg, b.const(ratio[None, None], "count_ratio")], outputs=b._outputs)
-
-
-EXPORT = {"MaxPool": _export_onnx_pool, "AveragePool": _export_onnx_pool,
-          "LpPool": _export_onnx_pool, "LSEPool": _export_function("lse"),
-          "WeightedAvgPool": _export_function("weighted")}
+    return b.emit("Mul", [avg, b.const(ratio[None, None], "count_ratio")], outputs=b.outputs)
 
 
 # ------------------------------------------------------------------ C kernel
@@ -210,13 +199,19 @@ EXPORT = {"MaxPool": _export_onnx_pool, "AveragePool": _export_onnx_pool,
 # (``cnt``) or the renormalized weights (``w``, per position and tap).  The C loops visit
 # only the taps on the input: no bounds checks, no padded buffer.
 
-#: -inf in the C type (C's INFINITY is a float)
-NEG_INF = {"float32": "(-INFINITY)", "float64": "(-HUGE_VAL)"}
-C_TAGS = {"MaxPool": "maxpool", "AveragePool": "avgpool", "LpPool": "lppool",
-          "LSEPool": "lsepool", "WeightedAvgPool": "wavgpool"}
+def _count_table(n, one, valid):
+    """AveragePool's divisor per output position of one axis."""
+    count = _on_padded_input((n,), one) if one["count_include_pad"] else valid
+    return {"cnt": count.sum(axis=1).astype(np.float64)}
 
 
-def _axis_tables(op, n, k, s, d, pb, pe, a):
+def _weight_table(n, one, valid):
+    """WeightedAvgPool's renormalized Gaussian weights per output position and tap."""
+    w = _gaussian(one) * valid
+    return {"w": (w / w.sum(axis=1, keepdims=True)).reshape(-1)}
+
+
+def _axis_tables(kind, n, k, s, d, pb, pe, a):
     """Tables of one spatial axis of input extent ``n`` (pads resolved to ``pb``, ``pe``)."""
     one = a.replace(kernel_shape=(k,), strides=(s,), dilations=(d,), pads=(pb, pe),
                     auto_pad="NOTSET")
@@ -226,12 +221,8 @@ def _axis_tables(op, n, k, s, d, pb, pe, a):
     hi = k - valid[:, ::-1].argmax(axis=1)
     assert (valid.sum(axis=1) == hi - lo).all(), "taps on the input are contiguous"
     tables = {"win": np.stack([np.arange(out) * s - pb, lo, hi], axis=1).astype(np.int64)}
-    if op == "AveragePool":
-        count = _on_padded_input((n,), one) if a["count_include_pad"] else valid
-        tables["cnt"] = count.sum(axis=1).astype(np.float64)
-    if op == "WeightedAvgPool":
-        w = _gaussian(one) * valid
-        tables["w"] = (w / w.sum(axis=1, keepdims=True)).reshape(-1)
+    if kind.c_tables is not None:
+        tables.update(kind.c_tables(n, one, valid))
     return tables
 
 
@@ -239,7 +230,9 @@ def _x(v):
     return "x".join(map(str, v))
 
 
-def _c_kernel(op):
+def _c_kernel(kind):
+    op = kind.name
+
     def hook(req):
         a, x, y = req.attrs, req.in_types[0], req.out_types[0]
         t = x.dtype
@@ -249,21 +242,21 @@ def _c_kernel(op):
                                a["auto_pad"], a["pads"])
         tables = {}
         for i, (n, k, s, d) in enumerate(zip(xs, a["kernel_shape"], a["strides"], a["dilations"])):
-            for key, arr in _axis_tables(op, n, k, s, d, pads[i], pads[nd + i], a).items():
+            for key, arr in _axis_tables(kind, n, k, s, d, pads[i], pads[nd + i], a).items():
                 tables[f"{key}{i}"] = arr
         assert tuple(len(tables[f"win{i}"]) for i in range(nd)) == ys
-        params = {"kind": C_TAGS[op], "nd": nd, "ctype": ctype(t), "planes": x.shape[0] * x.shape[1],
+        params = {"kind": kind.tag, "nd": nd, "ctype": ctype(t), "planes": x.shape[0] * x.shape[1],
                   "in_plane": int(np.prod(xs)), "out_plane": int(np.prod(ys)), "out": ys,
                   "in_strides": tuple(contiguous_strides(xs)), "dilations": a["dilations"],
-                  "kernel": a["kernel_shape"], "neg_inf": NEG_INF[t],
+                  "kernel": a["kernel_shape"], "neg_inf": neg_infinity(t),
                   "fabs": cfn("fabs", t), "pow": cfn("pow", t), "sqrt": cfn("sqrt", t),
                   "exp": cfn("exp", t), "log": cfn("log", t), "p": a.get("p", 0),
                   "p_literal": num(a.get("p", 1), t), "inv_p": num(1.0 / a.get("p", 1), t)}
-        name = (f"cnnc_{C_TAGS[op]}{nd}d_{SHORT[t]}_{_x((x.shape[0] * x.shape[1], *xs))}"
+        name = (f"cnnc_{kind.tag}{nd}d_{SHORT[t]}_{_x((x.shape[0] * x.shape[1], *xs))}"
                 f"_k{_x(a['kernel_shape'])}_s{_x(a['strides'])}_d{_x(a['dilations'])}"
                 f"_p{'_'.join(map(str, pads))}"
                 + ("_ceil" if a["ceil_mode"] else "") + ("_cip" if a.get("count_include_pad") else "")
-                + (f"_p{a['p']}" if op == "LpPool" else ""))
+                + (f"_p{a['p']}" if "p" in a else ""))
         comment = (f"{op} kernel {a['kernel_shape']} strides {a['strides']} dilations "
                    f"{a['dilations']} pads {pads} ceil_mode {a['ceil_mode']} -> {y}")
         return Kernel("c/kernels/pool.c.j2", name, params, tables=tables, comment=comment)
@@ -307,38 +300,51 @@ def window_reduce(b, x, kernel, strides, dilations, pads, out, *, pad_value, red
     return b.emit_te(fn, x, *extra, name=name)
 
 
-def lower_pool(op, b, x, shape, dtype, a):
-    """The Relax result of pool ``op`` with canonical attributes ``a`` over ``x`` (a Relax
-    expression of ``shape`` and ``dtype``); the global pools call it with one window
-    covering the input."""
-    xs, nd = shape[2:], len(shape) - 2
-    ceil = bool(a["ceil_mode"])
-    window = (a["kernel_shape"], a["strides"], a["dilations"], sp.buffer_pads(xs, a, ceil_mode=ceil),
-              sp.output_shape(xs, a, ceil_mode=ceil))
-    kernel_axes = tuple(range(nd, 2 * nd))
-    name = C_TAGS[op]
-    if op == "MaxPool":
-        return window_reduce(b, x, *window, pad_value=float("-inf"), reducer=nan_max(b), name=name)
-    if op == "AveragePool":
-        total = window_reduce(b, x, *window, pad_value=0.0, reducer=b.te.sum, name=name)
-        return b.R.divide(total, b.const(_count(xs, a).sum(kernel_axes), dtype))
-    if op == "LpPool":
-        p = a["p"]
-        total = window_reduce(b, x, *window, pad_value=0.0, reducer=b.te.sum, name=name,
-                              tap=lambda v, o, ks: b.tir.power(b.tir.abs(v), b.tir.const(p, dtype)))
-        return total if p == 1 else b.R.power(total, b.const(1.0 / p, dtype))
-    if op == "LSEPool":
-        m = window_reduce(b, x, *window, pad_value=float("-inf"), reducer=nan_max(b), name=name)
-        total = window_reduce(b, x, *window, pad_value=float("-inf"), reducer=b.te.sum, name=name,
-                              tap=lambda v, o, ks, mt: b.tir.exp(v - mt[o]), extra=(m,))
-        return b.R.add(m, b.R.log(total))
-    # WeightedAvgPool: the reference's arithmetic, taps times float64 weights summed in
-    # float64 (the weights of far taps underflow float32 for a small sigma)
+def _max_tvm(b, x, window, xs, a, dtype, name):
+    return window_reduce(b, x, *window, pad_value=float("-inf"), reducer=nan_max(b), name=name)
+
+
+def _average_tvm(b, x, window, xs, a, dtype, name):
+    kernel_axes = tuple(range(len(xs), 2 * len(xs)))
+    total = window_reduce(b, x, *window, pad_value=0.0, reducer=b.te.sum, name=name)
+    return b.R.divide(total, b.const(_count(xs, a).sum(kernel_axes), dtype))
+
+
+def _lp_tvm(b, x, window, xs, a, dtype, name):
+    p = a["p"]
+    total = window_reduce(b, x, *window, pad_value=0.0, reducer=b.te.sum, name=name,
+                          tap=lambda v, o, ks: b.tir.power(b.tir.abs(v), b.tir.const(p, dtype)))
+    return total if p == 1 else b.R.power(total, b.const(1.0 / p, dtype))
+
+
+def _log_sum_exp_tvm(b, x, window, xs, a, dtype, name):
+    m = window_reduce(b, x, *window, pad_value=float("-inf"), reducer=nan_max(b), name=name)
+    total = window_reduce(b, x, *window, pad_value=float("-inf"), reducer=b.te.sum, name=name,
+                          tap=lambda v, o, ks, mt: b.tir.exp(v - mt[o]), extra=(m,))
+    return b.R.add(m, b.R.log(total))
+
+
+def _weighted_average_tvm(b, x, window, xs, a, dtype, name):
+    """The reference's arithmetic, taps times float64 weights summed in float64 (the weights
+    of far taps underflow float32 for a small sigma)."""
+    kernel_axes = tuple(range(len(xs), 2 * len(xs)))
     w = _weights(xs, a)
     w = w / w.sum(kernel_axes, keepdims=True)
     total = window_reduce(b, x, *window, pad_value=0.0, reducer=b.te.sum, dtype="float64", name=name,
                           tap=lambda v, o, ks, wt: v * wt[(*o[2:], *ks)], extra=(b.const(w, "float64"),))
     return b.R.astype(total, dtype)
+
+
+def lower_pool(op, b, x, shape, dtype, a):
+    """The Relax result of pool ``op`` with canonical attributes ``a`` over ``x`` (a Relax
+    expression of ``shape`` and ``dtype``); the global pools call it with one window
+    covering the input."""
+    xs = shape[2:]
+    ceil = bool(a["ceil_mode"])
+    window = (a["kernel_shape"], a["strides"], a["dilations"], sp.buffer_pads(xs, a, ceil_mode=ceil),
+              sp.output_shape(xs, a, ceil_mode=ceil))
+    kind = POOLS[op]
+    return kind.tvm(b, x, window, xs, a, dtype, kind.tag)
 
 
 def _pool_tvm(op):
@@ -348,18 +354,54 @@ def _pool_tvm(op):
     return rule
 
 
-def _reference(pad_value, reduce):
+def _reference(kind):
     def ref(inputs, a):
         x = inputs[0]
         nd = x.ndim - 2
-        win = sp.windows(x, a, pad_value=pad_value, ceil_mode=bool(a["ceil_mode"]))
+        win = sp.windows(x, a, pad_value=kind.pad_value, ceil_mode=bool(a["ceil_mode"]))
         axes = tuple(range(-nd, 0))  # the kernel axes, of the windows and of their masks
-        return np.asarray(reduce(win, x.shape[2:], a, axes)).astype(x.dtype)
+        return np.asarray(kind.reduce(win, x.shape[2:], a, axes)).astype(x.dtype)
     return ref
 
 
-for _name, (_extra, _pad, _reduce) in POOLS.items():
-    register(OpDef(name=_name, inputs=("X",), attrs={**_window_attrs(), **_extra},
-                   canonicalize=_canon, infer=_infer, reference=_reference(_pad, _reduce),
-                   onnx=OnnxMap(exporter=EXPORT[_name]), kernels={"c": _c_kernel(_name)}, tvm=_pool_tvm(_name),
-                   doc=f"N-D {_name} over sliding windows"))
+# ------------------------------------------------------------------ the pool kinds
+@dataclass(frozen=True)
+class PoolKind:
+    """One pool: everything that differs between them.
+
+    ``pad_value`` pads the reference's windows (a value ``reduce`` ignores); ``reduce(win,
+    xs, a, axes)`` is the reference reduction (see above); ``export`` the ONNX export hook;
+    ``tag`` names its C kernel (``c/kernels/pool.c.j2`` branches on it) and TVM computation;
+    ``c_tables(n, one_axis_attrs, valid)`` gives the per-axis tables its C kernel needs
+    beyond the window rows; ``tvm(b, x, window, xs, a, dtype, name)`` lowers it;
+    ``zero_padded`` is the op's trait (``OpDef.zero_padded``)."""
+
+    name: str
+    tag: str
+    attrs: Mapping[str, Attr]
+    pad_value: float
+    reduce: Callable
+    export: Callable
+    tvm: Callable
+    c_tables: Callable | None = None
+    zero_padded: Callable | None = None
+
+
+POOLS: dict[str, PoolKind] = {}
+
+for _kind in (
+    PoolKind("MaxPool", "maxpool", {"storage_order": _BIT}, -np.inf, lambda win, xs, a, axes: win.max(axes),
+             _export_onnx_pool, _max_tvm),
+    PoolKind("AveragePool", "avgpool", {"count_include_pad": _BIT}, 0.0, _average, _export_onnx_pool,
+             _average_tvm, c_tables=_count_table, zero_padded=lambda a: a["count_include_pad"] == 1),
+    PoolKind("LpPool", "lppool", {"p": LP_P}, 0.0, _lp, _export_onnx_pool, _lp_tvm,
+             zero_padded=lambda a: True),
+    PoolKind("LSEPool", "lsepool", {}, -np.inf, _log_sum_exp, _export_function("lse"), _log_sum_exp_tvm),
+    PoolKind("WeightedAvgPool", "wavgpool", {"sigma": _SIGMA}, 0.0, _weighted_average,
+             _export_function("weighted"), _weighted_average_tvm, c_tables=_weight_table),
+):
+    POOLS[_kind.name] = _kind
+    register(OpDef(name=_kind.name, inputs=("X",), attrs={**_window_attrs(), **_kind.attrs},
+                   canonicalize=_canon, infer=_infer, reference=_reference(_kind),
+                   onnx=OnnxMap(exporter=_kind.export), kernels={"c": _c_kernel(_kind)}, tvm=_pool_tvm(_kind.name),
+                   zero_padded=_kind.zero_padded, doc=f"N-D {_kind.name} over sliding windows"))

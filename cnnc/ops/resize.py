@@ -392,7 +392,7 @@ register(OpDef(
                  exporter=lambda node, operands, b: b.emit(
                      "Resize", [operands[0], "", b.const(np.asarray(node.attrs["scales"], np.float32))],
                      {"mode": node.attrs["mode"], "coordinate_transformation_mode": "asymmetric",
-                      "nearest_mode": "floor"}, outputs=b._outputs)),
+                      "nearest_mode": "floor"}, outputs=b.outputs)),
     kernels={"c": lambda req: _c_kernel(req, _as_resize(req.attrs, req.in_types[0].rank))},
     tvm=lambda req, xs, b: _tvm_rule(req, xs, b, _as_resize(req.attrs, req.in_types[0].rank)),
     doc="ONNX's deprecated Upsample: Resize with asymmetric coordinates",

@@ -39,7 +39,7 @@ import math
 
 import numpy as np
 
-from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, register
+from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, if_same_type, register
 from . import _spatial as sp
 from ._c import axis_offsets, broadcast_strides, contiguous_strides, gather
 from ._common import broadcast_shapes, normalize_axes
@@ -253,7 +253,7 @@ def _space_to_depth_export(node, operands, b):
     (r,) = b.emit("Reshape", [operands[0], b.const(np.array([n, c, *(v for d in spatial for v in (d // bs, bs))], np.int64))])
     (t,) = b.emit("Transpose", [r], {"perm": perm})
     out = _space_to_depth_shape((n, c, *spatial), node.attrs)
-    return b.emit("Reshape", [t, b.const(np.array(out, np.int64))], outputs=b._outputs)
+    return b.emit("Reshape", [t, b.const(np.array(out, np.int64))], outputs=b.outputs)
 
 
 #: ONNX inputs that are attributes here (the generic OnnxMap rule also reads the older
@@ -417,6 +417,14 @@ TVM_RULES = {"Flatten": _reshape_tvm, "Reshape": _reshape_tvm, "Squeeze": _resha
              "SpaceToDepth": _space_depth_tvm(False)}
 
 
+#: the passes' traits (``OpDef``): the reshapes are views of their operand, and a node of
+#: one of these that keeps its operand's type (or permutes no axis) is a no-op
+_VIEW = {"view": True, "no_op": if_same_type}
+TRAITS = {"Flatten": _VIEW, "Reshape": _VIEW, "Squeeze": _VIEW, "Unsqueeze": _VIEW,
+          "Expand": {"no_op": if_same_type}, "Tile": {"no_op": if_same_type},
+          "Transpose": {"no_op": lambda in_types, a, out_types: a["perm"] == tuple(range(len(a["perm"])))}}
+
+
 def _reference(shape_fn, fn):
     def ref(inputs, a):
         x = inputs[0]
@@ -428,5 +436,5 @@ for _name, (_attrs, _canon, _shape, _fn) in SHAPE_OPS.items():
     register(OpDef(name=_name, inputs=("X",), attrs=_attrs, canonicalize=_canon,
                    infer=lambda types, a, f=_shape: (types[0].with_shape(f(types[0].shape, a)),),
                    reference=_reference(_shape, _fn), onnx=ONNX.get(_name, OnnxMap()),
-                   kernels={"c": C_KERNELS[_name]}, tvm=TVM_RULES[_name],
+                   kernels={"c": C_KERNELS[_name]}, tvm=TVM_RULES[_name], **TRAITS.get(_name, {}),
                    doc=f"tensor-shape op {_name}"))

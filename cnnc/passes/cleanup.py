@@ -27,8 +27,8 @@ once) and the result is deterministic.
 
 ``eliminate_identity``
     Removes the nodes that return their operand unchanged and rewires their users — graph
-    outputs included, which keep their labels — to the operand.  ``_NO_OPS`` says when an
-    op is such a pass-through: ``Identity`` and inference ``Dropout`` always; a cast,
+    outputs included, which keep their labels — to the operand.  An op's ``OpDef.no_op``
+    trait says when a node of it is such a pass-through: ``Identity`` and inference ``Dropout`` always; a cast,
     reshape or broadcast whose result has the operand's type; a zero ``Pad``; an identity
     ``Transpose``; a one-operand ``Concat``/``Sum``/``Mean``/``Max``/``Min``.  A graph
     output may end up reading a graph input or the same value as another output; the IR
@@ -132,42 +132,14 @@ def eliminate_dead_code(g: Graph) -> Graph:
 
 
 # ---------------------------------------------------------------- identities
-def _same_type(g: Graph, n: Node) -> bool:
-    return n.types == tuple(g.type_of(v) for v in g.operands(n.name))
-
-
-def _one_operand(g: Graph, n: Node) -> bool:
-    return g.nx.in_degree(n.name) == 1
-
-
-#: op -> when a node of it returns its (first) operand unchanged
-_NO_OPS = {
-    "Identity": lambda g, n: True,
-    "Dropout": lambda g, n: True,
-    "Cast": _same_type,
-    "Reshape": _same_type,
-    "Flatten": _same_type,
-    "Squeeze": _same_type,
-    "Unsqueeze": _same_type,
-    "Expand": _same_type,
-    "Tile": _same_type,
-    "Pad": lambda g, n: not any(n.attrs["pads"]),
-    "Transpose": lambda g, n: n.attrs["perm"] == tuple(range(len(n.attrs["perm"]))),
-    "Concat": _one_operand,
-    "Sum": _one_operand,
-    "Mean": _one_operand,
-    "Max": _one_operand,
-    "Min": _one_operand,
-}
-
-
 def _is_no_op(g: Graph, n: Node) -> bool:
-    return n.op in _NO_OPS and _NO_OPS[n.op](g, n)
+    no_op = get_op(n.op).no_op
+    return no_op is not None and no_op([g.type_of(v) for v in g.operands(n.name)], n.attrs, n.types)
 
 
 @graph_property("no_identity")
 def no_identity(g: Graph) -> bool:
-    """No node returns its operand unchanged (see ``_NO_OPS``)."""
+    """No node returns its operand unchanged (the ops' ``OpDef.no_op`` traits)."""
     return not any(_is_no_op(g, n) for n in g.nodes())
 
 

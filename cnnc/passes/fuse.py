@@ -25,7 +25,7 @@ disappear) and whose user keeps ``y``'s type:
     Add/Sum(y, a), either order     the same                          fold k = 1, c = a
     Add/Sum(y, z), either order     no residual yet; z of y's type    Z = z; residual "pre", or
                                                                       "post" after an activation
-    one of FUSABLE_ACTIVATIONS      no activation yet                 activation = the op,
+    a fusable activation            no activation yet                 activation = the op,
                                                                       act_* = its attributes
 
 "No epilogue" means no activation and no residual: a per-channel map commutes with
@@ -45,11 +45,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..ir import Graph, Node, TensorType, Value
-from ..ops.fused_conv import ACT_PARAMS, FUSABLE_ACTIVATIONS
+from ..ir import Graph, Node, TensorType, Value, get_op
+from ..ops.fused_conv import ACT_PARAMS, fusable_activation
 from .manager import graph_pass, graph_property
-
-CONVS = ("Conv", "FusedConv")
 
 
 @dataclass(frozen=True)
@@ -135,11 +133,15 @@ def fuse_activation(g: Graph, f: Fused, act: Node, others: list[Value]) -> Fused
 
 @dataclass(frozen=True)
 class Rule:
-    """Fuse a conv into its single user of one of ``ops`` with ``arity`` operands."""
+    """Fuse a conv into its single user of one of ``ops`` (names, or a predicate on the
+    op's name) with ``arity`` operands."""
 
-    ops: tuple[str, ...]
+    ops: tuple[str, ...] | Callable[[str], bool]
     arity: int
     rewrite: Callable[[Graph, Fused, Node, list[Value]], Fused | None]
+
+    def matches(self, op: str, arity: int) -> bool:
+        return arity == self.arity and (self.ops(op) if callable(self.ops) else op in self.ops)
 
 
 RULES = (
@@ -147,7 +149,7 @@ RULES = (
     Rule(("Mul",), 2, fold_mul),
     Rule(("Add", "Sum"), 2, fold_add),
     Rule(("Add", "Sum"), 2, fuse_residual),
-    Rule(FUSABLE_ACTIVATIONS[1:], 1, fuse_activation),
+    Rule(fusable_activation, 1, fuse_activation),
 )
 
 
@@ -156,7 +158,7 @@ def _match(g: Graph, name: str) -> tuple[Node, Fused] | None:
     """(the user, the fused conv) of the first rule that applies to node ``name``."""
     conv, y = g.node(name), Value(name)
     users = g.users(y)
-    if conv.op not in CONVS or len(users) != 1 or g.is_output(y):
+    if not get_op(conv.op).conv or len(users) != 1 or g.is_output(y):
         return None
     ((uname, port),) = users
     user, operands = g.node(uname), g.operands(uname)
@@ -164,8 +166,7 @@ def _match(g: Graph, name: str) -> tuple[Node, Fused] | None:
         return None
     others, seen = operands[:port] + operands[port + 1:], _view(g, conv)
     for rule in RULES:
-        if (user.op in rule.ops and len(operands) == rule.arity
-                and (f := rule.rewrite(g, seen, user, others)) is not None):
+        if rule.matches(user.op, len(operands)) and (f := rule.rewrite(g, seen, user, others)) is not None:
             return user, f
     return None
 

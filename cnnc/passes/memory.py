@@ -18,21 +18,21 @@ at one position need disjoint bytes -- in particular an op's result never shares
 operands' bytes, unless it runs in place.
 
 **In place and views.**  A result may take over the buffer of one operand instead of a
-buffer of its own.  ``VIEWS`` are ops whose result has the operand's bytes unchanged
-(reshapes, identity): the result always shares its operand's buffer, even while the
-operand is still used later, so the op costs neither bytes nor a copy.  ``IN_PLACE``
-lists, per op, the operand ports an elementwise op may overwrite: legal when that operand
+buffer of its own.  Views (ops with the ``OpDef.view`` trait: reshapes, identity) have
+the operand's bytes unchanged: the result always shares its operand's buffer, even while
+the operand is still used later, so the op costs neither bytes nor a copy.  An op's
+``OpDef.in_place`` trait lists the operand ports an elementwise op may overwrite: legal when that operand
 has the result's type, its buffer is read by no other operand port of the node, and no
 value in that buffer is used after the node (the buffer dies there).  Values sharing a
 buffer are recorded in ``plan.aliases`` (result -> the operand whose buffer it took); the
 buffer then lives as long as the longest-lived of its values.  A backend's kernel for an
-op of these tables must therefore be correct when its output pointer equals that
+op with these traits must therefore be correct when its output pointer equals that
 operand's pointer: for a view it is a no-op (a memmove, never a memcpy, if it copies at
 all); for ``FusedConv`` the residual ``Z[i]`` must be read only to produce ``Y[i]`` (an
 epilogue that adds Z to a finished accumulator does; a GEMM that writes Y before the
 epilogue reads Z does not).  Ops whose result at i reads other positions of the operand
-(convolution's X, pooling, Softmax, the other normalizations) or changes its type are not
-listed.  ``in_place=False`` turns both tables off.
+(convolution's X, pooling, Softmax, the other normalizations) or changes its type have
+neither trait.  ``in_place=False`` turns both off.
 
 **Placement.**  Offline first-fit placement (TFLite Micro's GreedyMemoryPlanner, Pisarchyk
 & Lee 2020, "Efficient Memory Management for Deep Neural Net Inference"): take the buffers
@@ -60,26 +60,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from ..ir import CnncError, Graph, Value, VerifyError
+from ..ir import ANY_OPERAND, CnncError, Graph, Value, VerifyError, get_op
 
-#: ops whose result is their operand's bytes unchanged: the result is a view of the operand
-VIEWS: frozenset[str] = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity",
-                                   "Dropout"})
-
-_UNARY = ("Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Sigmoid", "HardSigmoid", "HardSwish",
-          "Silu", "Mish", "Tanh", "Gelu", "Clip", "Softplus", "Softsign", "Abs", "Neg", "Exp",
-          "Log", "Sqrt", "Reciprocal", "Erf", "Floor", "Ceil", "Not",
-          "BatchNormalization")  # Y[i] = f(X[i], per-channel or broadcast parameters)
-_BINARY = ("Add", "Sub", "Mul", "Div", "Pow")  # Y[i] = f(A[i'], B[i'']): either may be Y's type
-_VARIADIC = ("Sum", "Max", "Min", "Mean")
-
-#: op -> the operand ports whose buffer its result may overwrite (``None``: any operand)
-IN_PLACE: Mapping[str, tuple[int, ...] | None] = {
-    **dict.fromkeys(_UNARY, (0,)),
-    **dict.fromkeys(_BINARY, (0, 1)),
-    **dict.fromkeys(_VARIADIC, None),
-    "FusedConv": (3,),  # the residual Z, read only by the epilogue of Y[i]
-}
+#: the alignment of every planned buffer, the arena and the weights, in bytes (the C
+#: runtime's ``CNNC_ARENA_ALIGN``; every generated model checks the two agree)
+ALIGN = 64
 
 _OUTSIDE = ("Input", "Constant")
 
@@ -157,7 +142,7 @@ class MemoryPlan:
             f"  naive sum   {mb(self.naive_bytes)}  (arena saves {saved:.1%})"])
 
 
-def plan_memory(g: Graph, *, alignment: int = 64, in_place: bool = True,
+def plan_memory(g: Graph, *, alignment: int = ALIGN, in_place: bool = True,
                 outputs_in_arena: bool = False) -> MemoryPlan:
     """Plan one arena for the intermediate values of ``g``; see the module docstring."""
     if isinstance(alignment, bool) or not isinstance(alignment, int) or alignment < 1:
@@ -194,15 +179,15 @@ def plan_memory(g: Graph, *, alignment: int = 64, in_place: bool = True,
 def _donor(g: Graph, v: Value, t: int, root: Mapping[Value, Value],
            end: Mapping[Value, int]) -> Value | None:
     """The operand whose buffer ``v`` (computed at position ``t``) may take over, if any."""
-    op = g.node(v.node).op
+    op = get_op(g.node(v.node).op)
     operands = g.operands(v.node)
-    if op in VIEWS:
+    if op.view:
         x = operands[0]
         return x if x in root and g.type_of(x).nbytes == g.type_of(v).nbytes else None
-    if op not in IN_PLACE or v.port != 0:
+    if not op.in_place or v.port != 0:
         return None
-    ports = IN_PLACE[op]
-    for x in operands if ports is None else [operands[p] for p in ports if p < len(operands)]:
+    ports = op.in_place
+    for x in operands if ports == ANY_OPERAND else [operands[p] for p in ports if p < len(operands)]:
         if (x in root and g.type_of(x) == g.type_of(v) and end[root[x]] == t
                 and sum(root.get(o) == root[x] for o in operands) == 1):
             return x

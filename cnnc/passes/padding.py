@@ -15,7 +15,7 @@ extent resolves to *negative* pads, which ``pads`` cannot hold: it keeps its
 ``fold_pad`` (ensures ``no_foldable_pad``): exporters often write "same" padding as an
 explicit ``Pad`` followed by a valid Conv.  A Pad that adds zeros (mode ``constant``, value
 0) on spatial axes only, without cropping, folds into a consumer for which zeros from a Pad
-and zeros from its own pads are the same thing (table ``ZERO_PADDED``): Conv, FusedConv,
+and zeros from its own pads are the same thing (the ``OpDef.zero_padded`` trait): Conv, FusedConv,
 LocalConv and TiledConv (the output extent, hence their position-indexed weights, does not
 change), LpPool, and AveragePool with ``count_include_pad=1``.  Not MaxPool or LSEPool (they
 pad with ``-inf``), nor AveragePool without ``count_include_pad`` or WeightedAvgPool (they
@@ -38,7 +38,7 @@ range of kernel taps of each output that lie on the input, and the output range 
 all do (the *interior*: no bounds checks; the rest is the *border*).
 
 ``buffer_plan(g)``: which values should live in a halo-padded buffer so that their
-zero-padding window consumers (``ZERO_PADDED``) read without bounds checks.
+zero-padding window consumers (``OpDef.zero_padded``) read without bounds checks.
 
 **Padded buffer layout.** A value of logical shape ``(N, C, S1..Sd)`` with halo
 ``(b1..bd, e1..ed)`` is one row-major (C order) array of shape
@@ -69,16 +69,6 @@ from ..ops.conv import _convt_pads
 from ..ops.pad import pad_widths
 from .manager import graph_pass, graph_property
 
-#: consumers whose own zero padding means the same as zeros a Pad wrote, and when
-ZERO_PADDED = {
-    "Conv": lambda a: True,
-    "FusedConv": lambda a: True,
-    "LocalConv": lambda a: True,
-    "TiledConv": lambda a: True,
-    "LpPool": lambda a: True,
-    "AveragePool": lambda a: a["count_include_pad"] == 1,
-}
-
 #: attribute values of a window op whose padding is explicit (those its op has)
 _EXPLICIT = {"auto_pad": "NOTSET", "output_shape": None}
 
@@ -104,7 +94,7 @@ def _reading_pads(g: Graph, node: Node) -> tuple[int, ...]:
 
 
 def _is_zero_padded(node: Node) -> bool:
-    accepts = ZERO_PADDED.get(node.op)
+    accepts = get_op(node.op).zero_padded
     return accepts is not None and accepts(node.attrs)
 
 

@@ -70,7 +70,6 @@ from ..ops import _spatial as sp
 from .manager import Pass, graph_pass, graph_property
 
 RANK_TOL = 1e-6
-CONVS = ("Conv", "FusedConv")
 PROPERTY = "no_separable_conv"
 
 
@@ -287,7 +286,7 @@ def _decide(g: Graph, n: Node, cfg: _Config) -> LayerDecision:
 
 
 def _analyze(g: Graph, cfg: _Config) -> list[LayerDecision]:
-    return [_decide(g, n, cfg) for n in g.nodes() if n.op in CONVS]
+    return [_decide(g, n, cfg) for n in g.nodes() if get_op(n.op).conv]
 
 
 def analyze_separable(g: Graph, *, approximate: bool = False, error_budget: float | None = None,

@@ -120,7 +120,7 @@ def test_compiler_error_is_one_cnnc_error_with_file_and_line(tmp_path):
     src = folder / "small.c"
     src.write_text(src.read_text().replace("return CNNC_OK;", "return CNNC_OK + ;"))
     with pytest.raises(cnnc.CnncError, match=r"small\.c:\d+"):
-        cb.build(folder)
+        cb.build_library(folder)
 
 
 def test_arena_checks(tmp_path, rng):

@@ -276,7 +276,7 @@ def test_model_on_the_emulator_eager_then_graph(tmp_path):
 def test_a_failing_layer_is_named(tmp_path, monkeypatch):
     g, feeds = small_graph()
     folder = cuda.generate(g, tmp_path)
-    cuda.build(folder, emulate=True)
+    cuda.build_library(folder, emulate=True)
     monkeypatch.setenv("CNNC_EMU_FAIL_LAUNCH", "2")      # the Add, the second launch
     m = cuda.CudaModel(folder, emulate=True)
     with pytest.raises(CnncError, match=r"layer Add add: cudaErrorLaunchFailure"):
@@ -287,7 +287,7 @@ def test_a_failing_layer_is_named(tmp_path, monkeypatch):
 def test_driver_reads_and_writes_npy(tmp_path):
     g, feeds = small_graph()
     folder = cuda.generate(g, tmp_path, weights="blob")
-    cuda.build(folder, exe=True, emulate=True)
+    cuda.build_library(folder, exe=True, emulate=True)
     exe = folder / "net_main_emu"
     want = reference(g, feeds)
     outs, text = cuda.run_exe(exe, [feeds["x"]], list(g.output_types().values()), iters=3)
@@ -321,7 +321,7 @@ def test_int64_and_bool_models_on_the_emulator(tmp_path):
 def test_real_build_without_a_gpu_says_so(tmp_path):
     g, _ = small_graph()
     folder = cuda.generate(g, tmp_path, weights="blob")
-    cuda.build(folder)
+    cuda.build_library(folder)
     try:
         n = subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
     except FileNotFoundError:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import cnnc
 from cnnc.ir import CnncError, Graph, TensorType, Value, VerifyError, get_op
 from cnnc.passes import LEVELS, PASSES
-from cnnc.passes.memory import IN_PLACE, VIEWS, Buffer, plan_memory
+from cnnc.passes.memory import Buffer, plan_memory
 
 LIGHT = Path(onnx.__file__).parent / "backend/test/data/light"
 F32 = 4
@@ -178,7 +178,7 @@ def test_fused_conv_overwrites_its_residual():
     plan = checked(g)
     assert Value("self") not in plan.aliases         # Z is also X there: a window, not elementwise
     assert plan.aliases[Value("res")] == b     # b dies there: Y takes its bytes
-    assert IN_PLACE["FusedConv"] == (3,) and "Reshape" in VIEWS
+    assert get_op("FusedConv").in_place == (3,) and get_op("Reshape").view
 
 
 def test_outputs_in_the_arena_live_to_the_end():
