@@ -37,6 +37,11 @@ BUILD = Option("also build the library and the standalone driver (the tvm target
 ARCH = Option("GPU architecture, e.g. sm_80 or sm_90", metavar="SM")
 DB = Option("apply this MetaSchedule database (`cnnc tune`)", metavar="DIR")
 OUT_DIR = Option("the model folder to generate and build in (default: a temporary one)", write=False)
+CPU = Option("the CPU to build for: native (the default: this machine's), x86-64-v3 (AVX2), x86-64-v4 (AVX-512), "
+             "armv8-a (NEON) or generic (plain C99); tvm also takes any LLVM CPU name (znver3, skylake-avx512, ...)",
+             metavar="CPU")
+IMPL = Option("force an implementation per op, e.g. {'Conv': 'gemm'} (a Conv entry also applies to FusedConv)",
+              write=False)
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ class Target:
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("reference", "cnnc.backends.reference", "compile_reference", doc="the numpy interpreter (the oracle)"),
     Target("c", "cnnc.backends.c", "compile_c", "write_folder", "CModel", options={
-        "weights": WEIGHTS, "build": BUILD, "out_dir": OUT_DIR,
+        "weights": WEIGHTS, "build": BUILD, "cpu": CPU, "impl": IMPL, "out_dir": OUT_DIR,
         "cc": Option("the C compiler (default $CC, else cc)", write=False),
         "flags": Option("the compiler's optimization flags (default -O2)", write=False),
         "sanitize": Option("sanitizer flags to build with (-fsanitize=...)", write=False)},
@@ -83,9 +88,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
         "emulate": Option("build with g++ against the CPU emulator instead of nvcc (no GPU)", write=False)},
         doc="CUDA source built with nvcc"),
     Target("tvm", "cnnc.backends.tvm", "compile_tvm", "write_folder", "TVMModel", options={
-        "cpu": Option("the CPU to build for, native (the default: this machine's) or an LLVM CPU name such as "
-                      "x86-64-v3, znver3 or skylake-avx512", metavar="CPU"),
-        "db": DB, "build": BUILD},
+        "cpu": CPU, "db": DB, "build": BUILD},
         doc="a TVM Relax module built by LLVM for the CPU"),
     Target("tvm-cuda", "cnnc.backends.tvm", "compile_tvm_cuda", "write_folder_cuda", "TVMModel", options={
         "arch": ARCH, "db": DB, "build": BUILD},

@@ -22,8 +22,9 @@ from ..ir import CnncError, Graph
 from ..ir.naming import comment_safe
 from ..resources import template_env
 from .base import CompiledModel, read_manifest
-from .codegen import (ALIGN, c_array_literal, call_comment, ctype, kernel_context, model_context, prepare,
-                      table_definitions, write_folder_files)
+from . import isa
+from .codegen import (ALIGN, c_array_literal, call_comment, ctype, helper_context, kernel_context, model_context,
+                      prepare, table_definitions, write_folder_files)
 
 RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h")
 WARNINGS = ("-Wall", "-Wextra", "-Werror")
@@ -42,11 +43,14 @@ def _render_kernel(env, fn) -> str:
 
 
 def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
-             name: str | None = None, source: str | None = None) -> Path:
+             name: str | None = None, source: str | None = None, cpu: str = "native",
+             impl: dict | None = None) -> Path:
     """Write the model folder for ``graph`` into ``out_dir`` (created; files replaced).
     ``weights`` is "c" (exact hex-float arrays in the source), "blob" (a linked-in
-    binary file) or "auto" (C arrays up to AUTO_BLOB_BYTES)."""
-    p = prepare(graph, "c", weights=weights, name=name)
+    binary file) or "auto" (C arrays up to AUTO_BLOB_BYTES); ``cpu`` the ISA the kernels
+    are planned and built for (``isa.CPUS``); ``impl`` forces implementations per op."""
+    target_isa = isa.resolve(cpu)
+    p = prepare(graph, "c", weights=weights, name=name, isa=target_isa, impl=impl)
     m, st, env = p.m, p.storage, template_env()
     calls = []
     for node_name, fn, k in p.per_node:
@@ -55,16 +59,26 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
         calls.append({"comment": f"output {param} is a copy of {st.exprs[v] if v in st.exprs else v}",
                       "code": f"memcpy({param}, {st.exprs[v]}, {t.nbytes});"})
     weights_list = [{**w, "literal": c_array_literal(w["array"])} for w in st.weights] if p.weights_mode == "c" else []
-    ctx = model_context(p, source, {"c/model.c.j2", "c/model.h.j2"} | {f.kernel.template for f in p.functions},
+    helpers = [{"source": env.get_template(h.template).render(helper_context(h))} for h in p.helpers]
+    ctx = model_context(p, source, {"c/model.c.j2", "c/model.h.j2"} | {f.kernel.template for f in p.functions}
+                        | {h.template for h in p.helpers},
                         inputs=p.io.inputs, outputs=p.io.outputs, weights=weights_list,
-                        kernels=[{"source": _render_kernel(env, f)} for f in p.functions], calls=calls,
-                        sources=[f"{m}.c"])
+                        kernels=helpers + [{"source": _render_kernel(env, f)} for f in p.functions], calls=calls,
+                        sources=[f"{m}.c"], cflags=target_isa.cflags,
+                        isa_note=f"cpu {cpu}: {target_isa.kind} kernels" + (
+                            f", {target_isa.gemm_mr}x{target_isa.gemm_nr} GEMM tiles" if p.helpers else ""))
     files = {f"{m}.h": "c/model.h.j2", f"{m}.c": "c/model.c.j2", f"{m}_main.c": "c/main.c.j2",
              "Makefile": "c/Makefile.j2", "CMakeLists.txt": "c/CMakeLists.txt.j2"}
     if p.weights_mode == "blob":
         files[f"{m}_weights.S"] = "c/weights.S.j2"
     return write_folder_files(out_dir, p, {f: env.get_template(t).render(ctx) for f, t in files.items()},
-                              RUNTIME_FILES, "c")
+                              RUNTIME_FILES, "c", cpu=cpu if isinstance(cpu, str) else "native",
+                              cflags=list(target_isa.cflags))
+
+
+def _isa_flags(folder: Path) -> list[str]:
+    """The ISA flags the folder's kernels were planned for (its manifest's ``cflags``)."""
+    return list(read_manifest(folder)[0].get("cflags", []))
 
 
 def build_library(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",),
@@ -77,7 +91,7 @@ def build_library(folder: str | os.PathLike, *, cc: str | None = None, flags=("-
     cc = cc or os.environ.get("CC", "cc")
     srcs = [f"{m}.c"] + ([f"{m}_weights.S"] if (folder / f"{m}_weights.S").exists() else [])
     lib = folder / f"lib{m}.so"
-    cmd = [cc, "-std=c99", *WARNINGS, *flags, *sanitize_flags, "-fPIC", "-shared", "-o",
+    cmd = [cc, "-std=c99", *WARNINGS, *flags, *_isa_flags(folder), *sanitize_flags, "-fPIC", "-shared", "-o",
            lib.name, *srcs, "-lm"]
     res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
     if res.returncode != 0:
@@ -93,7 +107,7 @@ def build_exe(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",
     folder = Path(folder)
     m = read_manifest(folder)[0]["model"]
     srcs = [f"{m}_main.c", f"{m}.c"] + ([f"{m}_weights.S"] if (folder / f"{m}_weights.S").exists() else [])
-    cmd = [cc or os.environ.get("CC", "cc"), "-std=c99", *WARNINGS, *flags, *sanitize_flags,
+    cmd = [cc or os.environ.get("CC", "cc"), "-std=c99", *WARNINGS, *flags, *_isa_flags(folder), *sanitize_flags,
            "-o", f"{m}_main", *srcs, "-lm"]
     res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
     if res.returncode != 0:
@@ -158,17 +172,18 @@ class CModel(CompiledModel):
 
 
 def compile_c(graph: Graph, *, out_dir: str | os.PathLike | None = None, weights: str = "auto",
-              cc: str | None = None, flags=("-O2",), sanitize: tuple[str, ...] = ()) -> CModel:
+              cc: str | None = None, flags=("-O2",), sanitize: tuple[str, ...] = (), cpu: str = "native",
+              impl: dict | None = None) -> CModel:
     """Generate, build and load ``graph``; without ``out_dir`` a temporary folder is used."""
     folder = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="cnnc_c_"))
-    generate(graph, folder, weights=weights)
+    generate(graph, folder, weights=weights, cpu=cpu, impl=impl)
     return CModel(folder, build_library(folder, cc=cc, flags=flags, sanitize_flags=sanitize))
 
 
 def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None,
-                 weights: str = "auto", build: bool = False) -> tuple[Path, str]:
+                 weights: str = "auto", build: bool = False, cpu: str = "native") -> tuple[Path, str]:
     """``cnnc compile --target c``: the model folder, built (library and driver) on request."""
-    folder = generate(graph, out_dir, weights=weights, source=source)
+    folder = generate(graph, out_dir, weights=weights, source=source, cpu=cpu)
     if not build:
         return folder, ""
     lib, exe = build_library(folder), build_exe(folder)

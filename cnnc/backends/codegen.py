@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ir import CnncError, Graph, Kernel, KernelRequest, UnsupportedError, Value, get_op
+from ..ir import (GENERIC, CnncError, Graph, Impl, Isa, Kernel, KernelRequest, TensorType, UnsupportedError, Value,
+                  get_op)
 from ..ir.naming import comment_safe, sanitize
 from ..ops._c import ctype, num
 from ..passes.memory import ALIGN, plan_memory
@@ -45,22 +46,67 @@ class KernelFunction:
     out_ctypes: list[str]
 
 
+@dataclass(frozen=True)
+class Helper:
+    """A function kernels call (a microkernel), rendered once per model."""
+
+    template: str
+    name: str
+    params: dict
+
+
+def _choose(table, req: KernelRequest, forced: str | None, portable_only: bool) -> Impl:
+    """The implementation of ``table`` for ``req``: ``forced`` if given, else the cheapest
+    that applies (ties: the first)."""
+    entries = [i for i in table if i.portable or not portable_only]
+    names = ", ".join(i.name for i in entries)
+    if forced is not None:
+        impl = next((i for i in entries if i.name == forced), None)
+        if impl is None:
+            raise CnncError(f"{req.node.op} has no implementation {forced!r} here; it has {names}")
+        if not impl.applies(req):
+            raise CnncError(f"implementation {forced!r} of {req.node.op} does not apply to this node "
+                            f"({', '.join(map(str, req.in_types))})")
+        return impl
+    usable = [i for i in entries if i.applies(req)]
+    if not usable:
+        raise UnsupportedError(f"no implementation of {req.node.op} applies ({names} do not)")
+    return min(usable, key=lambda i: i.cost(req))
+
+
 @dataclass
 class Storage:
     """C expression of every value, the weights, and the arena layout."""
 
     exprs: dict[Value, str] = field(default_factory=dict)
+    packed: dict[tuple[str, int], str] = field(default_factory=dict)
     weights: list[dict] = field(default_factory=list)
     weights_bytes: int = 0
     arena_bytes: int = 0
     scratch_offset: int = 0
 
 
-def collect_kernels(g: Graph, backend: str | tuple[str, ...]) -> tuple[list[KernelFunction], list[tuple[str, KernelFunction, Kernel]]]:
+def check_impl(impl) -> dict[str, str]:
+    """``impl``: op name -> implementation name (``cnnc.compile(..., impl={"Conv": "gemm"})``)."""
+    if impl is None:
+        return {}
+    if not isinstance(impl, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in impl.items()):
+        raise CnncError(f"impl must map op names to implementation names, e.g. {{'Conv': 'gemm'}}; got {impl!r}")
+    for op in impl:
+        get_op(op)  # an unknown op is an error
+    return impl
+
+
+def collect_kernels(g: Graph, backend: str | tuple[str, ...], *, isa: Isa = GENERIC, impl: dict | None = None,
+                    portable_only: bool = False) -> tuple[list[KernelFunction], list[tuple[str, KernelFunction, Kernel]]]:
     """The distinct kernels of ``g`` and, per node, which one it calls. ``backend`` is a
     kernel-hook name or a preference order of them (CUDA: ``("cuda", "c")``, the C hook's
-    Kernel rendered with CUDA templates). Every op without a kernel is reported in one error."""
+    Kernel rendered with CUDA templates, ``portable_only``: of the implementation-table
+    entries only those with CUDA templates).  A hook that is an implementation table is
+    planned by its cheapest applicable entry for ``isa``, or the one ``impl`` names for the
+    op.  Every op without a kernel is reported in one error."""
     prefs = (backend,) if isinstance(backend, str) else tuple(backend)
+    impl = check_impl(impl)
     functions: dict = {}
     names: dict[str, int] = {}
     per_node = []
@@ -74,9 +120,15 @@ def collect_kernels(g: Graph, backend: str | tuple[str, ...]) -> tuple[list[Kern
             missing.append(n.op)
             continue
         ins = g.operands(n.name)
-        req = KernelRequest(n, [g.type_of(v) for v in ins], list(n.types), [g.constant(v) for v in ins])
+        req = KernelRequest(n, [g.type_of(v) for v in ins], list(n.types), [g.constant(v) for v in ins], isa)
         try:
-            k = hook(req)
+            if callable(hook):
+                if impl.get(n.op) not in (None, "default"):
+                    raise CnncError(f"{n.op} has one implementation here (default); impl= names {impl[n.op]!r}")
+                k = hook(req)
+            else:
+                forced = impl.get(n.op) or (impl.get("Conv") if get_op(n.op).conv else None)
+                k = _choose(hook, req, forced, portable_only).plan(req)
         except CnncError as e:
             raise e.at(n.where()) from None
         if k.key not in functions:
@@ -92,6 +144,21 @@ def collect_kernels(g: Graph, backend: str | tuple[str, ...]) -> tuple[list[Kern
         ops = sorted(set(missing))
         raise UnsupportedError(f"no {prefs[0]} kernel for op{'s' * (len(ops) > 1)} {', '.join(ops)}")
     return list(functions.values()), per_node
+
+
+def collect_helpers(functions: list[KernelFunction]) -> list[Helper]:
+    """The distinct helpers the kernels call, in first-use order (one name, one definition)."""
+    out: dict[str, Helper] = {}
+    for fn in functions:
+        for template, name, params in fn.kernel.helpers:
+            h = Helper(template, name, dict(params))
+            if out.setdefault(name, h) != h:
+                raise AssertionError(f"helper {name} planned with two parameter sets")
+    return list(out.values())
+
+
+def helper_context(h: Helper) -> dict:
+    return {"p": h.params, "name": h.name}
 
 
 def kernel_context(fn: KernelFunction) -> dict:
@@ -146,9 +213,10 @@ def model_io(graph: Graph) -> ModelIO:
 
 
 def call_args(graph: Graph, node_name: str, k: Kernel, st: "Storage") -> list[str]:
-    """The arguments of a node's kernel call: operands, results, then scratch if any."""
+    """The arguments of a node's kernel call: operands (a packed constant in place of the
+    operand it replaces), results, then scratch if any."""
     node = graph.node(node_name)
-    args = [st.exprs[v] for v in graph.operands(node_name)]
+    args = [st.packed.get((node_name, i)) or st.exprs[v] for i, v in enumerate(graph.operands(node_name))]
     args += [st.exprs[Value(node_name, i)] for i in range(len(node.types))]
     if k.scratch_bytes:
         args.append(f"a + {st.scratch_offset}")
@@ -186,11 +254,14 @@ def weights_blob(st: "Storage") -> bytes:
 
 def plan_storage(g: Graph, prefix: str, scratch_bytes: int, *, weights_mode: str,
                  input_params: dict[Value, str], output_params: dict[Value, str],
-                 weights_base: str | None = None) -> Storage:
+                 weights_base: str | None = None, per_node=()) -> Storage:
     """Every value's C expression: arena values ``(T *)(a + offset)`` from the memory plan,
     weights as their own arrays (``weights_mode="c"``) or at offsets of a blob
     (``weights_base``, default ``<prefix>_weights_blob``), inputs and outputs as the
-    parameters named by ``input_params``/``output_params``."""
+    parameters named by ``input_params``/``output_params``.  The kernels of ``per_node``
+    (``collect_kernels``) may replace a constant operand by a packed array
+    (``Kernel.packed``): that array is a weight of its own, and a constant no call reads
+    any more is left out."""
     st = Storage()
     blob = weights_base or f"{prefix}_weights_blob"
     plan = plan_memory(g, alignment=ALIGN)
@@ -198,20 +269,24 @@ def plan_storage(g: Graph, prefix: str, scratch_bytes: int, *, weights_mode: str
         st.exprs[v] = f"({ctype(g.type_of(v).dtype)} *)(a + {off})"
     st.scratch_offset = -(-plan.arena_bytes // ALIGN) * ALIGN
     st.arena_bytes = st.scratch_offset + -(-scratch_bytes // ALIGN) * ALIGN
+    replaced = {(name, i): (g.operands(name)[i], arr) for name, _, k in per_node for i, arr in k.packed.items()}
+    read = {v for name, _, _ in per_node for i, v in enumerate(g.operands(name)) if (name, i) not in replaced}
+    read |= {v for _, v in g.outputs}
+    weights = [(Value(n.name), np.ascontiguousarray(n.attrs["value"]), n.types[0], f"{prefix}_w_{n.name}",
+                comment_safe(n.label, 60)) for n in g.nodes() if n.op == "Constant" and Value(n.name) in read]
+    for (name, i), (v, arr) in replaced.items():
+        t = TensorType(arr.shape, arr.dtype.name)
+        weights.append(((name, i), np.ascontiguousarray(arr), t, f"{prefix}_w_{name}_packed{i}",
+                        f"{comment_safe(g.node(v.node).label, 40)} packed for {comment_safe(g.node(name).label, 40)}"))
     offset = 0
-    for n in g.nodes():
-        if n.op != "Constant":
-            continue
-        arr = np.ascontiguousarray(n.attrs["value"])
-        t = n.types[0]
-        symbol = f"{prefix}_w_{n.name}"
-        entry = {"symbol": symbol, "ctype": ctype(t.dtype), "size": max(t.size, 1), "array": arr,
-                 "comment": f"{comment_safe(n.label, 60)}: {t}", "offset": offset}
-        st.weights.append(entry)
-        if weights_mode == "c":
-            st.exprs[Value(n.name)] = symbol
+    for key, arr, t, symbol, label in weights:
+        st.weights.append({"symbol": symbol, "ctype": ctype(t.dtype), "size": max(t.size, 1), "array": arr,
+                           "comment": f"{label}: {t}", "offset": offset})
+        expr = symbol if weights_mode == "c" else f"(const {ctype(t.dtype)} *)({blob} + {offset})"
+        if isinstance(key, Value):
+            st.exprs[key] = expr
         else:
-            st.exprs[Value(n.name)] = f"(const {ctype(t.dtype)} *)({blob} + {offset})"
+            st.packed[key] = expr
         offset += -(-max(arr.nbytes, 1) // ALIGN) * ALIGN
     st.weights_bytes = offset
     st.exprs.update(input_params)
@@ -232,25 +307,28 @@ class Program:
     per_node: list[tuple[str, KernelFunction, Kernel]]
     io: ModelIO
     storage: Storage
+    helpers: list[Helper] = field(default_factory=list)
 
     def args(self, node_name: str, k: Kernel) -> list[str]:
         return call_args(self.graph, node_name, k, self.storage)
 
 
 def prepare(graph: Graph, kernels: str | tuple[str, ...], *, weights: str, name: str | None = None,
-            storage_weights: str | None = None, weights_base: str | None = None) -> Program:
-    """Verify ``graph`` and plan what its generated code needs: the kernels (``kernels``:
-    see :func:`collect_kernels`), the I/O and the storage (``storage_weights`` overrides
-    the weights mode the storage is planned for; ``weights_base``: see :func:`plan_storage`)."""
+            storage_weights: str | None = None, weights_base: str | None = None, isa: Isa = GENERIC,
+            impl: dict | None = None, portable_only: bool = False) -> Program:
+    """Verify ``graph`` and plan what its generated code needs: the kernels (``kernels``,
+    ``isa``, ``impl``, ``portable_only``: see :func:`collect_kernels`), the I/O and the
+    storage (``storage_weights`` overrides the weights mode the storage is planned for;
+    ``weights_base``: see :func:`plan_storage`)."""
     mode = weights_mode(graph, weights)
     graph.verify()
     m = sanitize(name or graph.name).lower()
-    functions, per_node = collect_kernels(graph, kernels)
+    functions, per_node = collect_kernels(graph, kernels, isa=isa, impl=impl, portable_only=portable_only)
     io = model_io(graph)
     scratch = max((k.scratch_bytes for _, _, k in per_node), default=0)
     st = plan_storage(graph, m, scratch, weights_mode=storage_weights or mode, input_params=io.input_params,
-                      output_params=io.output_params, weights_base=weights_base)
-    return Program(graph, m, mode, functions, per_node, io, st)
+                      output_params=io.output_params, weights_base=weights_base, per_node=per_node)
+    return Program(graph, m, mode, functions, per_node, io, st, collect_helpers(functions))
 
 
 def model_context(p: Program, source: str | None, templates: Iterable[str], **extra) -> dict:

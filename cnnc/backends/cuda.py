@@ -99,7 +99,8 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
     if not (isinstance(arch, str) and arch.startswith("sm_") and arch[3:].isdigit()):
         raise CnncError(f"arch must look like 'sm_80', got {arch!r}")
     # the weights live in device memory at offsets of one block, whatever the host mode
-    p = prepare(graph, ("cuda", "c"), weights=weights, name=name, storage_weights="blob", weights_base="w")
+    p = prepare(graph, ("cuda", "c"), weights=weights, name=name, storage_weights="blob", weights_base="w",
+                portable_only=True)
     m, st, env = p.m, p.storage, _env()
     ops: dict[str, set] = {}
     for node_name, fn, _ in p.per_node:

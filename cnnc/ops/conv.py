@@ -27,6 +27,7 @@ from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._c import SHORT, contiguous_strides, ctype
 from ._common import require_float, same_dtype
+from ._c_gemm import conv_gemm, conv_impls
 from ._precision import acc_bytes, acc_ctype, wide
 
 
@@ -189,6 +190,10 @@ def _conv_c(req):
     return direct_conv(req, "conv", bias="channel" if len(req.in_types) > 2 else "")
 
 
+def _conv_gemm_c(req):
+    return conv_gemm(req, "conv", bias=len(req.in_types) > 2)
+
+
 def _convt_c(req):
     """The conv_transpose.c.j2 kernel (gather form, one row of accumulators in scratch)."""
     x, w, y = req.in_types[0], req.in_types[1], req.out_types[0]
@@ -230,7 +235,7 @@ register(OpDef(
     reference=_conv_ref,
     onnx=OnnxMap(exporter=sp.export_explicit_pads),
     flops=conv_flops,
-    kernels={"c": _conv_c},
+    kernels={"c": conv_impls(_conv_c, _conv_gemm_c)},
     tvm=conv_tvm,
     zero_padded=lambda a: True,
     conv=True,

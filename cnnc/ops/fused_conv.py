@@ -23,6 +23,7 @@ import numpy as np
 from ..ir import Attr, KernelRequest, Node, OnnxMap, OpDef, ShapeError, UnsupportedError, get_op, register
 from . import _spatial as sp
 from .activation import ACTIVATIONS, EPILOGUE_ATTRS
+from ._c_gemm import conv_gemm, conv_impls
 from .conv import conv_flops, conv_nd, conv_tvm, direct_conv
 
 ACT_PARAMS = EPILOGUE_ATTRS
@@ -113,14 +114,21 @@ def _export(node, operands, b):
     return b.function(f"FusedConv_{digest}", operands, body)
 
 
-def _c_kernel(req):
+def _epilogue(req) -> dict:
     a = req.attrs
     act = ""
     if a["activation"]:
         op = get_op(a["activation"])
         act = ACTIVATIONS[a["activation"]].c(op.make_attrs(activation_attrs(a), []), req.out_types[0].dtype)
-    return direct_conv(req, "fconv", bias="channel", residual=a["residual"] if len(req.in_types) > 3 else "",
-                       act=act, act_name=a["activation"])
+    return {"residual": a["residual"] if len(req.in_types) > 3 else "", "act": act, "act_name": a["activation"]}
+
+
+def _c_kernel(req):
+    return direct_conv(req, "fconv", bias="channel", **_epilogue(req))
+
+
+def _gemm_kernel(req):
+    return conv_gemm(req, "fconv", bias=True, **_epilogue(req))
 
 
 def activation_request(req) -> KernelRequest:
@@ -167,7 +175,7 @@ register(OpDef(
     reference=_reference,
     onnx=OnnxMap(domain="cnnc", exporter=_export),
     flops=_flops,
-    kernels={"c": _c_kernel},
+    kernels={"c": conv_impls(_c_kernel, _gemm_kernel)},
     tvm=_tvm,
     in_place=(3,),  # the residual Z, read only by the epilogue of Y[i]
     zero_padded=lambda a: True,

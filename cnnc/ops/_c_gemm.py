@@ -1,0 +1,146 @@
+"""Convolution as a packed GEMM for the C target: the ``gemm`` entry of Conv's and
+FusedConv's implementation tables (``direct`` is the other, ``conv.direct_conv``).
+
+Per image and group, ``Y[M/G, P] = W[M/G, K] . im2col(X)[K, P]`` with ``K = C/G * prod(kernel)``
+and ``P`` the output pixels (any spatial rank: 1-D, 2-D and 3-D alike).
+
+* **A = W, packed at compile time** (``Kernel.packed``): ``[G][MB][K][MR]``, the rows of
+  one MR-row block side by side for each reduction index, zero rows past ``M/G``.  The
+  packed array replaces the weight in the model's weights.
+* **B = im2col(X), packed per cache block** in scratch: ``KC`` reduction rows by ``NC``
+  columns as NR-column panels, zeros for padding taps (never multiplied by a weight with
+  a non-finite value: a padding tap contributes an exact 0 * w only where w is finite --
+  see the note below), and past the last column.
+* **The microkernel** ``cnnc_f32_gemm_<MR>x<NR>__<isa>`` (``templates/c/ukernels/``),
+  one per model and register tile, accumulates an MR x NR tile in registers; its tile
+  comes from the target's :class:`~cnnc.ir.Isa` (6x16 AVX2, 8x32 AVX-512, 8x8 NEON, 4x8
+  scalar C99).
+* **The epilogue** (bias, residual before or after, activation) runs over each finished
+  block of sums, reading Z before writing Y, so Y may share Z's buffer.
+
+Block sizes: ``KC`` up to 256 reduction rows, ``NC`` columns so that the packed panel
+(``KC * NC`` floats) stays within ~256 KB (the L2 share of one core).
+
+Padding taps are packed as 0.0 and multiplied like the others, so a weight of +-inf or NaN
+at a padding tap gives NaN there, as a plain im2col GEMM does; the direct kernel skips
+padding taps.  The cost model prefers the direct kernel for depthwise and narrow groups.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Impl, Kernel, KernelRequest
+from . import _spatial as sp
+from ._c import contiguous_strides
+
+#: the packed im2col panel's budget in bytes (KC x NC floats)
+PANEL_BYTES = 256 << 10
+KC_MAX = 256
+#: rough rates of the cost model, per second: GEMM flops per vector lane at the
+#: microkernel's tile, im2col elements packed, and the direct kernel's flops
+GEMM_FLOPS_PER_LANE = 11e9
+SCALAR_GEMM_FLOPS = 8e9
+PACK_ELEMENTS = 1.2e9
+DIRECT_FLOPS = 6e9
+
+
+def ukernel_helper(isa) -> tuple[str, str, dict]:
+    """The microkernel of ``isa``'s fp32 GEMM tile: ``(template, name, params)``."""
+    mr, nr = isa.gemm_mr, isa.gemm_nr
+    name = f"cnnc_f32_gemm_{mr}x{nr}__{isa.kind}"
+    return ("c/ukernels/f32_gemm.c.j2", name, {"mr": mr, "nv": isa.gemm_nv, "vl": isa.vector, "nr": nr})
+
+
+def _geometry(req: KernelRequest):
+    x, w, y = req.in_types[0], req.in_types[1], req.out_types[0]
+    a = req.attrs
+    nd = x.rank - 2
+    ishape, oshape = x.shape[2:], y.shape[2:]
+    k, s = tuple(a["kernel_shape"]), tuple(a["strides"])
+    d = tuple(a.get("dilations") or (1,) * nd)
+    pads = sp.resolve_pads(ishape, k, s, d, a["auto_pad"], a["pads"])
+    g = a.get("group", 1)
+    return x, w, y, nd, ishape, oshape, k, s, d, pads, g
+
+
+def applies(req: KernelRequest) -> bool:
+    """fp32 with the weight a constant (packed at compile time)."""
+    return (req.out_types[0].dtype == "float32" and req.constants[1] is not None
+            and req.in_types[0].size > 0 and req.out_types[0].size > 0)
+
+
+def cost(req: KernelRequest) -> float:
+    x, w, y, nd, ishape, oshape, k, s, d, pads, g = _geometry(req)
+    isa = req.isa
+    mg, kk, p = y.shape[1] // g, w.shape[1] * int(np.prod(k)), int(np.prod(oshape))
+    mr = isa.gemm_mr
+    rows = -(-mg // mr) * mr
+    rate = GEMM_FLOPS_PER_LANE * isa.vector if isa.vector else SCALAR_GEMM_FLOPS
+    work = x.shape[0] * g
+    return work * (2.0 * rows * kk * p / rate + kk * p / PACK_ELEMENTS + mg * p / PACK_ELEMENTS)
+
+
+def direct_cost(req: KernelRequest) -> float:
+    """The direct kernel's estimate, for the same table."""
+    y, w = req.out_types[0], req.in_types[1]
+    return 2.0 * y.size * w.shape[1] * int(np.prod(w.shape[2:])) / DIRECT_FLOPS
+
+
+def pack_weight(w: np.ndarray, group: int, mr: int) -> np.ndarray:
+    """``W (M, C/G, *K)`` as ``[G][MB][K][MR]`` (zero rows past M/G)."""
+    m = w.shape[0]
+    mg, kk = m // group, int(np.prod(w.shape[1:]))
+    mb = -(-mg // mr)
+    a = np.zeros((group, mb * mr, kk), np.float32)
+    a[:, :mg] = w.reshape(group, mg, kk)
+    return np.ascontiguousarray(a.reshape(group, mb, mr, kk).transpose(0, 1, 3, 2))
+
+
+def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", act: str = "",
+              act_name: str = "") -> Kernel:
+    x, w, y, nd, ishape, oshape, k, s, d, pads, g = _geometry(req)
+    isa = req.isa
+    mr, nr = isa.gemm_mr, isa.gemm_nr
+    c, m = x.shape[1], y.shape[1]
+    cg, mg = c // g, m // g
+    kk, p = cg * int(np.prod(k)), int(np.prod(oshape))
+    mb = -(-mg // mr)
+    kc = min(kk, KC_MAX)
+    lanes = max(16, nr)                       # a row of the sums block stays vector-aligned
+    nc = max(nr, (PANEL_BYTES // (4 * kc)) // nr * nr)
+    nc = min(nc, -(-p // nr) * nr)
+    ncb = -(-nc // lanes) * lanes
+    istrides = contiguous_strides(ishape)
+    # reduction index q = (channel, taps): its input offset and per-axis tap offsets
+    taps = np.stack(np.meshgrid(*[np.arange(ki) * di - pi for ki, di, pi in zip(k, d, pads[:nd])],
+                                indexing="ij"), axis=-1).reshape(-1, nd)
+    chan = np.repeat(np.arange(cg), len(taps))
+    tq = np.tile(taps, (cg, 1))
+    koff = chan * int(np.prod(ishape)) + tq @ np.asarray(istrides, np.int64)
+    tables = {"koff": koff.astype(np.int64)}
+    for i in range(nd):  # outputs o with 0 <= o * s + t < n: o in [ceil(-t / s), ceil((n - t) / s))
+        t = tq[:, i].astype(np.int64)
+        tables[f"olo{i}"] = np.clip(-((t) // s[i]), 0, oshape[i])
+        tables[f"ohi{i}"] = np.clip(-((t - ishape[i]) // s[i]), 0, oshape[i])
+    helper = ukernel_helper(isa)
+    params = {"N": x.shape[0], "C": c, "CG": cg, "G": g, "M": m, "MG": mg, "MB": mb, "K": kk,
+              "isize": int(np.prod(ishape)), "osize": p, "ishape": ishape, "oshape": oshape,
+              "strides": s, "istrides": tuple(istrides), "KC": kc, "NC": nc, "NCB": ncb, "MR": mr, "NR": nr,
+              "ukernel": helper[1], "bias": bias, "residual": residual, "act": act}
+    scratch = 4 * (kc * ncb + mb * mr * ncb)
+    dims = lambda v: "x".join(str(i) if i >= 0 else f"n{-i}" for i in v)  # noqa: E731
+    name = (f"cnnc_{tag}gemm{nd}d_f32_{mr}x{nr}_k{dims(k)}_s{dims(s)}_d{dims(d)}_p{dims(pads)}_g{g}"
+            + ("_b" if bias else "") + (f"_z{residual}" if residual else "")
+            + (f"_{act_name.lower()}" if act else "") + f"_{dims(x.shape)}_m{m}")
+    comment = (f"{req.node.op} as GEMM ({mr}x{nr} tiles, KC {kc}, NC {nc}) {nd}-D kernel {k} strides {s} "
+               f"dilations {d} pads {pads} group {g}" + (f" {act_name}" if act else "")
+               + (f" residual {residual}" if residual else "") + f" -> {y}")
+    return Kernel("c/kernels/conv_gemm.c.j2", name, params, tables=tables, scratch_bytes=scratch,
+                  comment=comment, helpers=(helper,), packed={1: pack_weight(req.constants[1], g, mr)})
+
+
+def conv_impls(direct, gemm) -> tuple[Impl, ...]:
+    """The implementation table of a conv op for the C target: its ``direct`` plan (portable:
+    the CUDA backend renders it too) and its ``gemm`` plan."""
+    return (Impl("direct", direct, cost=direct_cost),
+            Impl("gemm", gemm, applies=applies, cost=cost, portable=False))

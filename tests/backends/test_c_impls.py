@@ -1,0 +1,142 @@
+"""The C target's implementation tables and ISAs: every entry of every op's table, forced
+with ``impl=``, agrees with the reference over its op's attribute grid, planned for the
+generic C99 build and for this machine's ISA (``cpu="native"``); the builds of the other
+ISAs compile (and run where this CPU has them); the GEMM convolution's packed weights
+replace the plain ones; bad ``impl=`` / ``cpu=`` values are clear errors."""
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from helpers import cases_graph, check_cases
+from test_backend_fused_conv import ACTIVATIONS, CASES as FUSED_CASES, _attrs, _conv_out
+from test_conv import CONV_CASES
+
+import cnnc
+from cnnc.backends import c as cb
+from cnnc.backends import isa
+from cnnc.ir import Graph, TensorType, all_ops
+
+#: op -> its implementation names on the C target (ops whose "c" kernel is a table)
+TABLES = {name: [i.name for i in op.kernels["c"]] for name, op in all_ops().items()
+          if "c" in op.kernels and not callable(op.kernels["c"])}
+
+
+def _randn(rng, shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def test_the_tables():
+    assert TABLES["Conv"] == ["direct", "gemm"] and TABLES["FusedConv"] == ["direct", "gemm"]
+
+
+def conv_cases(rng):
+    out = []
+    for xs, ws, attrs in CONV_CASES:
+        w, b = _randn(rng, ws), _randn(rng, ws[0])
+        out.append((_randn(rng, xs), [("Conv", [w], attrs), ("Conv", [w, b], attrs)]))
+    return out
+
+
+def fused_cases(rng):
+    out = []
+    for i, (xs, ws, window) in enumerate(FUSED_CASES):
+        w, b, z = _randn(rng, ws), _randn(rng, ws[0]), _randn(rng, _conv_out(xs, ws, window))
+        combos = [(act, res) for j, act in enumerate(ACTIVATIONS) for res in (None, "pre", "post")
+                  if (j + i) % 3 == 0 or res is None]
+        out.append((2 * _randn(rng, xs), [("FusedConv", [w, b] + ([z] if res else []), _attrs(window, act, res))
+                                          for act, res in combos]))
+    return out
+
+
+GRIDS = {"Conv": conv_cases, "FusedConv": fused_cases}
+
+
+@pytest.mark.parametrize("cpu", ["generic", "native"])
+@pytest.mark.parametrize("op,impl", [(op, impl) for op in sorted(TABLES) for impl in TABLES[op]])
+def test_every_implementation_over_its_grid(rng, op, impl, cpu):
+    check_cases(GRIDS[op](rng), impl={op: impl}, cpu=cpu, backend="c")
+
+
+def test_gemm_in_place_over_the_residual(rng):
+    """Y takes Z's buffer (the memory plan): the GEMM's epilogue reads each Z[i] before it
+    writes Y[i], across reduction blocks (K = 64 * 9 > KC)."""
+    from cnnc.passes.memory import plan_memory
+    g = Graph("in_place")
+    x = g.add_input("x", TensorType((1, 64, 9, 11)))
+    w = [g.add_constant(_randn(rng, (16, 64, 3, 3)) * 0.1, f"w{j}") for j in range(2)]
+    (z,) = g.add_node("Conv", [x, w[0]], {"pads": (1, 1, 1, 1)})
+    (y,) = g.add_node("FusedConv", [x, w[1], g.add_constant(_randn(rng, 16), "b"), z],
+                      {"pads": (1, 1, 1, 1), "activation": "Relu"})
+    (out,) = g.add_node("Sigmoid", [y])
+    g.add_output(out, "out")
+    assert plan_memory(g.verify()).aliases.get(y) == z
+    feeds = {"x": _randn(rng, (1, 64, 9, 11))}
+    want = cnnc.compile(g).run(feeds)["out"]
+    got = cnnc.compile(g, target="c", impl={"Conv": "gemm"}).run(feeds)["out"]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_generic_and_native_agree_on_a_model(rng):
+    import cnnc.dsl as nn
+    m = nn.Model("small_net")
+    x = m.input("x", (1, 3, 20, 20))
+    y = nn.conv(x, 16, 3, padding="same", activation="relu")
+    y = nn.conv(y, 32, 3, stride=2, padding="same", activation="relu") + nn.conv(y, 32, 1, stride=2)
+    m.output(nn.global_avg_pool(nn.conv(y, 8, 1)), "y")
+    g = cnnc.optimize(m.build())
+    feeds = {"x": _randn(rng, (1, 3, 20, 20))}
+    outs = [cnnc.compile(g, target="c", cpu=cpu).run(feeds)["y"] for cpu in ("generic", "native")]
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("cpu", sorted(isa.CPUS))
+def test_every_isa_build_compiles(tmp_path, rng, cpu):
+    """Each ISA's build of the conv grid compiles warning-free (with a cross compiler for
+    another architecture where one is installed), and runs where this CPU has the ISA."""
+    target = isa.CPUS[cpu]
+    cases = conv_cases(rng)[:4]
+    if target.kind == "neon" and not isa.runs_here(target):
+        cc = shutil.which("aarch64-linux-gnu-gcc")
+        if cc is None:
+            pytest.skip("the armv8-a build needs an aarch64 cross compiler (apt-get install gcc-aarch64-linux-gnu)")
+        g, _ = cases_graph(cases)
+        folder = cb.generate(g, tmp_path / cpu, cpu=cpu)
+        subprocess.run([cc, "-std=c99", *cb.WARNINGS, "-O2", *target.cflags, "-c", "nodes.c", "-o", "nodes.o"],
+                       cwd=folder, check=True)
+        return
+    if isa.runs_here(target):
+        check_cases(cases, cpu=cpu, backend="c")
+        return
+    g, _ = cases_graph(cases)
+    folder = cb.generate(g, tmp_path / cpu, cpu=cpu)
+    subprocess.run(["cc", "-std=c99", *cb.WARNINGS, "-O2", *target.cflags, "-c", "nodes.c", "-o", "nodes.o"],
+                   cwd=folder, check=True)
+
+
+def test_packed_weights_replace_the_plain_ones(tmp_path, rng):
+    g = Graph("packed")
+    x = g.add_input("x", TensorType((1, 8, 6, 6)))
+    (y,) = g.add_node("Conv", [x, g.add_constant(_randn(rng, (12, 8, 3, 3)), "w")], {"pads": (1, 1, 1, 1)})
+    g.add_output(y, "y")
+    for impl, has_plain in (("gemm", False), ("direct", True)):
+        src = (cb.generate(g, tmp_path / impl, weights="c", impl={"Conv": impl}) / "packed.c").read_text()
+        assert ("packed_w_w[" in src) == has_plain and ("_packed1[" in src) == (not has_plain)
+
+
+def test_bad_impl_and_cpu_are_clear_errors(rng):
+    (x, nodes), = conv_cases(rng)[:1]
+    g, _ = cases_graph([(x, nodes)])
+    with pytest.raises(cnnc.CnncError, match="Conv has no implementation 'winograd' here; it has direct, gemm"):
+        cnnc.compile(g, target="c", impl={"Conv": "winograd"})
+    with pytest.raises(cnnc.CnncError, match="unknown op 'Konv'"):
+        cnnc.compile(g, target="c", impl={"Konv": "gemm"})
+    with pytest.raises(cnnc.CnncError, match="cpu must be native or one of generic, x86-64-v3"):
+        cnnc.compile(g, target="c", cpu="pentium")
+    g64, _ = cases_graph([(x.astype(np.float64), [(op, [a.astype(np.float64) for a in ops], attrs)
+                                                  for op, ops, attrs in nodes])])
+    with pytest.raises(cnnc.CnncError, match="implementation 'gemm' of Conv does not apply"):
+        cnnc.compile(g64, target="c", impl={"Conv": "gemm"})
+    relu, _ = cases_graph([(x, [("Relu", [], {})])])
+    with pytest.raises(cnnc.CnncError, match="Relu has one implementation here"):
+        cnnc.compile(relu, target="c", impl={"Relu": "fast"})
