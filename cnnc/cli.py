@@ -158,6 +158,18 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench import bench
+    if args.target != "c":
+        raise CnncError(f"cnnc bench measures the c target; got --target {args.target}")
+    g = _optimized(args)
+    onnx_model = args.model if args.model.endswith(".onnx") else None
+    res = bench(g, onnx_model=onnx_model, threads=args.threads, repeat=args.repeat, profile=args.profile,
+                cpu=args.cpu or "native")
+    print(res.report())
+    return 0
+
+
 def cmd_ops(args) -> int:
     for name, op in sorted(all_ops().items()):
         attrs = ", ".join(op.attrs)
@@ -183,7 +195,7 @@ def _add_folder_options(p: argparse.ArgumentParser) -> None:
         if opt.flag:
             p.add_argument(flag, action="store_true", help=f"{targets}: {opt.help}")
         else:
-            p.add_argument(flag, choices=opt.choices, metavar=opt.metavar, help=f"{targets}: {opt.help}")
+            p.add_argument(flag, choices=opt.choices, metavar=opt.metavar, type=opt.type, help=f"{targets}: {opt.help}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--input", action="append", metavar="NAME=FILE.npy")
     r.add_argument("--save", metavar="DIR", help="write each output to DIR/<name>.npy")
     r.set_defaults(fn=cmd_run)
+    b = sub.add_parser("bench", help="time a model on the c target beside onnxruntime (median and minimum), "
+                       "with --profile per layer against this machine's fp32 FMA peak", parents=[shapes, levels])
+    b.add_argument("model")
+    b.add_argument("--target", default="c", choices=("c",))
+    b.add_argument("--threads", type=int, metavar="N", help="worker threads (default: this machine's cores)")
+    b.add_argument("--cpu", metavar="CPU", help="as for compile (default native)")
+    b.add_argument("--repeat", type=int, default=20, metavar="R", help="timed runs of each (default 20)")
+    b.add_argument("--profile", action="store_true", help="also time every layer (a build with -DCNNC_PROFILE)")
+    b.set_defaults(fn=cmd_bench)
     o = sub.add_parser("ops", help="list the registered ops")
     o.set_defaults(fn=cmd_ops)
     return p

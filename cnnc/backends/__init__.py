@@ -20,10 +20,11 @@ from .base import CompiledModel, read_manifest
 class Option:
     """One option of a target.  ``compile``/``write``: whether ``cnnc.compile`` /
     ``write`` (``cnnc compile -o DIR``, as the flag ``--NAME``) take it; ``choices``,
-    ``flag`` (a CLI switch) and ``metavar`` shape the CLI flag."""
+    ``type``, ``flag`` (a CLI switch) and ``metavar`` shape the CLI flag."""
 
     help: str
     choices: tuple[str, ...] | None = None
+    type: type | None = None
     flag: bool = False
     metavar: str | None = None
     compile: bool = True
@@ -74,7 +75,10 @@ class Target:
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("reference", "cnnc.backends.reference", "compile_reference", doc="the numpy interpreter (the oracle)"),
     Target("c", "cnnc.backends.c", "compile_c", "write_folder", "CModel", options={
-        "weights": WEIGHTS, "build": BUILD, "cpu": CPU, "impl": IMPL, "out_dir": OUT_DIR,
+        "weights": WEIGHTS, "build": BUILD, "cpu": CPU, "threads": Option(
+            "the most worker threads the model runs on (default: this machine's cores; 1: serial)", metavar="N",
+            type=int),
+        "impl": IMPL, "out_dir": OUT_DIR,
         "cc": Option("the C compiler (default $CC, else cc)", write=False),
         "flags": Option("the compiler's optimization flags (default -O2)", write=False),
         "sanitize": Option("sanitizer flags to build with (-fsanitize=...)", write=False)},

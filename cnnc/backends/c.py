@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ir import CnncError, Graph
+from ..ir import CnncError, Graph, get_op
 from ..ir.naming import comment_safe
 from ..resources import template_env
 from .base import CompiledModel, read_manifest
@@ -26,8 +26,14 @@ from . import isa
 from .codegen import (ALIGN, c_array_literal, call_comment, ctype, helper_context, kernel_context, model_context,
                       prepare, table_definitions, write_folder_files)
 
-RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h")
+RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h", "cnnc_pool.h", "cnnc_pool.c")
+#: the pthreads pool behind the parallel-for hook: built into the cffi library and the
+#: driver, not into the model's own static library (which needs no threads)
+POOL = ("cnnc_pool.c", "-pthread")
 WARNINGS = ("-Wall", "-Wextra", "-Werror")
+
+
+BODY_MARK = "/* cnnc: function body */\n"
 
 
 def _render_kernel(env, fn) -> str:
@@ -36,35 +42,58 @@ def _render_kernel(env, fn) -> str:
     params += [f"{t} *y{i}" for i, t in enumerate(fn.out_ctypes)]
     if k.scratch_bytes:
         params.append("unsigned char *scratch")
+    if k.parallel:
+        params.append("const cnnc_parallel *par")
     body = env.get_template(k.template).render(kernel_context(fn))
+    prelude, _, body = body.rpartition(BODY_MARK)
     unused = "".join(f"    (void){p.split('*')[-1]};\n" for p in params)
     return (f"/* {comment_safe(k.comment or k.name, 100)} (template {k.template}) */\n{table_definitions(fn)}"
-            f"static void {fn.name}({', '.join(params)})\n{{\n{unused}{body.rstrip()}\n}}\n")
+            f"{prelude}static void {fn.name}({', '.join(params)})\n{{\n{unused}{body.rstrip()}\n}}\n")
+
+
+def default_threads() -> int:
+    """The default worker count: this machine's cores."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _workers(threads) -> int:
+    if threads is None:
+        return default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
+        raise CnncError(f"threads must be an int from 1 to 64, got {threads!r}")
+    return threads
 
 
 def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
              name: str | None = None, source: str | None = None, cpu: str = "native",
-             impl: dict | None = None) -> Path:
+             impl: dict | None = None, threads: int | None = None) -> Path:
     """Write the model folder for ``graph`` into ``out_dir`` (created; files replaced).
     ``weights`` is "c" (exact hex-float arrays in the source), "blob" (a linked-in
     binary file) or "auto" (C arrays up to AUTO_BLOB_BYTES); ``cpu`` the ISA the kernels
-    are planned and built for (``isa.CPUS``); ``impl`` forces implementations per op."""
+    are planned and built for (``isa.CPUS``); ``impl`` forces implementations per op;
+    ``threads`` the most workers of the parallel-for hook (default: this machine's cores)."""
     target_isa = isa.resolve(cpu)
-    p = prepare(graph, "c", weights=weights, name=name, isa=target_isa, impl=impl)
+    workers = _workers(threads)
+    p = prepare(graph, "c", weights=weights, name=name, isa=target_isa, impl=impl, workers=workers)
     m, st, env = p.m, p.storage, template_env()
-    calls = []
+    calls, profile = [], []
     for node_name, fn, k in p.per_node:
-        calls.append({"comment": call_comment(graph, node_name, k), "code": f"{fn.name}({', '.join(p.args(node_name, k))});"})
+        calls.append({"comment": call_comment(graph, node_name, k), "code": f"{fn.name}({', '.join(p.args(node_name, k))})"})
+        node = graph.node(node_name)
+        ins = [graph.type_of(v) for v in graph.operands(node_name)]
+        profile.append({"node": node.label, "op": node.op, "kernel": fn.name,
+                        "flops": get_op(node.op).cost(ins, node.attrs, node.types)})
     for param, v, t in p.io.copies:
         calls.append({"comment": f"output {param} is a copy of {st.exprs[v] if v in st.exprs else v}",
-                      "code": f"memcpy({param}, {st.exprs[v]}, {t.nbytes});"})
+                      "code": f"memcpy({param}, {st.exprs[v]}, {t.nbytes})"})
+        profile.append({"node": param, "op": "copy", "kernel": "memcpy", "flops": 0})
     weights_list = [{**w, "literal": c_array_literal(w["array"])} for w in st.weights] if p.weights_mode == "c" else []
     helpers = [{"source": env.get_template(h.template).render(helper_context(h))} for h in p.helpers]
     ctx = model_context(p, source, {"c/model.c.j2", "c/model.h.j2"} | {f.kernel.template for f in p.functions}
                         | {h.template for h in p.helpers},
                         inputs=p.io.inputs, outputs=p.io.outputs, weights=weights_list,
                         kernels=helpers + [{"source": _render_kernel(env, f)} for f in p.functions], calls=calls,
-                        sources=[f"{m}.c"], cflags=target_isa.cflags,
+                        sources=[f"{m}.c"], cflags=target_isa.cflags, workers=workers,
                         isa_note=f"cpu {cpu}: {target_isa.kind} kernels" + (
                             f", {target_isa.gemm_mr}x{target_isa.gemm_nr} GEMM tiles" if p.helpers else ""))
     files = {f"{m}.h": "c/model.h.j2", f"{m}.c": "c/model.c.j2", f"{m}_main.c": "c/main.c.j2",
@@ -73,7 +102,7 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
         files[f"{m}_weights.S"] = "c/weights.S.j2"
     return write_folder_files(out_dir, p, {f: env.get_template(t).render(ctx) for f, t in files.items()},
                               RUNTIME_FILES, "c", cpu=cpu if isinstance(cpu, str) else "native",
-                              cflags=list(target_isa.cflags))
+                              cflags=list(target_isa.cflags), workers=workers, calls=profile)
 
 
 def _isa_flags(folder: Path) -> list[str]:
@@ -89,7 +118,7 @@ def build_library(folder: str | os.PathLike, *, cc: str | None = None, flags=("-
     (header,) = [p for p in folder.glob("*.h") if not p.name.startswith("cnnc_")]
     m = header.stem
     cc = cc or os.environ.get("CC", "cc")
-    srcs = [f"{m}.c"] + ([f"{m}_weights.S"] if (folder / f"{m}_weights.S").exists() else [])
+    srcs = [f"{m}.c", *POOL] + ([f"{m}_weights.S"] if (folder / f"{m}_weights.S").exists() else [])
     lib = folder / f"lib{m}.so"
     cmd = [cc, "-std=c99", *WARNINGS, *flags, *_isa_flags(folder), *sanitize_flags, "-fPIC", "-shared", "-o",
            lib.name, *srcs, "-lm"]
@@ -106,7 +135,7 @@ def build_exe(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",
     """Compile the standalone driver ``<m>_main`` (raw files in, raw files out)."""
     folder = Path(folder)
     m = read_manifest(folder)[0]["model"]
-    srcs = [f"{m}_main.c", f"{m}.c"] + ([f"{m}_weights.S"] if (folder / f"{m}_weights.S").exists() else [])
+    srcs = [f"{m}_main.c", f"{m}.c", *POOL] + ([f"{m}_weights.S"] if (folder / f"{m}_weights.S").exists() else [])
     cmd = [cc or os.environ.get("CC", "cc"), "-std=c99", *WARNINGS, *flags, *_isa_flags(folder), *sanitize_flags,
            "-o", f"{m}_main", *srcs, "-lm"]
     res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
@@ -137,8 +166,10 @@ class CModel(CompiledModel):
 
     target = "c"
 
-    def __init__(self, folder: str | os.PathLike, lib: Path | None = None):
-        """Load a built model folder (``lib<m>.so`` beside its ``cnnc_manifest.json``)."""
+    def __init__(self, folder: str | os.PathLike, lib: Path | None = None, threads: int | None = None):
+        """Load a built model folder (``lib<m>.so`` beside its ``cnnc_manifest.json``); run it
+        on ``threads`` workers (default: the most it was compiled for, its manifest's
+        ``workers``) of the runtime's pthreads pool; 1 runs on the calling thread."""
         import cffi
         folder = Path(folder)
         manifest, inputs, outputs = read_manifest(folder, "c")
@@ -153,9 +184,22 @@ class CModel(CompiledModel):
         self._ffi = cffi.FFI()
         ins = [f"const {ctype(t.dtype)} *" for t in self.inputs.values()]
         outs = [f"{ctype(t.dtype)} *" for t in self.outputs.values()]
-        self._ffi.cdef(f"int {self._m}_run({', '.join(ins + outs + ['void *', 'size_t'])});")
+        self._ffi.cdef(f"int {self._m}_run_parallel({', '.join(ins + outs + ['void *', 'size_t', 'const void *'])});"
+                       "int cnnc_pool_start(void *, int); void cnnc_pool_stop(void *);"
+                       "const void *cnnc_pool_parallel(void *); unsigned long cnnc_pool_bytes(void);")
         self._lib = self._ffi.dlopen(str(self.lib_path.resolve()))
-        self._run_fn = getattr(self._lib, f"{self._m}_run")
+        self._run_fn = getattr(self._lib, f"{self._m}_run_parallel")
+        most = int(manifest.get("workers", 1))
+        self.threads = most if threads is None else threads
+        if not (isinstance(self.threads, int) and 1 <= self.threads <= most):
+            raise CnncError(f"{folder}: threads must be 1 to {most} (the workers it was compiled for), "
+                            f"got {threads!r}")
+        self._pool, self._par = None, self._ffi.NULL
+        if self.threads > 1:
+            self._pool = self._ffi.new("char[]", int(self._lib.cnnc_pool_bytes()))
+            if self._lib.cnnc_pool_start(self._pool, self.threads) != 0:
+                raise CnncError(f"could not start {self.threads} threads")
+            self._par = self._lib.cnnc_pool_parallel(self._pool)
         # the arena: an aligned view into an over-allocated numpy buffer
         raw = np.zeros(self.arena_bytes + ALIGN, np.uint8)
         off = (-raw.ctypes.data) % ALIGN
@@ -165,25 +209,32 @@ class CModel(CompiledModel):
         outs = [np.empty(t.shape, t.dtype) for t in self.outputs.values()]
         ptrs = [self._ffi.from_buffer(f"{ctype(a.dtype.name)}[]", a) for a in (*arrays, *outs)]
         arena = self._ffi.from_buffer(self._arena) if self.arena_bytes else self._ffi.NULL
-        status = self._run_fn(*ptrs, arena, self.arena_bytes)
+        status = self._run_fn(*ptrs, arena, self.arena_bytes, self._par)
         if status != 0:
             raise CnncError(f"{self._m}_run returned status {status}")
         return outs
 
+    def __del__(self):
+        if getattr(self, "_pool", None) is not None:
+            self._lib.cnnc_pool_stop(self._pool)
+            self._pool = None
+
 
 def compile_c(graph: Graph, *, out_dir: str | os.PathLike | None = None, weights: str = "auto",
               cc: str | None = None, flags=("-O2",), sanitize: tuple[str, ...] = (), cpu: str = "native",
-              impl: dict | None = None) -> CModel:
-    """Generate, build and load ``graph``; without ``out_dir`` a temporary folder is used."""
+              impl: dict | None = None, threads: int | None = None) -> CModel:
+    """Generate, build and load ``graph``; without ``out_dir`` a temporary folder is used.
+    ``threads``: the workers it runs on (default: this machine's cores)."""
     folder = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="cnnc_c_"))
-    generate(graph, folder, weights=weights, cpu=cpu, impl=impl)
+    generate(graph, folder, weights=weights, cpu=cpu, impl=impl, threads=threads)
     return CModel(folder, build_library(folder, cc=cc, flags=flags, sanitize_flags=sanitize))
 
 
 def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None,
-                 weights: str = "auto", build: bool = False, cpu: str = "native") -> tuple[Path, str]:
+                 weights: str = "auto", build: bool = False, cpu: str = "native",
+                 threads: int | None = None) -> tuple[Path, str]:
     """``cnnc compile --target c``: the model folder, built (library and driver) on request."""
-    folder = generate(graph, out_dir, weights=weights, source=source, cpu=cpu)
+    folder = generate(graph, out_dir, weights=weights, source=source, cpu=cpu, threads=threads)
     if not build:
         return folder, ""
     lib, exe = build_library(folder), build_exe(folder)

@@ -98,7 +98,7 @@ def check_impl(impl) -> dict[str, str]:
 
 
 def collect_kernels(g: Graph, backend: str | tuple[str, ...], *, isa: Isa = GENERIC, impl: dict | None = None,
-                    portable_only: bool = False) -> tuple[list[KernelFunction], list[tuple[str, KernelFunction, Kernel]]]:
+                    portable_only: bool = False, workers: int = 1) -> tuple[list[KernelFunction], list[tuple[str, KernelFunction, Kernel]]]:
     """The distinct kernels of ``g`` and, per node, which one it calls. ``backend`` is a
     kernel-hook name or a preference order of them (CUDA: ``("cuda", "c")``, the C hook's
     Kernel rendered with CUDA templates, ``portable_only``: of the implementation-table
@@ -120,7 +120,8 @@ def collect_kernels(g: Graph, backend: str | tuple[str, ...], *, isa: Isa = GENE
             missing.append(n.op)
             continue
         ins = g.operands(n.name)
-        req = KernelRequest(n, [g.type_of(v) for v in ins], list(n.types), [g.constant(v) for v in ins], isa)
+        req = KernelRequest(n, [g.type_of(v) for v in ins], list(n.types), [g.constant(v) for v in ins], isa,
+                            workers)
         try:
             if callable(hook):
                 if impl.get(n.op) not in (None, "default"):
@@ -220,6 +221,8 @@ def call_args(graph: Graph, node_name: str, k: Kernel, st: "Storage") -> list[st
     args += [st.exprs[Value(node_name, i)] for i in range(len(node.types))]
     if k.scratch_bytes:
         args.append(f"a + {st.scratch_offset}")
+    if k.parallel:
+        args.append("par")
     return args
 
 
@@ -315,7 +318,7 @@ class Program:
 
 def prepare(graph: Graph, kernels: str | tuple[str, ...], *, weights: str, name: str | None = None,
             storage_weights: str | None = None, weights_base: str | None = None, isa: Isa = GENERIC,
-            impl: dict | None = None, portable_only: bool = False) -> Program:
+            impl: dict | None = None, portable_only: bool = False, workers: int = 1) -> Program:
     """Verify ``graph`` and plan what its generated code needs: the kernels (``kernels``,
     ``isa``, ``impl``, ``portable_only``: see :func:`collect_kernels`), the I/O and the
     storage (``storage_weights`` overrides the weights mode the storage is planned for;
@@ -323,7 +326,8 @@ def prepare(graph: Graph, kernels: str | tuple[str, ...], *, weights: str, name:
     mode = weights_mode(graph, weights)
     graph.verify()
     m = sanitize(name or graph.name).lower()
-    functions, per_node = collect_kernels(graph, kernels, isa=isa, impl=impl, portable_only=portable_only)
+    functions, per_node = collect_kernels(graph, kernels, isa=isa, impl=impl, portable_only=portable_only,
+                                          workers=workers)
     io = model_io(graph)
     scratch = max((k.scratch_bytes for _, _, k in per_node), default=0)
     st = plan_storage(graph, m, scratch, weights_mode=storage_weights or mode, input_params=io.input_params,

@@ -54,12 +54,16 @@ class Kernel:
     #: operand index -> the array passed instead of that constant operand (weights packed
     #: at compile time; the backend stores it with the weights)
     packed: Mapping[int, np.ndarray] = field(default_factory=dict)
+    #: the function also takes the parallel-for hook (``const cnnc_parallel *par``, last);
+    #: the template may then put definitions before the function, ended by the line
+    #: ``/* cnnc: function body */``
+    parallel: bool = False
 
     @property
     def key(self):
         """Identity of the generated function (equal keys share one function)."""
         return (self.template, self.name, _freeze(self.params), _freeze(self.tables), self.scratch_bytes,
-                _freeze(self.helpers))
+                _freeze(self.helpers), self.parallel)
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,8 @@ class KernelRequest:
     out_types: Sequence[TensorType]
     constants: Sequence[np.ndarray | None]
     isa: Isa = GENERIC
+    #: the most workers the parallel-for hook may run at once (scratch is per worker)
+    workers: int = 1
 
     @property
     def attrs(self):

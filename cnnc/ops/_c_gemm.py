@@ -109,7 +109,12 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
     lanes = max(16, nr)                       # a row of the sums block stays vector-aligned
     nc = max(nr, (PANEL_BYTES // (4 * kc)) // nr * nr)
     nc = min(nc, -(-p // nr) * nr)
+    work = x.shape[0] * g
+    if work * -(-p // nc) < req.workers:      # enough column blocks for every worker
+        per_block = -(-p // -(-req.workers // work))
+        nc = max(nr, -(-per_block // nr) * nr)
     ncb = -(-nc // lanes) * lanes
+    tasks = work * -(-p // nc)
     istrides = contiguous_strides(ishape)
     # reduction index q = (channel, taps): its input offset and per-axis tap offsets
     taps = np.stack(np.meshgrid(*[np.arange(ki) * di - pi for ki, di, pi in zip(k, d, pads[:nd])],
@@ -126,8 +131,9 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
     params = {"N": x.shape[0], "C": c, "CG": cg, "G": g, "M": m, "MG": mg, "MB": mb, "K": kk,
               "isize": int(np.prod(ishape)), "osize": p, "ishape": ishape, "oshape": oshape,
               "strides": s, "istrides": tuple(istrides), "KC": kc, "NC": nc, "NCB": ncb, "MR": mr, "NR": nr,
-              "ukernel": helper[1], "bias": bias, "residual": residual, "act": act}
-    scratch = 4 * (kc * ncb + mb * mr * ncb)
+              "ukernel": helper[1], "bias": bias, "residual": residual, "act": act, "tasks": tasks}
+    params["slot_bytes"] = slot = -(-4 * (kc * ncb + mb * mr * ncb) // 64) * 64
+    scratch = slot * max(1, min(req.workers, tasks))
     dims = lambda v: "x".join(str(i) if i >= 0 else f"n{-i}" for i in v)  # noqa: E731
     name = (f"cnnc_{tag}gemm{nd}d_f32_{mr}x{nr}_k{dims(k)}_s{dims(s)}_d{dims(d)}_p{dims(pads)}_g{g}"
             + ("_b" if bias else "") + (f"_z{residual}" if residual else "")
@@ -136,7 +142,8 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
                f"dilations {d} pads {pads} group {g}" + (f" {act_name}" if act else "")
                + (f" residual {residual}" if residual else "") + f" -> {y}")
     return Kernel("c/kernels/conv_gemm.c.j2", name, params, tables=tables, scratch_bytes=scratch,
-                  comment=comment, helpers=(helper,), packed={1: pack_weight(req.constants[1], g, mr)})
+                  comment=comment, helpers=(helper,), packed={1: pack_weight(req.constants[1], g, mr)},
+                  parallel=True)
 
 
 def conv_impls(direct, gemm) -> tuple[Impl, ...]:

@@ -245,7 +245,15 @@ def _c_kernel(kind):
             for key, arr in _axis_tables(kind, n, k, s, d, pads[i], pads[nd + i], a).items():
                 tables[f"{key}{i}"] = arr
         assert tuple(len(tables[f"win{i}"]) for i in range(nd)) == ys
-        params = {"kind": kind.tag, "nd": nd, "ctype": ctype(t), "planes": x.shape[0] * x.shape[1],
+        # 2-D: the output columns whose every tap lies on the input (contiguous), if any
+        cols, fast2d = (0, 0), False
+        if nd == 2 and ys[1] > 0:
+            w1 = tables["win1"]
+            full = np.flatnonzero((w1[:, 1] == 0) & (w1[:, 2] == a["kernel_shape"][1]))
+            if len(full) > 1 and np.all(np.diff(full) == 1) and int(np.prod(a["kernel_shape"])) <= 49:
+                cols, fast2d = (int(full[0]), int(full[-1]) + 1), True
+        params = {"kind": kind.tag, "nd": nd, "fast2d": fast2d, "cols": cols,
+                  "stride1": a["strides"][-1], "pad1": pads[nd - 1], "ctype": ctype(t), "planes": x.shape[0] * x.shape[1],
                   "in_plane": int(np.prod(xs)), "out_plane": int(np.prod(ys)), "out": ys,
                   "in_strides": tuple(contiguous_strides(xs)), "dilations": a["dilations"],
                   "kernel": a["kernel_shape"], "neg_inf": neg_infinity(t),
