@@ -1,17 +1,20 @@
-"""Latency of cnnc's CPU backends beside onnxruntime (1 and 2 threads) on light models.
+"""cnnc's C target beside onnxruntime on the light models, at 1 and 2 threads.
 
-    python bench/bench_c.py [--target c|tvm] [--models resnet50,squeezenet,densenet121,vgg19] [--repeat 5]
+    python bench/bench_c.py [--models squeezenet,resnet50,densenet121,inception_v1,vgg19] [--repeat 15]
+    python bench/bench_c.py --target tvm [--db DIR]     # the TVM target (cnnc-tvm / ORT, 1 thread)
 
-Each model is imported, optimized (level 2), compiled for the target (C: -O2, the default
-build; tvm: LLVM for the host CPU, untuned unless ``--db DIR`` names a ``cnnc tune``
-database) and run on the same random input; the median of ``--repeat`` runs after one warm-up is
-reported, with the ratio cnnc / onnxruntime (lower is better).  Run by hand; not a test.
+Each model is imported, optimized (level 2) and compiled (C: the native ISA, as many
+workers as the run uses); then cnnc and onnxruntime run alternately on the same random
+input (``cnnc.bench.bench``) and the medians are compared: the table gives the ratio
+cnnc / onnxruntime (lower is better) per model and thread count, and their geometric
+mean.  Run by hand; not a test.
 """
 from __future__ import annotations
 
 import argparse
+import math
+import platform
 import statistics
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -20,58 +23,80 @@ import numpy as np
 import onnx
 
 import cnnc
+from cnnc.bench import bench
 
 LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 
 
-def median_ms(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _load(name: str):
+    path = LIGHT / f"light_{name}.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return path, cnnc.optimize(cnnc.load_onnx(path))
+
+
+def bench_tvm(names, repeat: int, db) -> None:
+    import onnxruntime as ort
+    for name in names:
+        path, g = _load(name)
+        (inp, t), = g.input_types().items()
+        x = np.random.default_rng(0).standard_normal(t.shape).astype(np.float32)
+        m = cnnc.compile(g, target="tvm", db=db)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        c, o = [], []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            m.run({inp: x})
+            c.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            sess.run(None, {inp: x})
+            o.append(time.perf_counter() - t0)
+        print(f"{name}: cnnc-tvm {statistics.median(c) * 1e3:.1f} ms, onnxruntime {statistics.median(o) * 1e3:.1f} ms,"
+              f" ratio {statistics.median(c) / statistics.median(o):.2f}x", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default="resnet50,squeezenet,densenet121,vgg19")
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--models", default="squeezenet,resnet50,densenet121,inception_v1,vgg19")
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--threads", default="1,2", help="thread counts to run (default 1,2)")
     ap.add_argument("--target", choices=("c", "tvm"), default="c")
     ap.add_argument("--db", help="tvm: a MetaSchedule database written by `cnnc tune`")
     args = ap.parse_args()
-    options = {"out_dir": None} if args.target == "c" else {"db": args.db}
-    import onnxruntime as ort
-    rows = []
-    for name in args.models.split(","):
-        path = LIGHT / f"light_{name}.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            g = cnnc.optimize(cnnc.load_onnx(path))
-        (inp, t), = g.input_types().items()
-        x = np.random.default_rng(0).standard_normal(t.shape).astype(np.float32)
-        t0 = time.perf_counter()
-        if args.target == "c":
-            options["out_dir"] = tempfile.mkdtemp(prefix=f"bench_{name}_")
-        m = cnnc.compile(g, target=args.target, **options)
-        build_s = time.perf_counter() - t0
-        c_ms = median_ms(lambda: m.run({inp: x}), args.repeat)
-        ort_ms = []
-        for threads in (1, 2):
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = threads
-            so.inter_op_num_threads = 1
-            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-            ort_ms.append(median_ms(lambda: sess.run(None, {inp: x}), args.repeat))
-        rows.append((name, c_ms, *ort_ms, build_s))
-        print(f"{name}: cnnc-{args.target} {c_ms:.1f} ms (build {build_s:.1f} s), onnxruntime "
-              f"{ort_ms[0]:.1f} ms (1 thread), {ort_ms[1]:.1f} ms (2 threads)", flush=True)
-    t = args.target
-    print(f"\n| model | cnnc {t} (ms) | ORT 1 thr (ms) | ORT 2 thr (ms) | {t} / ORT-1 | {t} / ORT-2 |")
-    print("|---|---|---|---|---|---|")
-    for name, c, o1, o2, _ in rows:
-        print(f"| {name} | {c:.1f} | {o1:.1f} | {o2:.1f} | {c / o1:.2f}x | {c / o2:.2f}x |")
+    names = args.models.split(",")
+    if args.target == "tvm":
+        bench_tvm(names, args.repeat, args.db)
+        return
+    threads = [int(t) for t in args.threads.split(",")]
+    rows = {}
+    for name in names:
+        path, g = _load(name)
+        for t in threads:
+            res = bench(g, onnx_model=path, threads=t, repeat=args.repeat)
+            c, o = statistics.median(res.cnnc_ms), statistics.median(res.ort_ms)
+            rows[name, t] = (c, o)
+            print(f"{name} ({t} thread{'s' * (t > 1)}): cnnc-c {c:.1f} ms, onnxruntime {o:.1f} ms, "
+                  f"ratio {c / o:.2f}x", flush=True)
+    print(f"\n{_cpu_name()}, {len(names)} models, medians of {args.repeat} alternating runs\n")
+    print("| model | " + " | ".join(f"cnnc / ORT, {t} thr (ms)" for t in threads) + " |")
+    print("|---|" + "---|" * len(threads))
+    for name in names:
+        print(f"| {name} | " + " | ".join(f"{rows[name, t][0] / rows[name, t][1]:.2f}x "
+                                          f"({rows[name, t][0]:.1f} / {rows[name, t][1]:.1f})" for t in threads) + " |")
+    geo = [math.exp(statistics.mean(math.log(rows[n, t][0] / rows[n, t][1]) for n in names)) for t in threads]
+    print("| geometric mean | " + " | ".join(f"{v:.2f}x" for v in geo) + " |")
 
 
 if __name__ == "__main__":

@@ -34,8 +34,8 @@ from . import _spatial as sp
 from ._c import contiguous_strides
 
 #: the packed im2col panel's budget in bytes (KC x NC floats)
-PANEL_BYTES = 256 << 10
-KC_MAX = 256
+PANEL_BYTES = 512 << 10
+KC_MAX = 512
 #: rough rates of the cost model, per second: GEMM flops per vector lane at the
 #: microkernel's tile, im2col elements packed, and the direct kernel's flops
 GEMM_FLOPS_PER_LANE = 11e9
