@@ -1,12 +1,15 @@
 """Shared test utilities: run one op through cnnc's reference and through ONNX's."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import cnnc
@@ -148,6 +151,54 @@ def assert_equivalent(before: Graph, after: Graph, *, trials: int = 3, rtol: flo
 
 
 # ---------------------------------------------------------------- code-generating backends
+#: TVM as a test backend: skipped where Apache TVM is not installed
+TVM = pytest.param("tvm", marks=pytest.mark.skipif(
+    importlib.util.find_spec("tvm") is None, reason="TVM backend tests need Apache TVM: pip install 'cnnc[tvm]'"))
+#: the backends the shared cases of tests/backends run on (``compile_for`` names): the C
+#: backend, TVM, and the generated CUDA run by the CPU emulator ("cuda-emu": built with
+#: g++, no GPU involved)
+BACKENDS = ["c", TVM, "cuda-emu"]
+#: parametrize a test over BACKENDS (its ``backend`` argument)
+backends = pytest.mark.parametrize("backend", BACKENDS)
+
+
+def _backends(names):
+    known = {b if isinstance(b, str) else b.values[0]: b for b in BACKENDS}
+    return [known[n] for n in names] if names else BACKENDS
+
+
+def only(*names: str):
+    """Parametrize a test's ``backend`` over the named backends of BACKENDS alone (with
+    their skip marks): a case that applies to those backends only, or that another backend
+    does not pass (the test says why)."""
+    return pytest.mark.parametrize("backend", _backends(names))
+
+
+def backend_params(argnames: str, argvalues, *names: str, marks=None) -> list:
+    """The values of ``parametrize("backend," + argnames, ...)``: every backend of ``names``
+    (default: BACKENDS) with every entry of ``argvalues``, keeping the backend's skip marks;
+    ``marks(backend, i)`` adds marks to the combination with entry ``i`` (say, slow).  For a
+    grid whose entries differ by backend (a dtype one backend alone has)."""
+    single = len(argnames.split(",")) == 1
+    params = []
+    for b in _backends(names):
+        name, bmarks = (b, ()) if isinstance(b, str) else (b.values[0], tuple(b.marks))
+        for i, v in enumerate(argvalues):
+            extra = tuple(marks(name, i)) if marks else ()
+            if isinstance(v, type(TVM)):
+                params.append(pytest.param(name, *v.values, marks=bmarks + tuple(v.marks) + extra,
+                                           id=v.id and f"{name}-{v.id}"))
+            else:
+                params.append(pytest.param(name, *((v,) if single else v), marks=bmarks + extra))
+    return params
+
+
+def c_sanitize_dir(backend: str, folder):
+    """``folder`` for the C backend, else None: a shared case that also runs the C model's
+    standalone driver under ASan+UBSan (``check_graph``'s ``tmp_path``) does so on C alone."""
+    return folder if backend == "c" else None
+
+
 SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 
 
@@ -176,6 +227,29 @@ def check_graph(g, feeds, tmp_path=None, rtol=1e-5, atol=1e-6, cc=None, backend=
             else:
                 np.testing.assert_array_equal(got[name], w, err_msg=name)
     return runs[0]
+
+
+def graph_check(inputs: Sequence[np.ndarray], nodes: Sequence[tuple[str, Sequence[int], Mapping]],
+                const: Sequence[int] = (), rtol: float = 1e-5, atol: float = 1e-6,
+                sanitize_in: Path | None = None, backend: str = "c") -> Graph:
+    """One graph: ``inputs`` (those in ``const`` as Constants) and ``nodes`` ``(op, operand
+    indices, attrs)``, every result a graph output; the ``backend`` model (C by default)
+    gives the reference's outputs (exactly for integers).  With ``sanitize_in`` (a folder),
+    so does the C model's standalone driver built there under ASan+UBSan.  Returns the
+    graph."""
+    g = Graph("c_check")
+    vals, feeds = [], {}
+    for i, a in enumerate(inputs):
+        if i in const:
+            vals.append(g.add_constant(a, f"c{i}"))
+        else:
+            vals.append(g.add_input(f"in{i}", TensorType.of(a)))
+            feeds[f"in{i}"] = a
+    for k, (op, operands, attrs) in enumerate(nodes):
+        for j, v in enumerate(g.add_node(op, [vals[i] for i in operands], attrs)):
+            g.add_output(v, f"n{k}_{op}_{j}")
+    check_graph(g, feeds, sanitize_in, rtol=rtol, atol=atol, backend=backend)
+    return g
 
 
 def cases_graph(cases):
@@ -224,8 +298,6 @@ def add(g, feeds, op, operands, attrs=None, const=(), name=None):
 def nvcc_check_graph(g, folder) -> None:
     """``g``'s generated CUDA (model and driver) compiles with nvcc for sm_80 and sm_90,
     warnings as errors -- no GPU involved; skipped where the CUDA toolkit is missing."""
-    import pytest
-
     from cnnc.backends import cuda
     if cuda.nvcc_path() is None:
         pytest.skip("nvcc (the CUDA toolkit) is not installed: the sm_80/sm_90 compile check needs it")

@@ -8,9 +8,8 @@ and ``P`` the output pixels (any spatial rank: 1-D, 2-D and 3-D alike).
   one MR-row block side by side for each reduction index, zero rows past ``M/G``.  The
   packed array replaces the weight in the model's weights.
 * **B = im2col(X), packed per cache block** in scratch: ``KC`` reduction rows by ``NC``
-  columns as NR-column panels, zeros for padding taps (never multiplied by a weight with
-  a non-finite value: a padding tap contributes an exact 0 * w only where w is finite --
-  see the note below), and past the last column.
+  columns as NR-column panels, zeros for padding taps (see the note below) and past the
+  last column.
 * **The microkernel** ``cnnc_f32_gemm_<MR>x<NR>__<isa>`` (``templates/c/ukernels/``),
   one per model and register tile, accumulates an MR x NR tile in registers; its tile
   comes from the target's :class:`~cnnc.ir.Isa` (6x16 AVX2, 8x32 AVX-512, 8x8 NEON, 4x8
@@ -22,8 +21,9 @@ Block sizes: ``KC`` up to 256 reduction rows, ``NC`` columns so that the packed 
 (``KC * NC`` floats) stays within ~256 KB (the L2 share of one core).
 
 Padding taps are packed as 0.0 and multiplied like the others, so a weight of +-inf or NaN
-at a padding tap gives NaN there, as a plain im2col GEMM does; the direct kernel skips
-padding taps.  The cost model prefers the direct kernel for depthwise and narrow groups.
+at a padding tap gives NaN there, as the reference's zero-padded windows do (onnxruntime
+and the direct kernel skip padding taps and stay finite).  The cost model prefers the
+direct kernel for depthwise and narrow groups.
 """
 from __future__ import annotations
 

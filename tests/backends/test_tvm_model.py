@@ -1,7 +1,7 @@
-"""The TVM backend as a whole: every op lowers, the examples agree with the reference
-(before and after optimize), model folders (export_library + manifest) written and run
-from the command line, CUDA libraries built without a GPU, hostile names, and one clear
-error for a broken rule or a missing TVM."""
+"""The TVM backend as a whole: every op lowers, model folders (export_library + manifest)
+written and run from the command line, CUDA libraries built without a GPU, hostile names,
+and one clear error for a broken rule or a missing TVM (test_backend_examples.py: the
+examples agree with the reference, before and after optimize)."""
 import json
 import runpy
 import subprocess
@@ -20,8 +20,6 @@ from cnnc.ir import opdef
 pytest.importorskip("tvm", reason="the tvm backend needs Apache TVM: pip install 'cnnc[tvm]'")
 from cnnc.backends import tvm as tb  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
 LIGHT = Path(__import__("onnx").__file__).parent / "backend" / "test" / "data" / "light"
 LIGHT_MODELS = sorted(p.stem[len("light_"):] for p in LIGHT.glob("light_*.onnx"))
 
@@ -29,16 +27,6 @@ LIGHT_MODELS = sorted(p.stem[len("light_"):] for p in LIGHT.glob("light_*.onnx")
 def test_every_op_has_a_lowering_rule():
     missing = sorted(n for n, op in all_ops().items() if op.tvm is None and n not in ("Input", "Constant"))
     assert missing == []
-
-
-@pytest.mark.parametrize("example", EXAMPLES)
-def test_examples_agree_with_reference(example, rng):
-    g = runpy.run_path(str(ROOT / "examples" / f"{example}.py"), run_name="tvm_test")["build"]()
-    feeds = {k: rng.standard_normal(t.shape).astype(t.dtype) for k, t in g.input_types().items()}
-    for graph in (g, cnnc.optimize(g)):
-        got, want = cnnc.compile(graph, target="tvm").run(feeds), cnnc.compile(graph).run(feeds)
-        for k in want:
-            np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-4, err_msg=f"{example}:{k}")
 
 
 @pytest.mark.parametrize("model", LIGHT_MODELS)
