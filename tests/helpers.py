@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -154,10 +155,14 @@ def assert_equivalent(before: Graph, after: Graph, *, trials: int = 3, rtol: flo
 #: TVM as a test backend: skipped where Apache TVM is not installed
 TVM = pytest.param("tvm", marks=pytest.mark.skipif(
     importlib.util.find_spec("tvm") is None, reason="TVM backend tests need Apache TVM: pip install 'cnnc[tvm]'"))
+#: the generated CUDA run by the CPU emulator as a test backend (built with g++, no GPU
+#: involved): skipped where g++ is not installed, as in tests/conformance/harness.py
+CUDA_EMU = pytest.param("cuda-emu", marks=pytest.mark.skipif(
+    shutil.which(os.environ.get("CXX", "g++")) is None,
+    reason="the cuda-emu backend builds the generated CUDA with g++, which is not installed"))
 #: the backends the shared cases of tests/backends run on (``compile_for`` names): the C
-#: backend, TVM, and the generated CUDA run by the CPU emulator ("cuda-emu": built with
-#: g++, no GPU involved)
-BACKENDS = ["c", TVM, "cuda-emu"]
+#: backend, TVM, and the generated CUDA on the emulator
+BACKENDS = ["c", TVM, CUDA_EMU]
 #: parametrize a test over BACKENDS (its ``backend`` argument)
 backends = pytest.mark.parametrize("backend", BACKENDS)
 

@@ -12,25 +12,13 @@ import shutil
 import numpy as np
 import pytest
 from helpers import backend_params, backends, c_sanitize_dir, check_graph, only
-from test_resize import CASES, COORDS, NEAREST  # the attribute grids of tests/ops
+from test_resize import CASES, COMBOS, SPEC_CASES, resize_attrs  # the attribute grids of tests/ops
 
 from cnnc.ir import Graph, TensorType
 
-# tests/ops/test_resize.py's CASES and COMBOS
-NEAREST_COMBOS = ([("nearest", ct, nm, 0, 0) for ct in COORDS for nm in NEAREST]
-                  + [("nearest", ct, "round_prefer_floor", 1, 0) for ct in ("half_pixel", "asymmetric")])
-FILTER_COMBOS = [(m, ct, "round_prefer_floor", ex, aa) for m in ("linear", "cubic") for ct in COORDS
-                 for ex in (0, 1) for aa in (0, 1)]
-
-
-def resize_attrs(base, mode, ct, nm, ex, aa):
-    attrs = {**base, "mode": mode, "coordinate_transformation_mode": ct, "nearest_mode": nm,
-             "exclude_outside": ex, "antialias": aa}
-    if ct == "tf_crop_and_resize":
-        n_axes = len(base.get("scales") or base["sizes"])
-        attrs["roi"] = tuple([-0.2, 0.1, 0.3, 0.0, 0.25][:n_axes] + [0.9, 1.3, 0.8, 1.0, 0.75][:n_axes])
-        attrs["extrapolation_value"] = 0.5
-    return attrs
+# tests/ops/test_resize.py's COMBOS: nearest, and linear/cubic
+NEAREST_COMBOS = [c for c in COMBOS if c[0] == "nearest"]
+FILTER_COMBOS = [c for c in COMBOS if c[0] != "nearest"]
 
 
 def check_nodes(x, nodes, *, rtol=1e-6, atol=1e-7, cc=None, sanitize_dir=None, backend="c"):
@@ -58,14 +46,7 @@ def test_resize(backend, rng, shape, base, combos):
 
 
 @backends
-@pytest.mark.parametrize("shape,base,ct", [
-    ((1, 2, 5, 6), {"scales": (1.0, 1.0, 1.7, 0.5)}, "align_corners"),
-    ((1, 2, 5, 6), {"scales": (1.0, 1.0, 1.7, 0.5), "roi": (0, 0, 0.2, 0.1, 1, 1, 0.9, 0.7)},
-     "tf_crop_and_resize"),
-    ((1, 1, 3, 4), {"sizes": (1, 1, 1, 1)}, "pytorch_half_pixel"),
-    ((1, 1, 3, 4), {"scales": (1.0, 1.0, 0.34, 0.26)}, "pytorch_half_pixel"),
-    ((6, 5), {"scales": (0.7, 1.5)}, "align_corners"),
-])
+@pytest.mark.parametrize("shape,base,ct", SPEC_CASES)
 def test_resize_fractional_scales(backend, rng, shape, base, ct):
     """tests/ops/test_resize.py's SPEC_CASES: extents that are not in * scale."""
     x = rng.standard_normal(shape).astype(np.float32)

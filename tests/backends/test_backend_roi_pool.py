@@ -9,21 +9,10 @@ ASan+UBSan."""
 import numpy as np
 import pytest
 from helpers import backend_params, backends, c_sanitize_dir, check_graph, compile_for, only, run_sanitized
-from test_roi_pool import ALIGN_ATTRS  # the attribute grids of tests/ops
+from test_roi_pool import ALIGN_ATTRS, _rois  # the attribute grids and boxes of tests/ops
 
 import cnnc
 from cnnc.ir import Graph, TensorType
-
-
-def _rois(rng, n_rois, batch, size, with_index=True):
-    """tests/ops/test_roi_pool.py's boxes: some partly or wholly outside the image, corners
-    on a 0.25 grid so that scaled corners hit rounding ties."""
-    corners = np.round(rng.uniform(-3, size + 3, (n_rois, 2)) * 4) / 4
-    ext = np.round(rng.uniform(0, size, (n_rois, 2)) * 4) / 4
-    boxes = np.concatenate([corners, corners + ext], axis=1)
-    if not with_index:
-        return boxes.astype(np.float32)
-    return np.concatenate([rng.integers(0, batch, (n_rois, 1)), boxes], 1).astype(np.float32)
 
 
 def build(nodes, feeds):
