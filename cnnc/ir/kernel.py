@@ -96,13 +96,15 @@ class Impl:
     """One implementation of an op for a backend: ``plan(req) -> Kernel`` where
     ``applies(req)``, at ``cost(req)`` (estimated seconds, comparable across the entries of
     one table).  ``portable``: its Kernel's template has a CUDA twin (the CUDA backend
-    renders C-hook kernels with CUDA templates, so it only takes portable entries)."""
+    renders C-hook kernels with CUDA templates, so it only takes portable entries);
+    ``template`` names the template a non-portable entry renders (it has no CUDA twin)."""
 
     name: str
     plan: Callable[["KernelRequest"], Kernel]
     applies: Callable[["KernelRequest"], bool] = lambda req: True
     cost: Callable[["KernelRequest"], float] = lambda req: 1.0
     portable: bool = True
+    template: str = ""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from ..ir import Impl, Kernel, KernelRequest
 from . import _spatial as sp
 from ._c import contiguous_strides
 
+TEMPLATE = "c/kernels/conv_gemm.c.j2"
 #: the packed im2col panel's budget in bytes (KC x NC floats)
 PANEL_BYTES = 512 << 10
 KC_MAX = 512
@@ -141,7 +142,7 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
     comment = (f"{req.node.op} as GEMM ({mr}x{nr} tiles, KC {kc}, NC {nc}) {nd}-D kernel {k} strides {s} "
                f"dilations {d} pads {pads} group {g}" + (f" {act_name}" if act else "")
                + (f" residual {residual}" if residual else "") + f" -> {y}")
-    return Kernel("c/kernels/conv_gemm.c.j2", name, params, tables=tables, scratch_bytes=scratch,
+    return Kernel(TEMPLATE, name, params, tables=tables, scratch_bytes=scratch,
                   comment=comment, helpers=(helper,), packed={1: pack_weight(req.constants[1], g, mr)},
                   parallel=True)
 
@@ -150,4 +151,4 @@ def conv_impls(direct, gemm) -> tuple[Impl, ...]:
     """The implementation table of a conv op for the C target: its ``direct`` plan (portable:
     the CUDA backend renders it too) and its ``gemm`` plan."""
     return (Impl("direct", direct, cost=direct_cost),
-            Impl("gemm", gemm, applies=applies, cost=cost, portable=False))
+            Impl("gemm", gemm, applies=applies, cost=cost, portable=False, template=TEMPLATE))
