@@ -52,18 +52,6 @@ def ukernel_helper(isa) -> tuple[str, str, dict]:
     return ("c/ukernels/f32_gemm.c.j2", name, {"mr": mr, "nv": isa.gemm_nv, "vl": isa.vector, "nr": nr})
 
 
-def _geometry(req: KernelRequest):
-    x, w, y = req.in_types[0], req.in_types[1], req.out_types[0]
-    a = req.attrs
-    nd = x.rank - 2
-    ishape, oshape = x.shape[2:], y.shape[2:]
-    k, s = tuple(a["kernel_shape"]), tuple(a["strides"])
-    d = tuple(a.get("dilations") or (1,) * nd)
-    pads = sp.resolve_pads(ishape, k, s, d, a["auto_pad"], a["pads"])
-    g = a.get("group", 1)
-    return x, w, y, nd, ishape, oshape, k, s, d, pads, g
-
-
 def applies(req: KernelRequest) -> bool:
     """fp32 with the weight a constant (packed at compile time)."""
     return (req.out_types[0].dtype == "float32" and req.constants[1] is not None
@@ -71,7 +59,8 @@ def applies(req: KernelRequest) -> bool:
 
 
 def cost(req: KernelRequest) -> float:
-    x, w, y, nd, ishape, oshape, k, s, d, pads, g = _geometry(req)
+    x, w, y = req.in_types[0], req.in_types[1], req.out_types[0]
+    oshape, k, g = (geo := sp.window_geometry(req)).oshape, geo.kernel, geo.group
     isa = req.isa
     mg, kk, p = y.shape[1] // g, w.shape[1] * int(np.prod(k)), int(np.prod(oshape))
     mr = isa.gemm_mr
@@ -99,7 +88,9 @@ def pack_weight(w: np.ndarray, group: int, mr: int) -> np.ndarray:
 
 def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", act: str = "",
               act_name: str = "") -> Kernel:
-    x, w, y, nd, ishape, oshape, k, s, d, pads, g = _geometry(req)
+    x, y = req.in_types[0], req.out_types[0]
+    nd = x.rank - 2
+    ishape, oshape, k, s, d, pads, g = sp.window_geometry(req)
     isa = req.isa
     mr, nr = isa.gemm_mr, isa.gemm_nr
     c, m = x.shape[1], y.shape[1]

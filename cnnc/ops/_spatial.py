@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -93,6 +94,31 @@ def resolve_pads(in_shape: Sequence[int], kernel: Sequence[int], strides: Sequen
         begin.append(small if auto_pad == "SAME_UPPER" else big)
         end.append(big if auto_pad == "SAME_UPPER" else small)
     return tuple(begin + end)
+
+
+class WindowGeometry(NamedTuple):
+    """A window op's node geometry as its C kernels plan it: spatial input and output
+    shapes, kernel, strides, dilations, the resolved pads (begins, ends) and the group."""
+
+    ishape: tuple[int, ...]
+    oshape: tuple[int, ...]
+    kernel: tuple[int, ...]
+    strides: tuple[int, ...]
+    dilations: tuple[int, ...]
+    pads: tuple[int, ...]
+    group: int
+
+
+def window_geometry(req) -> WindowGeometry:
+    """The geometry of ``req`` (a KernelRequest of a conv-like node: operand 0 the input,
+    result 0 the output, Conv's window attributes)."""
+    x, y, a = req.in_types[0], req.out_types[0], req.attrs
+    nd = x.rank - 2
+    ishape, oshape = x.shape[2:], y.shape[2:]
+    k, s = tuple(a["kernel_shape"]), tuple(a["strides"])
+    d = tuple(a.get("dilations") or (1,) * nd)
+    pads = tuple(resolve_pads(ishape, k, s, d, a["auto_pad"], a["pads"]))
+    return WindowGeometry(ishape, oshape, k, s, d, pads, a.get("group", 1))
 
 
 def output_extent(n: int, k: int, s: int, d: int, pb: int, pe: int, *, ceil_mode: bool = False,

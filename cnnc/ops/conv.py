@@ -124,13 +124,8 @@ def direct_conv(req, tag: str, *, tiles=None, bias: str = "", residual: str = ""
     (B (M, *O)); ``residual``: "" | "pre" | "post" (Z is operand 3); ``act``: a C
     expression of ``a0`` applied in the epilogue, named ``act_name``."""
     x, y = req.in_types[0], req.out_types[0]
-    a = req.attrs
     nd = x.rank - 2
-    ishape, oshape = x.shape[2:], y.shape[2:]
-    k, s = tuple(a["kernel_shape"]), tuple(a["strides"])
-    d = tuple(a.get("dilations") or (1,) * nd)
-    pads = sp.resolve_pads(ishape, k, s, d, a["auto_pad"], a["pads"])
-    group = a.get("group", 1)
+    ishape, oshape, k, s, d, pads, group = sp.window_geometry(req)
     c, m = x.shape[1], y.shape[1]
     cg, ksize = c // group, int(np.prod(k))
     tiles = tuple(tiles) if tiles is not None else (1,) * nd
