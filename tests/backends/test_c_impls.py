@@ -52,9 +52,13 @@ def fused_cases(rng):
 GRIDS = {"Conv": conv_cases, "FusedConv": fused_cases}
 
 
-@pytest.mark.parametrize("cpu", ["generic", "native"])
+@pytest.mark.parametrize("cpu", ["generic", "native", "x86-64-v3"])
 @pytest.mark.parametrize("op,impl", [(op, impl) for op in sorted(TABLES) for impl in TABLES[op]])
 def test_every_implementation_over_its_grid(rng, op, impl, cpu):
+    """native is the machine's ISA (AVX-512 or AVX2 on x86); x86-64-v3 checks the AVX2 tile
+    on an AVX-512 machine too."""
+    if not isa.runs_here(isa.resolve(cpu)):
+        pytest.skip(f"this CPU cannot run a {cpu} build")
     check_cases(GRIDS[op](rng), impl={op: impl}, cpu=cpu, backend="c")
 
 
@@ -97,13 +101,23 @@ def test_every_isa_build_compiles(tmp_path, rng, cpu):
     target = isa.CPUS[cpu]
     cases = conv_cases(rng)[:4]
     if target.kind == "neon" and not isa.runs_here(target):
-        cc = shutil.which("aarch64-linux-gnu-gcc")
-        if cc is None:
-            pytest.skip("the armv8-a build needs an aarch64 cross compiler (apt-get install gcc-aarch64-linux-gnu)")
-        g, _ = cases_graph(cases)
-        folder = cb.generate(g, tmp_path / cpu, cpu=cpu)
-        subprocess.run([cc, "-std=c99", *cb.WARNINGS, "-O2", *target.cflags, "-c", "nodes.c", "-o", "nodes.o"],
-                       cwd=folder, check=True)
+        cc, qemu = shutil.which("aarch64-linux-gnu-gcc"), shutil.which("qemu-aarch64")
+        if cc is None or qemu is None:
+            pytest.skip("the armv8-a build runs with an aarch64 cross compiler and qemu-user "
+                        "(apt-get install gcc-aarch64-linux-gnu qemu-user; .ci/run installs them)")
+        g, feeds = cases_graph(cases)
+        folder = cb.generate(g, tmp_path / cpu, cpu=cpu, threads=2)
+        exe = cb.build_exe(folder, cc=cc, flags=("-O2", "-static"))
+        want = cnnc.compile(g).run(feeds)
+        ins = [tmp_path / f"in{i}.bin" for i in range(len(feeds))]
+        outs = [tmp_path / f"out{i}.bin" for i in range(len(want))]
+        for path, name in zip(ins, g.input_types()):
+            path.write_bytes(feeds[name].tobytes())
+        subprocess.run([qemu, str(exe), *map(str, ins), *map(str, outs)], check=True, timeout=300,
+                       env={"CNNC_THREADS": "2"})
+        for path, (name, w) in zip(outs, want.items()):
+            got = np.fromfile(path, np.float32).reshape(w.shape)
+            np.testing.assert_allclose(got, w, rtol=1e-4, atol=1e-5, err_msg=name)
         return
     if isa.runs_here(target):
         check_cases(cases, cpu=cpu, backend="c")
@@ -140,3 +154,25 @@ def test_bad_impl_and_cpu_are_clear_errors(rng):
     relu, _ = cases_graph([(x, [("Relu", [], {})])])
     with pytest.raises(cnnc.CnncError, match="Relu has one implementation here"):
         cnnc.compile(relu, target="c", impl={"Relu": "fast"})
+
+
+def test_armv8_light_model_under_qemu(tmp_path):
+    """The NEON build of a light model (SqueezeNet), cross-compiled and run by qemu-user."""
+    cc, qemu = shutil.which("aarch64-linux-gnu-gcc"), shutil.which("qemu-aarch64")
+    if cc is None or qemu is None or isa.runs_here(isa.CPUS["armv8-a"]):
+        pytest.skip("needs an aarch64 cross compiler and qemu-user on a non-aarch64 machine "
+                    "(apt-get install gcc-aarch64-linux-gnu qemu-user; .ci/run installs them)")
+    import warnings
+    from test_c_model import LIGHT
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = cnnc.optimize(cnnc.load_onnx(LIGHT / "light_squeezenet.onnx"))
+    (name, t), = g.input_types().items()
+    x = np.random.default_rng(0).standard_normal(t.shape).astype(np.float32)
+    folder = cb.generate(g, tmp_path / "sq", cpu="armv8-a", threads=1)
+    exe = cb.build_exe(folder, cc=cc, flags=("-O2", "-static"))
+    (tmp_path / "x.bin").write_bytes(x.tobytes())
+    subprocess.run([qemu, str(exe), str(tmp_path / "x.bin"), str(tmp_path / "y.bin")], check=True, timeout=600)
+    (oname, w), = cnnc.compile(g).run({name: x}).items()
+    np.testing.assert_allclose(np.fromfile(tmp_path / "y.bin", np.float32).reshape(w.shape), w,
+                               rtol=1e-3, atol=1e-4)
