@@ -18,7 +18,6 @@ from cnnc.ir import Graph, TensorType, all_ops
 from cnnc.ir import opdef
 
 pytest.importorskip("tvm", reason="the tvm backend needs Apache TVM: pip install 'cnnc[tvm]'")
-from cnnc.backends import tvm as tb  # noqa: E402
 
 LIGHT = Path(__import__("onnx").__file__).parent / "backend" / "test" / "data" / "light"
 LIGHT_MODELS = sorted(p.stem[len("light_"):] for p in LIGHT.glob("light_*.onnx"))
