@@ -152,18 +152,12 @@ def _ort_session(onnx_model, threads: int):
 
 def _profile(folder: Path, threads: int, feeds, repeat: int) -> list[Layer]:
     with tempfile.TemporaryDirectory(prefix="cnnc_prof_") as tmp:
-        lib = Path(tmp) / "libprofile.so"
-        built = cb.build_library(folder, flags=("-O2", "-DCNNC_PROFILE"))
-        built.replace(lib)
+        lib = cb.build_library(folder, flags=("-O2", "-DCNNC_PROFILE"), out=Path(tmp) / "libprofile.so")
         model = cb.CModel(folder, lib, threads=threads)
         calls = read_manifest(folder)[0]["calls"]
-        model._ffi.cdef(f"extern double {model._m}_profile_seconds[{max(len(calls), 1)}];")
         model.run(feeds)
-        times = getattr(model._lib, f"{model._m}_profile_seconds")
-        for i in range(len(calls)):
-            times[i] = 0.0
+        model.profile_seconds(len(calls))     # the warm-up run's times are dropped
         for _ in range(repeat):
             model.run(feeds)
-        out = [Layer(c["node"], c["op"], c["kernel"], int(c["flops"]), times[i] / repeat) for i, c in enumerate(calls)]
-    cb.build_library(folder)  # the folder's library without the timers again
-    return out
+        times = model.profile_seconds(len(calls))
+        return [Layer(c["node"], c["op"], c["kernel"], int(c["flops"]), t / repeat) for c, t in zip(calls, times)]

@@ -111,17 +111,17 @@ def _isa_flags(folder: Path) -> list[str]:
 
 
 def build_library(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",),
-                  sanitize_flags: tuple[str, ...] = ()) -> Path:
-    """Compile the folder's sources into ``lib<m>.so``; a compiler error is one CnncError
-    quoting the compiler's messages (file:line)."""
+                  sanitize_flags: tuple[str, ...] = (), out: str | os.PathLike | None = None) -> Path:
+    """Compile the folder's sources into ``lib<m>.so`` (or the library ``out``); a compiler
+    error is one CnncError quoting the compiler's messages (file:line)."""
     folder = Path(folder)
     (header,) = [p for p in folder.glob("*.h") if not p.name.startswith("cnnc_")]
     m = header.stem
     cc = cc or os.environ.get("CC", "cc")
     srcs = [f"{m}.c", *POOL] + ([f"{m}_weights.S"] if (folder / f"{m}_weights.S").exists() else [])
-    lib = folder / f"lib{m}.so"
+    lib = Path(out).resolve() if out is not None else folder / f"lib{m}.so"
     cmd = [cc, "-std=c99", *WARNINGS, *flags, *_isa_flags(folder), *sanitize_flags, "-fPIC", "-shared", "-o",
-           lib.name, *srcs, "-lm"]
+           str(lib), *srcs, "-lm"]
     res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
     if res.returncode != 0:
         msgs = "\n".join(ln for ln in res.stderr.splitlines() if "error" in ln or "warning" in ln)
@@ -213,6 +213,16 @@ class CModel(CompiledModel):
         if status != 0:
             raise CnncError(f"{self._m}_run returned status {status}")
         return outs
+
+    def profile_seconds(self, calls: int) -> list[float]:
+        """The per-call seconds a library built with ``-DCNNC_PROFILE`` summed so far
+        (``<m>_profile_seconds``), and reset them to zero."""
+        self._ffi.cdef(f"extern double {self._m}_profile_seconds[{max(calls, 1)}];", override=True)
+        times = getattr(self._lib, f"{self._m}_profile_seconds")
+        out = [times[i] for i in range(calls)]
+        for i in range(calls):
+            times[i] = 0.0
+        return out
 
     def __del__(self):
         if getattr(self, "_pool", None) is not None:

@@ -17,8 +17,9 @@ and ``P`` the output pixels (any spatial rank: 1-D, 2-D and 3-D alike).
 * **The epilogue** (bias, residual before or after, activation) runs over each finished
   block of sums, reading Z before writing Y, so Y may share Z's buffer.
 
-Block sizes: ``KC`` up to 256 reduction rows, ``NC`` columns so that the packed panel
-(``KC * NC`` floats) stays within ~256 KB (the L2 share of one core).
+Block sizes: ``KC`` up to ``KC_MAX`` reduction rows, ``NC`` columns so that the packed
+panel (``KC * NC`` floats) stays within ``PANEL_BYTES`` (an L2 share of one core), and few
+enough columns that every worker gets a block.
 
 Padding taps are packed as 0.0 and multiplied like the others, so a weight of +-inf or NaN
 at a padding tap gives NaN there, as the reference's zero-padded windows do (onnxruntime
@@ -60,7 +61,8 @@ def applies(req: KernelRequest) -> bool:
 
 def cost(req: KernelRequest) -> float:
     x, w, y = req.in_types[0], req.in_types[1], req.out_types[0]
-    oshape, k, g = (geo := sp.window_geometry(req)).oshape, geo.kernel, geo.group
+    geo = sp.window_geometry(req)
+    oshape, k, g = geo.oshape, geo.kernel, geo.group
     isa = req.isa
     mg, kk, p = y.shape[1] // g, w.shape[1] * int(np.prod(k)), int(np.prod(oshape))
     mr = isa.gemm_mr

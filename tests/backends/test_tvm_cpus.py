@@ -7,7 +7,6 @@ once produced invalid IR for a 1-D SAME_UPPER conv that built fine on AVX-512 ma
 reference."""
 import importlib.util
 import platform
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from helpers import cases_graph
 from test_conv import CONV_CASES, CONVT_CASES
 
 import cnnc
+from cnnc.backends.isa import host_flags
 
 pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("tvm") is None,
@@ -32,14 +32,6 @@ CPUS = {
     "skylake-avx512": ("avx512f", "avx512bw", "avx512dq", "avx512vl"),
     "znver4": ("avx512f", "avx512bw", "avx512dq", "avx512vl"),
 }
-
-
-def _host_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    return {f for line in text.splitlines() if line.startswith("flags") for f in line.split(":", 1)[1].split()}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +52,7 @@ def conv_grid():
 def test_conv_grid_builds_for_cpu(conv_grid, cpu):
     g, feeds, want = conv_grid
     model = cnnc.compile(g, target="tvm", cpu=cpu)
-    if not set(CPUS[cpu]) <= _host_flags():
+    if not set(CPUS[cpu]) <= host_flags():
         return  # built; this machine cannot run it
     got = model.run(feeds)
     for name, w in want.items():
