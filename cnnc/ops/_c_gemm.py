@@ -37,13 +37,18 @@ from ._c import contiguous_strides
 TEMPLATE = "c/kernels/conv_gemm.c.j2"
 #: the packed im2col panel's budget in bytes (KC x NC floats)
 PANEL_BYTES = 512 << 10
-KC_MAX = 512
+KC_MAX = 256
+#: the budget of one block of packed W rows (MC x KC floats), kept in L2 while the
+#: panels of B pass through L1
+A_BYTES = 256 << 10
 #: rough rates of the cost model, per second: GEMM flops per vector lane at the
 #: microkernel's tile, im2col elements packed, and the direct kernel's flops
 GEMM_FLOPS_PER_LANE = 11e9
 SCALAR_GEMM_FLOPS = 8e9
 PACK_ELEMENTS = 1.2e9
 DIRECT_FLOPS = 6e9
+#: a task's fixed cost (dispatch, loop set-up) in the task-grid model
+TASK_SECONDS = 2e-6
 
 
 def ukernel_helper(isa) -> tuple[str, str, dict]:
@@ -78,6 +83,35 @@ def direct_cost(req: KernelRequest) -> float:
     return 2.0 * y.size * w.shape[1] * int(np.prod(w.shape[2:])) / DIRECT_FLOPS
 
 
+def split(p: int, mb: int, kk: int, work: int, workers: int, mr: int, nr: int, kc: int) -> tuple[int, int]:
+    """The task grid of one conv: ``(nc, ns)``, columns per block and the number of row
+    splits (of ``mb`` MR-row blocks), for ``work`` (image, group) pairs of ``p`` output
+    columns and ``kk`` reduction rows on ``workers`` workers.  One worker takes the widest
+    block the panel budget allows; more take the grid with the least estimated makespan
+    (rounds of tasks times a task's compute and packing), preferring fewer tasks."""
+    widest = min(max(nr, (PANEL_BYTES // (4 * kc)) // nr * nr), -(-p // nr) * nr)
+    if workers <= 1:
+        return widest, 1
+    best = None
+    for nc in range(nr, widest + 1, nr):
+        nj = -(-p // nc)
+        cols = [nc] * (nj - 1) + [p - (nj - 1) * nc]
+        for ns in range(1, min(mb, 2 * workers) + 1):
+            sb = -(-mb // ns)
+            if -(-mb // sb) != ns:
+                continue
+            rows = [sb] * (ns - 1) + [mb - (ns - 1) * sb]
+            costs = sorted((2.0 * r * mr * -(-c // nr) * nr * kk / (GEMM_FLOPS_PER_LANE * 16)
+                            + kk * c / PACK_ELEMENTS + TASK_SECONDS for c in cols for r in rows), reverse=True)
+            load = [0.0] * workers
+            for c in costs * work:            # dynamic scheduling: the next task to the first idle worker
+                load[load.index(min(load))] += c
+            key = (max(load), len(costs) * work)
+            if best is None or key < best[0]:
+                best = (key, nc, ns)
+    return best[1], best[2]
+
+
 def pack_weight(w: np.ndarray, group: int, mr: int) -> np.ndarray:
     """``W (M, C/G, *K)`` as ``[G][MB][K][MR]`` (zero rows past M/G)."""
     m = w.shape[0]
@@ -101,14 +135,10 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
     mb = -(-mg // mr)
     kc = min(kk, KC_MAX)
     lanes = max(16, nr)                       # a row of the sums block stays vector-aligned
-    nc = max(nr, (PANEL_BYTES // (4 * kc)) // nr * nr)
-    nc = min(nc, -(-p // nr) * nr)
-    work = x.shape[0] * g
-    if work * -(-p // nc) < req.workers:      # enough column blocks for every worker
-        per_block = -(-p // -(-req.workers // work))
-        nc = max(nr, -(-per_block // nr) * nr)
+    nc, ns = split(p, mb, kk, x.shape[0] * g, req.workers, mr, nr, kc)
+    sb = -(-mb // ns)
     ncb = -(-nc // lanes) * lanes
-    tasks = work * -(-p // nc)
+    tasks = x.shape[0] * g * -(-p // nc) * ns
     istrides = contiguous_strides(ishape)
     # reduction index q = (channel, taps): its input offset and per-axis tap offsets
     taps = np.stack(np.meshgrid(*[np.arange(ki) * di - pi for ki, di, pi in zip(k, d, pads[:nd])],
@@ -125,8 +155,9 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
     params = {"N": x.shape[0], "C": c, "CG": cg, "G": g, "M": m, "MG": mg, "MB": mb, "K": kk,
               "isize": int(np.prod(ishape)), "osize": p, "ishape": ishape, "oshape": oshape,
               "strides": s, "istrides": tuple(istrides), "KC": kc, "NC": nc, "NCB": ncb, "MR": mr, "NR": nr,
+              "NS": ns, "SB": sb, "MCB": max(1, A_BYTES // (4 * mr * kc)),
               "ukernel": helper[1], "bias": bias, "residual": residual, "act": act, "tasks": tasks}
-    params["slot_bytes"] = slot = -(-4 * (kc * ncb + mb * mr * ncb) // 64) * 64
+    params["slot_bytes"] = slot = -(-4 * (kc * ncb + sb * mr * ncb) // 64) * 64
     scratch = slot * max(1, min(req.workers, tasks))
     dims = lambda v: "x".join(str(i) if i >= 0 else f"n{-i}" for i in v)  # noqa: E731
     name = (f"cnnc_{tag}gemm{nd}d_f32_{mr}x{nr}_k{dims(k)}_s{dims(s)}_d{dims(d)}_p{dims(pads)}_g{g}"
