@@ -109,11 +109,11 @@ class BenchResult:
 
 
 def bench(graph: Graph, *, onnx_model=None, threads: int | None = None, repeat: int = 20, profile: bool = False,
-          cpu: str = "native", folder: str | Path | None = None) -> BenchResult:
+          cpu: str = "native", folder: str | Path | None = None, impl: dict | None = None) -> BenchResult:
     """Time ``graph`` on the C target (``threads`` workers), alternating with onnxruntime on
     ``onnx_model`` (a path or ModelProto; skipped where onnxruntime is not installed)."""
     folder = Path(folder or tempfile.mkdtemp(prefix="cnnc_bench_"))
-    cb.generate(graph, folder, cpu=cpu, threads=threads)
+    cb.generate(graph, folder, cpu=cpu, threads=threads, impl=impl)
     model = cb.CModel(folder, cb.build_library(folder))
     rng = np.random.default_rng(0)
     feeds = {n: rng.standard_normal(t.shape).astype(t.dtype) if t.dtype.startswith("float") else np.zeros(t.shape, t.dtype)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .version import __version__
-from .backends import TARGETS, compile, load, write
+from .backends import TARGETS, compile, load, parse_impl, write
 from .ir import CnncError, Graph, all_ops, sanitize
 from .onnx import EXPORT_OPSET, load_onnx, save_onnx
 from .passes import LEVELS, graph_flops, optimize
@@ -165,7 +165,7 @@ def cmd_bench(args) -> int:
     g = _optimized(args)
     onnx_model = args.model if args.model.endswith(".onnx") else None
     res = bench(g, onnx_model=onnx_model, threads=args.threads, repeat=args.repeat, profile=args.profile,
-                cpu=args.cpu or "native")
+                cpu=args.cpu or "native", impl=args.impl)
     print(res.report())
     return 0
 
@@ -250,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--cpu", metavar="CPU", help="as for compile (default native)")
     b.add_argument("--repeat", type=int, default=20, metavar="R", help="timed runs of each (default 20)")
     b.add_argument("--profile", action="store_true", help="also time every layer (a build with -DCNNC_PROFILE)")
+    b.add_argument("--impl", type=parse_impl, metavar="OP=NAME,...", help="as for compile: force implementations")
     b.set_defaults(fn=cmd_bench)
     o = sub.add_parser("ops", help="list the registered ops")
     o.set_defaults(fn=cmd_ops)

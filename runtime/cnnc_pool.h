@@ -7,7 +7,8 @@
  *   model_run_parallel(..., cnnc_pool_parallel(&pool));
  *   cnnc_pool_stop(&pool);
  *
- * One run at a time per pool.  Build with -pthread.
+ * One run at a time per pool; a job has fewer than 2^32 tasks.  Build with -pthread (gcc or
+ * clang: the pool uses their __atomic builtins).
  */
 #ifndef CNNC_POOL_H
 #define CNNC_POOL_H
@@ -17,6 +18,10 @@
 #include "cnnc_status.h"
 
 #define CNNC_POOL_MAX 64
+/* how many pause instructions an idle worker spins before it sleeps (a few ms at most) */
+#ifndef CNNC_POOL_SPIN
+#define CNNC_POOL_SPIN 20000L
+#endif
 
 struct cnnc_pool;
 
@@ -29,9 +34,10 @@ typedef struct cnnc_pool {
     pthread_t threads[CNNC_POOL_MAX];
     cnnc_pool_slot slots[CNNC_POOL_MAX];
     pthread_mutex_t mu;
-    pthread_cond_t wake, done;
-    int workers, stop, busy;
-    long generation, next, n;
+    pthread_cond_t wake;
+    int workers, stop, sleepers;
+    unsigned long long state;   /* generation << 32 | next task */
+    long n, finished;
     void (*fn)(void *arg, long i, int w);
     void *arg;
     cnnc_parallel par;

@@ -7,6 +7,7 @@ option a target does not take is a CnncError naming the options it does take.
 """
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 from collections.abc import Mapping
@@ -41,8 +42,19 @@ OUT_DIR = Option("the model folder to generate and build in (default: a temporar
 CPU = Option("the CPU to build for: native (the default: this machine's), x86-64-v3 (AVX2), x86-64-v4 (AVX-512), "
              "armv8-a (NEON) or generic (plain C99); tvm also takes any LLVM CPU name (znver3, skylake-avx512, ...)",
              metavar="CPU")
-IMPL = Option("force an implementation per op, e.g. {'Conv': 'gemm'} (a Conv entry also applies to FusedConv)",
-              write=False)
+def parse_impl(text: str) -> dict[str, str]:
+    """``--impl Conv=gemm_padded,Gemm=gemm`` as ``{"Conv": "gemm_padded", "Gemm": "gemm"}``."""
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        op, eq, name = item.partition("=")
+        if not eq or not op.strip() or not name.strip():
+            raise argparse.ArgumentTypeError(f"wants OP=NAME[,OP=NAME...] (e.g. Conv=gemm); got {item!r}")
+        out[op.strip()] = name.strip()
+    return out
+
+
+IMPL = Option("force an implementation per op, e.g. {'Conv': 'gemm'} (CLI: Conv=gemm,Gemm=...; a Conv entry "
+              "also applies to FusedConv)", type=parse_impl, metavar="OP=NAME,...")
 
 
 @dataclass(frozen=True)

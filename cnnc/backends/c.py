@@ -242,9 +242,9 @@ def compile_c(graph: Graph, *, out_dir: str | os.PathLike | None = None, weights
 
 def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None,
                  weights: str = "auto", build: bool = False, cpu: str = "native",
-                 threads: int | None = None) -> tuple[Path, str]:
+                 threads: int | None = None, impl: dict | None = None) -> tuple[Path, str]:
     """``cnnc compile --target c``: the model folder, built (library and driver) on request."""
-    folder = generate(graph, out_dir, weights=weights, source=source, cpu=cpu, threads=threads)
+    folder = generate(graph, out_dir, weights=weights, source=source, cpu=cpu, threads=threads, impl=impl)
     if not build:
         return folder, ""
     lib, exe = build_library(folder), build_exe(folder)

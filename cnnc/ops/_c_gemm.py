@@ -28,6 +28,9 @@ direct kernel for depthwise and narrow groups.
 """
 from __future__ import annotations
 
+import functools
+from typing import NamedTuple
+
 import numpy as np
 
 from ..ir import Impl, Kernel, KernelRequest
@@ -46,6 +49,9 @@ A_BYTES = 256 << 10
 GEMM_FLOPS_PER_LANE = 11e9
 SCALAR_GEMM_FLOPS = 8e9
 PACK_ELEMENTS = 1.2e9
+#: elements a second packed from contiguous plane runs, and copied into padded planes
+RUN_PACK_ELEMENTS = 6e9
+PLANE_ELEMENTS = 1.5e9
 DIRECT_FLOPS = 6e9
 #: a task's fixed cost (dispatch, loop set-up) in the task-grid model
 TASK_SECONDS = 2e-6
@@ -64,17 +70,52 @@ def applies(req: KernelRequest) -> bool:
             and req.in_types[0].size > 0 and req.out_types[0].size > 0)
 
 
-def cost(req: KernelRequest) -> float:
+class Planes(NamedTuple):
+    """The virtual output grid of the ``gemm_padded`` plan: X as zero-padded planes, one per
+    stride phase (``phases``), of extents ``E``; the grid has ``oshape[0]`` rows of E's
+    pitches (``cols`` columns, ``cols / prod(oshape)`` of them pixels); ``copy`` is false
+    where X itself is the plane (stride 1, no padding, one tap on every axis but the first)."""
+    E: tuple
+    phases: int
+    psize: int
+    cols: int
+    copy: bool
+
+
+def planes(geo) -> Planes:
+    oshape, k, s, d, pads = geo.oshape, geo.kernel, geo.strides, geo.dilations, geo.pads
+    nd = len(oshape)
+    E = tuple(o + (ki - 1) * di // si for o, ki, di, si in zip(oshape, k, d, s))
+    copy = not (all(si == 1 for si in s) and not any(pads) and all(ki == 1 for ki in k[1:]))
+    if not copy:
+        E = tuple(geo.ishape)
+    return Planes(E, int(np.prod(s)), int(np.prod(E)), oshape[0] * int(np.prod(E[1:])), copy)
+
+
+def _estimate(req: KernelRequest, padded: bool) -> float:
     x, w, y = req.in_types[0], req.in_types[1], req.out_types[0]
     geo = sp.window_geometry(req)
-    oshape, k, g = geo.oshape, geo.kernel, geo.group
-    isa = req.isa
-    mg, kk, p = y.shape[1] // g, w.shape[1] * int(np.prod(k)), int(np.prod(oshape))
-    mr = isa.gemm_mr
-    rows = -(-mg // mr) * mr
+    g, isa = geo.group, req.isa
+    mg, kk = y.shape[1] // g, w.shape[1] * int(np.prod(geo.kernel))
+    rows = -(-mg // isa.gemm_mr) * isa.gemm_mr
     rate = GEMM_FLOPS_PER_LANE * isa.vector if isa.vector else SCALAR_GEMM_FLOPS
-    work = x.shape[0] * g
-    return work * (2.0 * rows * kk * p / rate + kk * p / PACK_ELEMENTS + mg * p / PACK_ELEMENTS)
+    p = int(np.prod(geo.oshape))
+    if padded:
+        pl = planes(geo)
+        copy = x.shape[1] * pl.phases * pl.psize / PLANE_ELEMENTS / g if pl.copy else 0.0
+        return x.shape[0] * g * (2.0 * rows * kk * pl.cols / rate + kk * pl.cols / RUN_PACK_ELEMENTS
+                                 + mg * p / PACK_ELEMENTS + copy)
+    return x.shape[0] * g * (2.0 * rows * kk * p / rate + kk * p / PACK_ELEMENTS + mg * p / PACK_ELEMENTS)
+
+
+def cost(req: KernelRequest) -> float:
+    """The im2col plan's estimate."""
+    return _estimate(req, False)
+
+
+def padded_cost(req: KernelRequest) -> float:
+    """The padded-planes plan's estimate."""
+    return _estimate(req, True)
 
 
 def direct_cost(req: KernelRequest) -> float:
@@ -83,12 +124,15 @@ def direct_cost(req: KernelRequest) -> float:
     return 2.0 * y.size * w.shape[1] * int(np.prod(w.shape[2:])) / DIRECT_FLOPS
 
 
-def split(p: int, mb: int, kk: int, work: int, workers: int, mr: int, nr: int, kc: int) -> tuple[int, int]:
+def split(p: int, mb: int, kk: int, work: int, workers: int, mr: int, nr: int, kc: int,
+          pack_rate: float = 0.0) -> tuple[int, int]:
     """The task grid of one conv: ``(nc, ns)``, columns per block and the number of row
     splits (of ``mb`` MR-row blocks), for ``work`` (image, group) pairs of ``p`` output
     columns and ``kk`` reduction rows on ``workers`` workers.  One worker takes the widest
     block the panel budget allows; more take the grid with the least estimated makespan
-    (rounds of tasks times a task's compute and packing), preferring fewer tasks."""
+    (rounds of tasks times a task's compute and packing at ``pack_rate`` elements a
+    second), preferring fewer tasks."""
+    pack_rate = pack_rate or PACK_ELEMENTS
     widest = min(max(nr, (PANEL_BYTES // (4 * kc)) // nr * nr), -(-p // nr) * nr)
     if workers <= 1:
         return widest, 1
@@ -102,7 +146,7 @@ def split(p: int, mb: int, kk: int, work: int, workers: int, mr: int, nr: int, k
                 continue
             rows = [sb] * (ns - 1) + [mb - (ns - 1) * sb]
             costs = sorted((2.0 * r * mr * -(-c // nr) * nr * kk / (GEMM_FLOPS_PER_LANE * 16)
-                            + kk * c / PACK_ELEMENTS + TASK_SECONDS for c in cols for r in rows), reverse=True)
+                            + kk * c / pack_rate + TASK_SECONDS for c in cols for r in rows), reverse=True)
             load = [0.0] * workers
             for c in costs * work:            # dynamic scheduling: the next task to the first idle worker
                 load[load.index(min(load))] += c
@@ -123,56 +167,81 @@ def pack_weight(w: np.ndarray, group: int, mr: int) -> np.ndarray:
 
 
 def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", act: str = "",
-              act_name: str = "") -> Kernel:
+              act_name: str = "", padded: bool = False) -> Kernel:
+    """The GEMM plan of a conv: im2col packing, or (``padded``) runs of padded phase planes."""
     x, y = req.in_types[0], req.out_types[0]
     nd = x.rank - 2
-    ishape, oshape, k, s, d, pads, g = sp.window_geometry(req)
+    geo = sp.window_geometry(req)
+    ishape, oshape, k, s, d, pads, g = geo
     isa = req.isa
     mr, nr = isa.gemm_mr, isa.gemm_nr
-    c, m = x.shape[1], y.shape[1]
+    n, c, m = x.shape[0], x.shape[1], y.shape[1]
     cg, mg = c // g, m // g
     kk, p = cg * int(np.prod(k)), int(np.prod(oshape))
     mb = -(-mg // mr)
     kc = min(kk, KC_MAX)
     lanes = max(16, nr)                       # a row of the sums block stays vector-aligned
-    nc, ns = split(p, mb, kk, x.shape[0] * g, req.workers, mr, nr, kc)
+    pl = planes(geo) if padded else None
+    cols = pl.cols if padded else p
+    nc, ns = split(cols, mb, kk, n * g, req.workers, mr, nr, kc, RUN_PACK_ELEMENTS if padded else PACK_ELEMENTS)
     sb = -(-mb // ns)
     ncb = -(-nc // lanes) * lanes
-    tasks = x.shape[0] * g * -(-p // nc) * ns
+    tasks = n * g * -(-cols // nc) * ns
     istrides = contiguous_strides(ishape)
-    # reduction index q = (channel, taps): its input offset and per-axis tap offsets
-    taps = np.stack(np.meshgrid(*[np.arange(ki) * di - pi for ki, di, pi in zip(k, d, pads[:nd])],
-                                indexing="ij"), axis=-1).reshape(-1, nd)
-    chan = np.repeat(np.arange(cg), len(taps))
+    # reduction index q = (channel, taps)
+    taps = np.stack(np.meshgrid(*[np.arange(ki) * di for ki, di in zip(k, d)], indexing="ij"),
+                    axis=-1).reshape(-1, nd).astype(np.int64)
+    chan = np.repeat(np.arange(cg, dtype=np.int64), len(taps))
     tq = np.tile(taps, (cg, 1))
-    koff = chan * int(np.prod(ishape)) + tq @ np.asarray(istrides, np.int64)
-    tables = {"koff": koff.astype(np.int64)}
-    for i in range(nd):  # outputs o with 0 <= o * s + t < n: o in [ceil(-t / s), ceil((n - t) / s))
-        t = tq[:, i].astype(np.int64)
-        tables[f"olo{i}"] = np.clip(-((t) // s[i]), 0, oshape[i])
-        tables[f"ohi{i}"] = np.clip(-((t - ishape[i]) // s[i]), 0, oshape[i])
-    helper = ukernel_helper(isa)
-    params = {"N": x.shape[0], "C": c, "CG": cg, "G": g, "M": m, "MG": mg, "MB": mb, "K": kk,
+    params = {"N": n, "C": c, "CG": cg, "G": g, "M": m, "MG": mg, "MB": mb, "K": kk,
               "isize": int(np.prod(ishape)), "osize": p, "ishape": ishape, "oshape": oshape,
-              "strides": s, "istrides": tuple(istrides), "KC": kc, "NC": nc, "NCB": ncb, "MR": mr, "NR": nr,
-              "NS": ns, "SB": sb, "MCB": max(1, A_BYTES // (4 * mr * kc)),
-              "ukernel": helper[1], "bias": bias, "residual": residual, "act": act, "tasks": tasks}
+              "ostrides": tuple(contiguous_strides(oshape)), "strides": s, "istrides": tuple(istrides),
+              "KC": kc, "NC": nc, "NCB": ncb, "MR": mr, "NR": nr, "NS": ns, "SB": sb,
+              "MCB": max(1, A_BYTES // (4 * mr * kc)), "cols": cols, "planes": padded,
+              "ukernel": ukernel_helper(isa)[1], "bias": bias, "residual": residual, "act": act, "tasks": tasks}
+    planes_bytes = 0
+    if padded:
+        # run q starts at: channel plane, stride phase of each tap, tap // stride in E's pitches
+        pitch = np.asarray(contiguous_strides(pl.E), np.int64)
+        st = np.asarray(s, np.int64)
+        phase = (tq % st) @ np.asarray(contiguous_strides(s), np.int64)
+        csize = pl.phases * pl.psize
+        koff = chan * csize + phase * pl.psize + (tq // st) @ pitch
+        tail = 0
+        if pl.copy:  # garbage columns of the last plane read up to koff + cols
+            tail = -(-max(0, int(koff.max()) + cols - cg * csize) // 16) * 16
+            planes_bytes = -(-4 * (n * c * csize + tail) // 64) * 64
+        tables = {"koff": koff}
+        params.update(E=pl.E, grid=(oshape[0],) + tuple(pl.E[1:]), phases=pl.phases, psize=pl.psize, csize=csize, copy_x=pl.copy,
+                      plo=tuple(pads[:nd]), tail=tail, tail_off=4 * n * c * csize)
+    else:
+        tq = tq - np.asarray(pads[:nd], np.int64)
+        koff = chan * int(np.prod(ishape)) + tq @ np.asarray(istrides, np.int64)
+        tables = {"koff": koff}
+        for i in range(nd):  # outputs o with 0 <= o * s + t < n: o in [ceil(-t / s), ceil((n - t) / s))
+            t = tq[:, i]
+            tables[f"olo{i}"] = np.clip(-((t) // s[i]), 0, oshape[i])
+            tables[f"ohi{i}"] = np.clip(-((t - ishape[i]) // s[i]), 0, oshape[i])
+    params["planes_bytes"] = planes_bytes
     params["slot_bytes"] = slot = -(-4 * (kc * ncb + sb * mr * ncb) // 64) * 64
-    scratch = slot * max(1, min(req.workers, tasks))
+    scratch = planes_bytes + slot * max(1, min(req.workers, tasks))
     dims = lambda v: "x".join(str(i) if i >= 0 else f"n{-i}" for i in v)  # noqa: E731
-    name = (f"cnnc_{tag}gemm{nd}d_f32_{mr}x{nr}_k{dims(k)}_s{dims(s)}_d{dims(d)}_p{dims(pads)}_g{g}"
-            + ("_b" if bias else "") + (f"_z{residual}" if residual else "")
+    name = (f"cnnc_{tag}gemm{'p' if padded else ''}{nd}d_f32_{mr}x{nr}_k{dims(k)}_s{dims(s)}_d{dims(d)}"
+            f"_p{dims(pads)}_g{g}" + ("_b" if bias else "") + (f"_z{residual}" if residual else "")
             + (f"_{act_name.lower()}" if act else "") + f"_{dims(x.shape)}_m{m}")
-    comment = (f"{req.node.op} as GEMM ({mr}x{nr} tiles, KC {kc}, NC {nc}) {nd}-D kernel {k} strides {s} "
-               f"dilations {d} pads {pads} group {g}" + (f" {act_name}" if act else "")
-               + (f" residual {residual}" if residual else "") + f" -> {y}")
+    comment = (f"{req.node.op} as GEMM ({'padded planes' if padded else 'im2col'}, {mr}x{nr} tiles, KC {kc}, "
+               f"NC {nc}) {nd}-D kernel {k} strides {s} dilations {d} pads {pads} group {g}"
+               + (f" {act_name}" if act else "") + (f" residual {residual}" if residual else "") + f" -> {y}")
     return Kernel(TEMPLATE, name, params, tables=tables, scratch_bytes=scratch,
-                  comment=comment, helpers=(helper,), packed={1: pack_weight(req.constants[1], g, mr)},
+                  comment=comment, helpers=(ukernel_helper(isa),), packed={1: pack_weight(req.constants[1], g, mr)},
                   parallel=True)
 
 
 def conv_impls(direct, gemm) -> tuple[Impl, ...]:
     """The implementation table of a conv op for the C target: its ``direct`` plan (portable:
-    the CUDA backend renders it too) and its ``gemm`` plan."""
+    the CUDA backend renders it too), and ``gemm(req, padded=...)`` as two plans: ``gemm``
+    (im2col packing) and ``gemm_padded`` (runs of padded phase planes)."""
     return (Impl("direct", direct, cost=direct_cost),
-            Impl("gemm", gemm, applies=applies, cost=cost, portable=False, template=TEMPLATE))
+            Impl("gemm", gemm, applies=applies, cost=cost, portable=False, template=TEMPLATE),
+            Impl("gemm_padded", functools.partial(gemm, padded=True), applies=applies, cost=padded_cost,
+                 portable=False, template=TEMPLATE))

@@ -27,7 +27,7 @@ def _randn(rng, shape):
 
 
 def test_the_tables():
-    assert TABLES["Conv"] == ["direct", "gemm"] and TABLES["FusedConv"] == ["direct", "gemm"]
+    assert TABLES["Conv"] == ["direct", "gemm", "gemm_padded"] and TABLES["FusedConv"] == TABLES["Conv"]
 
 
 def conv_cases(rng):
@@ -62,7 +62,8 @@ def test_every_implementation_over_its_grid(rng, op, impl, cpu):
     check_cases(GRIDS[op](rng), impl={op: impl}, cpu=cpu, backend="c")
 
 
-def test_gemm_in_place_over_the_residual(rng):
+@pytest.mark.parametrize("impl", ["gemm", "gemm_padded"])
+def test_gemm_in_place_over_the_residual(rng, impl):
     """Y takes Z's buffer (the memory plan): the GEMM's epilogue reads each Z[i] before it
     writes Y[i], across reduction blocks (K = 64 * 9 > KC)."""
     from cnnc.passes.memory import plan_memory
@@ -77,7 +78,7 @@ def test_gemm_in_place_over_the_residual(rng):
     assert plan_memory(g.verify()).aliases.get(y) == z
     feeds = {"x": _randn(rng, (1, 64, 9, 11))}
     want = cnnc.compile(g).run(feeds)["out"]
-    got = cnnc.compile(g, target="c", impl={"Conv": "gemm"}).run(feeds)["out"]
+    got = cnnc.compile(g, target="c", impl={"Conv": impl}).run(feeds)["out"]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 

@@ -24,11 +24,12 @@ def _model():
     return cnnc.optimize(m.build())
 
 
+@pytest.mark.parametrize("impl", ["gemm", "gemm_padded"])
 @pytest.mark.parametrize("threads", [2, 3])
-def test_worker_counts_give_identical_outputs(tmp_path, rng, threads):
+def test_worker_counts_give_identical_outputs(tmp_path, rng, threads, impl):
     g = _model()
     feeds = {"x": rng.standard_normal((2, 8, 23, 19)).astype(np.float32)}
-    many = cnnc.compile(g, target="c", out_dir=tmp_path, threads=threads, impl={"Conv": "gemm"})
+    many = cnnc.compile(g, target="c", out_dir=tmp_path, threads=threads, impl={"Conv": impl})
     assert many.threads == threads
     outs = [cb.CModel(tmp_path, threads=t).run(feeds)["y"] for t in range(1, threads + 1)]
     for got in outs:
