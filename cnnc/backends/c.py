@@ -48,7 +48,7 @@ def _render_kernel(env, fn) -> str:
     prelude, _, body = body.rpartition(BODY_MARK)
     unused = "".join(f"    (void){p.split('*')[-1]};\n" for p in params)
     return (f"/* {comment_safe(k.comment or k.name, 100)} (template {k.template}) */\n{table_definitions(fn)}"
-            f"{prelude}static void {fn.name}({', '.join(params)})\n{{\n{unused}{body.rstrip()}\n}}\n")
+            f"{prelude}CNNC_VECTORIZE static void {fn.name}({', '.join(params)})\n{{\n{unused}{body.rstrip()}\n}}\n")
 
 
 def default_threads() -> int:
