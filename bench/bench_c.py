@@ -5,7 +5,7 @@
 
 Each model is imported, optimized (level 2) and compiled (C: the native ISA, as many
 workers as the run uses); then cnnc and onnxruntime run alternately on the same random
-input (``cnnc.bench.bench``) and the medians are compared: the table gives the ratio
+input (``cnnc.bench.bench``: each turn untimed runs for 0.25 s, then a timed one) and the medians are compared: the table gives the ratio
 cnnc / onnxruntime (lower is better) per model and thread count, and their geometric
 mean.  Run by hand; not a test.
 """
@@ -89,7 +89,7 @@ def main() -> None:
             rows[name, t] = (c, o)
             print(f"{name} ({t} thread{'s' * (t > 1)}): cnnc-c {c:.1f} ms, onnxruntime {o:.1f} ms, "
                   f"ratio {c / o:.2f}x", flush=True)
-    print(f"\n{_cpu_name()}, {len(names)} models, medians of {args.repeat} alternating runs\n")
+    print(f"\n{_cpu_name()}, {len(names)} models, medians of {args.repeat} alternating turns (untimed runs for 0.25 s, then a timed one)\n")
     print("| model | " + " | ".join(f"cnnc / ORT, {t} thr (ms)" for t in threads) + " |")
     print("|---|" + "---|" * len(threads))
     for name in names:
