@@ -225,7 +225,11 @@ def build_library(folder: str | os.PathLike, *, arch: str | None = None, exe: bo
         header = _emulator_pch(cxx)
         if header is not None:       # the same header, precompiled once per machine
             flags[flags.index("cnnc_cuda_emu.h")] = str(header)
-        _run_compiler([cxx, *flags, "-shared", "-o", f"lib{m}_emu.so", f"{m}.cu", "-x", "none", *objs],
+        # g++ marks inline statics as STB_GNU_UNIQUE, which makes the library impossible
+        # to dlclose; a later library whose file reuses the deleted one's inode would then
+        # be "already loaded" and dlopen would hand back the stale one
+        unique = ["-fno-gnu-unique"] if "clang" not in Path(cxx).name else []
+        _run_compiler([cxx, *flags, *unique, "-shared", "-o", f"lib{m}_emu.so", f"{m}.cu", "-x", "none", *objs],
                       folder, "build the emulated CUDA library")
         if exe:
             _run_compiler([cxx, *flags, "-o", f"{m}_main_emu", f"{m}_main.cu", f"{m}.cu", "-x", "none", *objs],

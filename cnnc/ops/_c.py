@@ -88,6 +88,19 @@ def collapse(out_shape: Sequence[int], strides: Sequence[Sequence[int]]):
     return tuple(e for e, _ in merged), tuple(tuple(ss[k] for _, ss in merged) for k in range(len(strides)))
 
 
+#: the least work (elements times operations) worth splitting over workers
+PARALLEL_MIN_WORK = 1 << 15
+
+
+def parallel_tasks(items: int, work: float, workers: int) -> int:
+    """How many tasks a kernel of ``items`` independent rows (``work`` in all) runs as on
+    ``workers`` workers: one when that is not worth it, else a few per worker (their
+    sizes then even out under dynamic scheduling)."""
+    if workers <= 1 or work < PARALLEL_MIN_WORK or items <= 1:
+        return 1
+    return min(items, 4 * workers)
+
+
 def elementwise(req: KernelRequest, expr: str, tag: str, comment: str = "") -> Kernel:
     """Y = ``expr`` over the operands ``a0, a1, ..`` (C expressions of their element
     values, already converted to the output's C type where ``expr`` wants it)."""
@@ -97,11 +110,13 @@ def elementwise(req: KernelRequest, expr: str, tag: str, comment: str = "") -> K
     out_strides = per[-1]
     dtypes = "_".join(SHORT[t.dtype] for t in req.in_types)
     name = f"cnnc_{tag}_{dtypes}_to_{SHORT[out.dtype]}_" + "x".join(map(str, extents))
+    tasks = parallel_tasks(extents[0], out.size, req.workers)
     return Kernel("c/kernels/elementwise.c.j2", name,
                   {"extents": extents, "in_strides": per[:-1], "out_strides": out_strides,
                    "expr": expr, "in_ctypes": tuple(ctype(t.dtype) for t in req.in_types),
-                   "out_ctype": ctype(out.dtype), "size": out.size},
-                  comment=comment or f"{req.node.op} {out}")
+                   "out_ctype": ctype(out.dtype), "size": out.size, "tasks": tasks,
+                   "chunk": -(-extents[0] // tasks)},
+                  comment=comment or f"{req.node.op} {out}", parallel=tasks > 1)
 
 
 def gather(req: KernelRequest, view: Sequence[int], tables: Sequence[np.ndarray], tag: str,

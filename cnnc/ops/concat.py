@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, if_one_operand, register
-from ._c import SHORT, ctype
+from ._c import PARALLEL_MIN_WORK, SHORT, ctype, parallel_tasks
 from ._common import norm_axis, same_dtype
 
 
@@ -30,9 +30,18 @@ def _chunks_c(req, whole, parts, split: bool) -> Kernel:
     offsets = tuple(int(o) for o in np.cumsum((0,) + chunks[:-1]))
     op = "split" if split else "concat"
     name = f"cnnc_{op}_{SHORT[dtype]}_{outer}x{sum(chunks)}_{len(parts)}parts"
+    parts_nonempty = tuple(j for j, c in enumerate(chunks) if c)
+    parallel = req.workers > 1 and whole.size >= PARALLEL_MIN_WORK
+    blocks = parallel_tasks(outer, whole.size, req.workers) if parallel else 1
+    rows = -(-outer // blocks) if outer else 1
+    blocks = -(-outer // rows) if outer else 1
+    tasks = blocks * max(1, len(parts_nonempty))
+    parallel = parallel and tasks > 1
     return Kernel("c/kernels/chunks.c.j2", name,
                   {"outer": outer, "total": sum(chunks), "chunks": chunks, "offsets": offsets,
-                   "split": split, "ctype": ctype(dtype)},
+                   "split": split, "ctype": ctype(dtype), "parts": parts_nonempty, "rows": max(rows, 1),
+                   "tasks": tasks, "parallel": parallel},
+                  parallel=parallel,
                   comment=f"{req.node.op} axis={axis} {'x'.join(map(str, whole.shape))} "
                           f"{'into' if split else 'from'} {len(parts)} parts")
 

@@ -49,7 +49,7 @@ import numpy as np
 from ..ir import (Attr, Kernel, KernelRequest, OnnxMap, OpDef, ShapeError, TensorType,
                   UnsupportedError, register)
 from . import _spatial as sp
-from ._c import SHORT, broadcast_strides, collapse, contiguous_strides, ctype, elementwise, num
+from ._c import SHORT, broadcast_strides, collapse, contiguous_strides, ctype, elementwise, num, parallel_tasks
 from ._common import norm_axis, require_float, same_dtype
 from .shape import tvm_reshape
 
@@ -163,10 +163,13 @@ def _bn_c(req):
         mul = scale / np.sqrt(var + req.attrs["epsilon"])
         n = x.shape[0]
         spatial = math.prod(x.shape[2:])
+        tasks = parallel_tasks(n * c, x.size, req.workers)
         return Kernel("c/kernels/channel_affine.c.j2",
                       f"cnnc_batchnorm_{SHORT[x.dtype]}_{n}x{c}x{spatial}",
-                      {"n": n, "c": c, "s": spatial, "size": x.size, "ctype": ctype(x.dtype)},
-                      tables={"mul": mul, "add": b - mean * mul}, comment=comment + " (folded)")
+                      {"n": n, "c": c, "s": spatial, "size": x.size, "ctype": ctype(x.dtype),
+                       "tasks": tasks, "chunk": -(-(n * c) // tasks)},
+                      tables={"mul": mul, "add": b - mean * mul}, comment=comment + " (folded)",
+                      parallel=tasks > 1)
     per_channel = [t.with_shape((c,) + (1,) * (x.rank - 2)) for t in req.in_types[1:]]
     shaped = KernelRequest(req.node, [x, *per_channel], req.out_types, req.constants)
     return elementwise(shaped, f"((double)a0 - (double)a3) / sqrt((double)a4 + {eps}) "

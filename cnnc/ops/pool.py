@@ -46,7 +46,7 @@ import numpy as np
 
 from ..ir import REQUIRED, Attr, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
-from ._c import SHORT, cfn, contiguous_strides, ctype, neg_infinity, num
+from ._c import SHORT, cfn, contiguous_strides, ctype, neg_infinity, num, parallel_tasks
 from ._common import require_float
 
 _BIT = Attr("int", 0, choices=(0, 1))
@@ -267,7 +267,10 @@ def _c_kernel(kind):
                 + (f"_p{a['p']}" if "p" in a else ""))
         comment = (f"{op} kernel {a['kernel_shape']} strides {a['strides']} dilations "
                    f"{a['dilations']} pads {pads} ceil_mode {a['ceil_mode']} -> {y}")
-        return Kernel("c/kernels/pool.c.j2", name, params, tables=tables, comment=comment)
+        planes = params["planes"]
+        params["tasks"] = tasks = parallel_tasks(planes, y.size * int(np.prod(a["kernel_shape"])), req.workers)
+        params["chunk"] = -(-planes // tasks)
+        return Kernel("c/kernels/pool.c.j2", name, params, tables=tables, comment=comment, parallel=tasks > 1)
     return hook
 
 

@@ -63,3 +63,23 @@ def test_cnnc_bench_reports_every_layer(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "benched: cnnc-c" in out and "median" in out and "per layer (peak" in out
     assert "FusedConv" in out and "MaxPool" in out
+
+
+def test_parallel_elementwise_pool_concat_and_affine_are_identical(tmp_path, rng):
+    """The non-conv kernels big enough to split (elementwise, folded batch norm, pooling,
+    concat): every worker count gives the same bytes, and the reference's values."""
+    m = nn.Model("splits")
+    x = m.input("x", (1, 16, 48, 48))
+    a = nn.relu(nn.batch_norm(x, random_stats=True))
+    b = nn.max_pool(a, 3, stride=2, padding=1)
+    c = nn.avg_pool(nn.sigmoid(a), 3, stride=2, padding=1)
+    m.output(nn.concat([b, c * b + c], axis=1), "y")
+    g = m.build()
+    kernels = cb.generate(g, tmp_path, threads=3).joinpath("splits.c").read_text()
+    assert kernels.count("par->run(") >= 5
+    cb.build_library(tmp_path)
+    feeds = {"x": rng.standard_normal((1, 16, 48, 48)).astype(np.float32)}
+    outs = [cb.CModel(tmp_path, threads=t).run(feeds)["y"] for t in (1, 2, 3)]
+    for got in outs:
+        np.testing.assert_array_equal(got, outs[0])
+    np.testing.assert_allclose(outs[0], cnnc.compile(g).run(feeds)["y"], rtol=1e-5, atol=1e-6)
