@@ -57,9 +57,10 @@ DIRECT_FLOPS = 6e9
 TASK_SECONDS = 2e-6
 
 
-def ukernel_helper(isa) -> tuple[str, str, dict]:
-    """The microkernel of ``isa``'s fp32 GEMM tile: ``(template, name, params)``."""
-    mr, nr = isa.gemm_mr, isa.gemm_nr
+def ukernel_helper(isa, mr: int = 0) -> tuple[str, str, dict]:
+    """The microkernel of ``isa``'s fp32 GEMM tile (``mr`` rows instead of the ISA's, for
+    operands of fewer rows): ``(template, name, params)``."""
+    mr, nr = mr or isa.gemm_mr, isa.gemm_nr
     name = f"cnnc_f32_gemm_{mr}x{nr}__{isa.kind}"
     return ("c/ukernels/f32_gemm.c.j2", name, {"mr": mr, "nv": isa.gemm_nv, "vl": isa.vector, "nr": nr})
 
@@ -84,7 +85,6 @@ class Planes(NamedTuple):
 
 def planes(geo) -> Planes:
     oshape, k, s, d, pads = geo.oshape, geo.kernel, geo.strides, geo.dilations, geo.pads
-    nd = len(oshape)
     E = tuple(o + (ki - 1) * di // si for o, ki, di, si in zip(oshape, k, d, s))
     copy = not (all(si == 1 for si in s) and not any(pads) and all(ki == 1 for ki in k[1:]))
     if not copy:
@@ -245,3 +245,59 @@ def conv_impls(direct, gemm) -> tuple[Impl, ...]:
             Impl("gemm", gemm, applies=applies, cost=cost, portable=False, template=TEMPLATE),
             Impl("gemm_padded", functools.partial(gemm, padded=True), applies=applies, cost=padded_cost,
                  portable=False, template=TEMPLATE))
+
+
+DENSE_TEMPLATE = "c/kernels/gemm_packed.c.j2"
+
+
+def dense_applies(req: KernelRequest) -> bool:
+    """fp32 with B a constant (packed at compile time), not batched."""
+    b = req.in_types[1]
+    return (req.out_types[0].dtype == "float32" and req.constants[1] is not None
+            and (b.rank <= 2 or all(d == 1 for d in b.shape[:-2])) and req.out_types[0].size > 0
+            and req.in_types[0].size > 0)
+
+
+def dense_cost(req: KernelRequest, m: int, k: int, n: int) -> float:
+    isa = req.isa
+    rate = GEMM_FLOPS_PER_LANE * isa.vector if isa.vector else SCALAR_GEMM_FLOPS
+    mr = min(isa.gemm_mr, m)
+    return 2.0 * -(-m // mr) * mr * k * -(-n // isa.gemm_nr) * isa.gemm_nr / rate + 4.0 * k * n / 8e9
+
+
+def dense_gemm(req: KernelRequest, tag: str, *, m: int, k: int, n: int, a_strides, b: np.ndarray,
+               alpha=1.0, beta=1.0, c_strides=None) -> Kernel:
+    """``Y (m, n) = alpha * A'(m, k) . B'(k, n) (+ beta * C)`` on the GEMM microkernel, B' a
+    constant packed at compile time as NR-column panels ``[NB][K][NR]``; the rows of A'
+    (``A'(i, k) = x0[i * a_strides[0] + k * a_strides[1]]``) packed per MR-row and
+    KC-reduction block.  Tasks are runs of B's panels; sums are fp32, the reduction
+    blocked (``KC``) through a block of sums per task."""
+    from ._c import num
+    isa = req.isa
+    mr, nr = min(isa.gemm_mr, m), isa.gemm_nr
+    nb = -(-n // nr)
+    kc = min(k, KC_MAX)
+    bp = np.zeros((nb * nr, k), np.float32)
+    bp[:n] = b.T
+    packed = np.ascontiguousarray(bp.reshape(nb, nr, k).transpose(0, 2, 1))
+    mb = -(-m // mr)
+    # tasks: runs of panels, a few per worker when the work is worth splitting
+    tasks = nb if req.workers > 1 and 2.0 * m * k * n >= 1 << 20 else 1
+    tasks = min(tasks, 4 * req.workers) if tasks > 1 else 1
+    per = -(-nb // tasks)
+    tasks = -(-nb // per)
+    lanes = max(16, nr)
+    ncb = -(-per * nr // lanes) * lanes
+    apack = -(-kc * mr // 16) * 16             # the sums after it stay 64-byte aligned
+    slot = -(-4 * (apack + mr * ncb) // 64) * 64
+    helper = ukernel_helper(isa, mr)
+    params = {"M": m, "N": n, "K": k, "MR": mr, "NR": nr, "NB": nb, "MB": mb, "KC": kc, "PER": per,
+              "NCB": ncb, "tasks": tasks, "slot_bytes": slot, "APACK": apack, "asi": a_strides[0], "ask": a_strides[1],
+              "alpha": "" if alpha == 1 else num(alpha, "float32"), "c": c_strides is not None,
+              "beta": "" if beta == 1 else num(beta, "float32"),
+              "csi": (c_strides or (0, 0))[0], "csj": (c_strides or (0, 0))[1], "ukernel": helper[1]}
+    name = f"cnnc_{tag}p_f32_{mr}x{nr}_{m}x{k}x{n}"
+    comment = (f"{req.node.op} on the {mr}x{nr} microkernel (B packed, KC {kc}, {tasks} tasks) "
+               f"{', '.join(map(str, req.in_types))} -> {req.out_types[0]}")
+    return Kernel(DENSE_TEMPLATE, name, params, scratch_bytes=slot * max(1, min(req.workers, tasks)),
+                  comment=comment, helpers=(helper,), packed={1: packed}, parallel=tasks > 1)

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, Kernel, OpDef, ShapeError, register
+from ..ir import Attr, Impl, Kernel, OpDef, ShapeError, register
 from ._c import SHORT, broadcast_strides, ctype, num
+from ._c_gemm import DENSE_TEMPLATE, dense_applies, dense_cost, dense_gemm
 from ._common import broadcast_shapes, require_float, same_dtype
 from ._precision import acc_bytes, acc_ctype, wide
 
@@ -100,17 +101,61 @@ def _matmul_ref(inputs, a):
     return np.asarray(np.matmul(wide(inputs[0]), wide(inputs[1]))).astype(inputs[0].dtype, copy=False)
 
 
-def _gemm_c(req):
+def _gemm_dims(req):
     a = req.attrs
     ta, tb = req.in_types[0].shape, req.in_types[1].shape
     m, k = ta[::-1] if a["transA"] else ta
     n = tb[0] if a["transB"] else tb[1]
     c = broadcast_strides(req.in_types[2].shape, (m, n)) if len(req.in_types) > 2 else None
     tag = "gemm" + "_ta" * a["transA"] + "_tb" * a["transB"] + "_c" * (c is not None)
-    return _gemm_kernel(req, tag, m=m, k=k, n=n,
-                        a_strides=(1, m) if a["transA"] else (k, 1),
+    return m, k, n, c, tag, (1, m) if a["transA"] else (k, 1)
+
+
+def _gemm_c(req):
+    a = req.attrs
+    m, k, n, c, tag, a_strides = _gemm_dims(req)
+    return _gemm_kernel(req, tag, m=m, k=k, n=n, a_strides=a_strides,
                         b_strides=(1, k) if a["transB"] else (n, 1),
                         alpha=a["alpha"], beta=a["beta"], c_strides=c)
+
+
+def _gemm_packed_c(req):
+    a = req.attrs
+    m, k, n, c, tag, a_strides = _gemm_dims(req)
+    b = req.constants[1].T if a["transB"] else req.constants[1]
+    return dense_gemm(req, tag, m=m, k=k, n=n, a_strides=a_strides, b=b, alpha=a["alpha"],
+                      beta=a["beta"], c_strides=c)
+
+
+def _matmul_dims(req):
+    sa, sb = req.in_types[0].shape, req.in_types[1].shape
+    a2 = (1,) + sa if len(sa) == 1 else sa
+    b2 = sb + (1,) if len(sb) == 1 else sb
+    return a2, b2
+
+
+def _matmul_packed_c(req):
+    """MatMul by a constant 2-D B: A's batch axes fold into its rows."""
+    a2, b2 = _matmul_dims(req)
+    k, n = b2[-2], b2[-1]
+    m = int(np.prod(a2[:-1]))
+    b = req.constants[1].reshape(k, n)
+    return dense_gemm(req, "matmul", m=m, k=k, n=n, a_strides=(k, 1), b=b)
+
+
+def _dense_impls(direct, packed, dims) -> tuple[Impl, ...]:
+    """A dense op's C table: the plain ``direct`` kernel (portable: the CUDA backend renders
+    it too) and ``gemm``, the packed microkernel plan."""
+    return (Impl("direct", direct, cost=lambda req: 2.0 * req.out_types[0].size * dims(req) / 2e9),
+            Impl("gemm", packed, applies=dense_applies, portable=False, template=DENSE_TEMPLATE,
+                 cost=lambda req: dense_cost(req, *_mkn(req, dims))))
+
+
+def _mkn(req, dims):
+    k = dims(req)
+    out = req.out_types[0]
+    n = out.shape[-1] if out.rank else 1
+    return out.size // max(n, 1), k, n
 
 
 def _gemm_tvm(req, xs, b):
@@ -134,7 +179,7 @@ register(OpDef(
            "transA": _BIT, "transB": _BIT},
     infer=_gemm_infer,
     reference=_gemm_ref,
-    kernels={"c": _gemm_c},
+    kernels={"c": _dense_impls(_gemm_c, _gemm_packed_c, lambda req: _gemm_dims(req)[1])},
     tvm=_gemm_tvm,
     doc="general matrix multiply alpha*A'B' + beta*C (a fully connected layer)",
 ))
@@ -162,9 +207,7 @@ def _matmul_infer(types, a):
 
 
 def _matmul_c(req):
-    sa, sb = req.in_types[0].shape, req.in_types[1].shape
-    a2 = (1,) + sa if len(sa) == 1 else sa
-    b2 = sb + (1,) if len(sb) == 1 else sb
+    a2, b2 = _matmul_dims(req)
     (m, k), n = a2[-2:], b2[-1]
     return _gemm_kernel(req, "matmul", m=m, k=k, n=n, a_strides=(k, 1), b_strides=(n, 1),
                         batch=broadcast_shapes(a2[:-2], b2[:-2]), a_batch=a2[:-2], b_batch=b2[:-2])
@@ -175,7 +218,7 @@ register(OpDef(
     inputs=("A", "B"),
     infer=_matmul_infer,
     reference=_matmul_ref,
-    kernels={"c": _matmul_c},
+    kernels={"c": _dense_impls(_matmul_c, _matmul_packed_c, lambda req: _matmul_dims(req)[1][-2])},
     tvm=lambda req, xs, b: b.R.matmul(xs[0], xs[1]),
     doc="numpy.matmul: batched matrix product with broadcasting",
 ))

@@ -28,6 +28,7 @@ def _randn(rng, shape):
 
 def test_the_tables():
     assert TABLES["Conv"] == ["direct", "gemm", "gemm_padded"] and TABLES["FusedConv"] == TABLES["Conv"]
+    assert TABLES["Gemm"] == TABLES["MatMul"] == ["direct", "gemm"]
 
 
 def conv_cases(rng):
@@ -49,7 +50,31 @@ def fused_cases(rng):
     return out
 
 
-GRIDS = {"Conv": conv_cases, "FusedConv": fused_cases}
+#: (A shape, B shape) of MatMul by a constant B: vectors, batched A, a broadcast batch of
+#: ones on B, and sizes across the microkernel's tiles and reduction blocks
+MATMUL_CASES = [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 5)),
+                ((1, 3, 4), (1, 4, 2)), ((9, 300), (300, 33)), ((2, 17, 70), (70, 65)), ((1, 600), (600, 40))]
+#: Gemm: (M, K, N, transA, transB, alpha, beta, C shape or None)
+GEMM_CASES = [(1, 37, 10, 0, 1, 1.0, 1.0, (10,)), (3, 5, 7, 0, 0, 1.0, 1.0, None),
+              (4, 6, 3, 1, 0, 0.5, 2.0, (4, 1)), (2, 9, 40, 1, 1, 1.0, 0.25, (2, 40)),
+              (9, 530, 33, 0, 1, 1.0, 1.0, (33,)), (1, 2100, 70, 0, 1, 1.0, 1.0, (1, 70))]
+
+
+def matmul_cases(rng):
+    return [(_randn(rng, a), [("MatMul", [_randn(rng, b)], {})]) for a, b in MATMUL_CASES]
+
+
+def gemm_cases(rng):
+    out = []
+    for m, k, n, ta, tb, alpha, beta, cs in GEMM_CASES:
+        a = _randn(rng, (k, m) if ta else (m, k))
+        b = _randn(rng, (n, k) if tb else (k, n))
+        consts = [b] + ([_randn(rng, cs)] if cs else [])
+        out.append((a, [("Gemm", consts, {"transA": ta, "transB": tb, "alpha": alpha, "beta": beta})]))
+    return out
+
+
+GRIDS = {"Conv": conv_cases, "FusedConv": fused_cases, "Gemm": gemm_cases, "MatMul": matmul_cases}
 
 
 @pytest.mark.parametrize("cpu", ["generic", "native", "x86-64-v3"])
