@@ -57,12 +57,23 @@ DIRECT_FLOPS = 6e9
 TASK_SECONDS = 2e-6
 
 
-def ukernel_helper(isa, mr: int = 0) -> tuple[str, str, dict]:
+#: the activations the microkernel's store applies in registers (others run in the tile
+#: epilogue after it)
+STORE_ACTIVATIONS = ("", "Relu")
+
+
+def ukernel_helper(isa, mr: int = 0, store: dict | None = None) -> tuple[str, str, dict]:
     """The microkernel of ``isa``'s fp32 GEMM tile (``mr`` rows instead of the ISA's, for
-    operands of fewer rows): ``(template, name, params)``."""
+    operands of fewer rows): ``(template, name, params)``.  ``store``: the variant with the
+    epilogue in its store (``{"bias": bool, "residual": "" | "pre" | "post", "relu":
+    bool}``)."""
     mr, nr = mr or isa.gemm_mr, isa.gemm_nr
     name = f"cnnc_f32_gemm_{mr}x{nr}__{isa.kind}"
-    return ("c/ukernels/f32_gemm.c.j2", name, {"mr": mr, "nv": isa.gemm_nv, "vl": isa.vector, "nr": nr})
+    params = {"mr": mr, "nv": isa.gemm_nv, "vl": isa.vector, "nr": nr, "store": store is not None}
+    if store is not None:
+        name += "_st" + "_b" * store["bias"] + (f"_z{store['residual']}" if store["residual"] else "") + "_relu" * store["relu"]
+        params.update(store)
+    return ("c/ukernels/f32_gemm.c.j2", name, params)
 
 
 def applies(req: KernelRequest) -> bool:
@@ -222,6 +233,13 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
             t = tq[:, i]
             tables[f"olo{i}"] = np.clip(-((t) // s[i]), 0, oshape[i])
             tables[f"ohi{i}"] = np.clip(-((t - ishape[i]) // s[i]), 0, oshape[i])
+    helpers = [ukernel_helper(isa)]
+    # the epilogue in the microkernel's store, for full tiles of columns that are all
+    # output pixels (im2col; planes whose virtual grid is the output's)
+    dense_cols = not padded or tuple(params["grid"]) == tuple(oshape)
+    if act_name in STORE_ACTIVATIONS and dense_cols:
+        helpers.append(ukernel_helper(isa, store={"bias": bias, "residual": residual, "relu": act_name == "Relu"}))
+    params["ukernel_st"] = helpers[1][1] if len(helpers) > 1 else ""
     params["planes_bytes"] = planes_bytes
     params["slot_bytes"] = slot = -(-4 * (kc * ncb + sb * mr * ncb) // 64) * 64
     scratch = planes_bytes + slot * max(1, min(req.workers, tasks))
@@ -233,7 +251,7 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
                f"NC {nc}) {nd}-D kernel {k} strides {s} dilations {d} pads {pads} group {g}"
                + (f" {act_name}" if act else "") + (f" residual {residual}" if residual else "") + f" -> {y}")
     return Kernel(TEMPLATE, name, params, tables=tables, scratch_bytes=scratch,
-                  comment=comment, helpers=(ukernel_helper(isa),), packed={1: pack_weight(req.constants[1], g, mr)},
+                  comment=comment, helpers=tuple(helpers), packed={1: pack_weight(req.constants[1], g, mr)},
                   parallel=True)
 
 
