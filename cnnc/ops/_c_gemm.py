@@ -52,6 +52,10 @@ PACK_ELEMENTS = 1.2e9
 #: elements a second packed from contiguous plane runs, and copied into padded planes
 RUN_PACK_ELEMENTS = 6e9
 PLANE_ELEMENTS = 1.5e9
+#: output elements a second through the tile epilogue after the microkernel, and through
+#: the epilogue in its store
+TILE_ELEMENTS = 1.5e9
+STORE_ELEMENTS = 8e9
 DIRECT_FLOPS = 6e9
 #: a task's fixed cost (dispatch, loop set-up) in the task-grid model
 TASK_SECONDS = 2e-6
@@ -111,12 +115,16 @@ def _estimate(req: KernelRequest, padded: bool) -> float:
     rows = -(-mg // isa.gemm_mr) * isa.gemm_mr
     rate = GEMM_FLOPS_PER_LANE * isa.vector if isa.vector else SCALAR_GEMM_FLOPS
     p = int(np.prod(geo.oshape))
+    act = req.attrs.get("activation", "") if req.node.op == "FusedConv" else ""
+    store = act in STORE_ACTIVATIONS and isa.vector
     if padded:
         pl = planes(geo)
         copy = x.shape[1] * pl.phases * pl.psize / PLANE_ELEMENTS / g if pl.copy else 0.0
+        epi = STORE_ELEMENTS if store and pl.cols == p else TILE_ELEMENTS
         return x.shape[0] * g * (2.0 * rows * kk * pl.cols / rate + kk * pl.cols / RUN_PACK_ELEMENTS
-                                 + mg * p / PACK_ELEMENTS + copy)
-    return x.shape[0] * g * (2.0 * rows * kk * p / rate + kk * p / PACK_ELEMENTS + mg * p / PACK_ELEMENTS)
+                                 + mg * pl.cols / epi + copy)
+    epi = STORE_ELEMENTS if store else TILE_ELEMENTS
+    return x.shape[0] * g * (2.0 * rows * kk * p / rate + kk * p / PACK_ELEMENTS + mg * p / epi)
 
 
 def cost(req: KernelRequest) -> float:
@@ -223,7 +231,8 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
             tail = -(-max(0, int(koff.max()) + cols - cg * csize) // 16) * 16
             planes_bytes = -(-4 * (n * c * csize + tail) // 64) * 64
         tables = {"koff": koff}
-        params.update(E=pl.E, grid=(oshape[0],) + tuple(pl.E[1:]), phases=pl.phases, psize=pl.psize, csize=csize, copy_x=pl.copy,
+        grid = (oshape[0],) + tuple(pl.E[1:])
+        params.update(E=pl.E, grid=grid, gpitch=tuple(contiguous_strides(grid)), phases=pl.phases, psize=pl.psize, csize=csize, copy_x=pl.copy,
                       plo=tuple(pads[:nd]), tail=tail, tail_off=4 * n * c * csize)
     else:
         tq = tq - np.asarray(pads[:nd], np.int64)
@@ -235,9 +244,10 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
             tables[f"ohi{i}"] = np.clip(-((t - ishape[i]) // s[i]), 0, oshape[i])
     helpers = [ukernel_helper(isa)]
     # the epilogue in the microkernel's store, for full tiles of columns that are all
-    # output pixels (im2col; planes whose virtual grid is the output's)
-    dense_cols = not padded or tuple(params["grid"]) == tuple(oshape)
-    if act_name in STORE_ACTIVATIONS and dense_cols:
+    # output pixels, contiguous in Y (im2col; planes whose virtual grid is the output's, or
+    # a tile within one output row of a grid whose rows are at least a tile wide)
+    runs = not padded or tuple(params["grid"]) == tuple(oshape) or oshape[-1] >= nr
+    if act_name in STORE_ACTIVATIONS and runs:
         helpers.append(ukernel_helper(isa, store={"bias": bias, "residual": residual, "relu": act_name == "Relu"}))
     params["ukernel_st"] = helpers[1][1] if len(helpers) > 1 else ""
     params["planes_bytes"] = planes_bytes
