@@ -257,17 +257,18 @@ def weights_blob(st: "Storage") -> bytes:
 
 def plan_storage(g: Graph, prefix: str, scratch_bytes: int, *, weights_mode: str,
                  input_params: dict[Value, str], output_params: dict[Value, str],
-                 weights_base: str | None = None, per_node=()) -> Storage:
+                 weights_base: str | None = None, per_node=(), concat_slices: bool = False) -> Storage:
     """Every value's C expression: arena values ``(T *)(a + offset)`` from the memory plan,
     weights as their own arrays (``weights_mode="c"``) or at offsets of a blob
     (``weights_base``, default ``<prefix>_weights_blob``), inputs and outputs as the
     parameters named by ``input_params``/``output_params``.  The kernels of ``per_node``
     (``collect_kernels``) may replace a constant operand by a packed array
     (``Kernel.packed``): that array is a weight of its own, and a constant no call reads
-    any more is left out."""
+    any more is left out.  ``concat_slices``: Concats written in place by their producers
+    (the C kernels; see ``passes.memory``)."""
     st = Storage()
     blob = weights_base or f"{prefix}_weights_blob"
-    plan = plan_memory(g, alignment=ALIGN)
+    plan = plan_memory(g, alignment=ALIGN, concat_slices=concat_slices)
     for v, off in plan.offsets.items():
         st.exprs[v] = f"({ctype(g.type_of(v).dtype)} *)(a + {off})"
     st.scratch_offset = -(-plan.arena_bytes // ALIGN) * ALIGN
@@ -331,7 +332,8 @@ def prepare(graph: Graph, kernels: str | tuple[str, ...], *, weights: str, name:
     io = model_io(graph)
     scratch = max((k.scratch_bytes for _, _, k in per_node), default=0)
     st = plan_storage(graph, m, scratch, weights_mode=storage_weights or mode, input_params=io.input_params,
-                      output_params=io.output_params, weights_base=weights_base, per_node=per_node)
+                      output_params=io.output_params, weights_base=weights_base, per_node=per_node,
+                      concat_slices=kernels == "c")
     return Program(graph, m, mode, functions, per_node, io, st, collect_helpers(functions))
 
 

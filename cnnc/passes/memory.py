@@ -52,8 +52,17 @@ never larger.
 shared in place counted once) -- no placement of these buffers in this order can be
 smaller, so ``arena_bytes / lower_bound_bytes`` measures the placement alone.
 
-Left out: reordering the nodes to lower the peak (the order is the graph's), and writing
-Concat's operands straight into slices of its result.
+**Concat in place** (``concat_slices=True``).  A Concat whose rows are one contiguous
+block (every dim before its axis is 1) and whose result is planned may have its operands
+written straight into their slices of its result: an operand that is planned, produced by
+no in-place or view op, used once by the node, and whose slice starts on the alignment
+becomes a *slice* (``plan.slices``: value -> (the Concat's result, byte offset)).  Nested
+Concats (DenseNet's) nest their slices.  The result's buffer then lives from the first
+slice's producer to the last use of any of them; a slice is never taken over in place; the
+Concat kernel skips a part whose operand already is its slice (the same pointer).  Kernels
+must take outputs at any aligned offset, which every C kernel does.
+
+Left out: reordering the nodes to lower the peak (the order is the graph's).
 """
 from __future__ import annotations
 
@@ -104,10 +113,20 @@ class MemoryPlan:
     arena_bytes: int
     naive_bytes: int
     lower_bound_bytes: int
+    slices: Mapping[Value, tuple[Value, int]] = field(default_factory=dict)
     offsets: Mapping[Value, int] = field(init=False, repr=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "offsets", {v: b.offset for b in self.buffers for v in b.values})
+        offsets = {v: b.offset for b in self.buffers for v in b.values}
+
+        def at(v: Value) -> int:      # a slice sits inside its Concat's result, an alias at its donor
+            if v in self.slices:
+                whole, delta = self.slices[v]
+                return at(whole) + delta
+            if v in self.aliases:
+                return at(self.aliases[v])
+            return offsets[v]
+        object.__setattr__(self, "offsets", {v: at(v) for v in offsets})
 
     def validate(self) -> MemoryPlan:
         """Check that buffers live at one time never overlap, offsets are aligned, every
@@ -119,6 +138,8 @@ class MemoryPlan:
                      for b in self.buffers if b.offset + b.nbytes > self.arena_bytes]
         problems += [f"{v} aliases {a} but is not in its buffer" for v, a in self.aliases.items()
                      if v not in self.offsets or self.offsets.get(a) != self.offsets[v]]
+        problems += [f"slice {v} of {w} at +{d} is not aligned to {self.alignment}"
+                     for v, (w, d) in self.slices.items() if d % self.alignment]
         for i, a in enumerate(self.buffers):
             problems += [f"{a.values[0]} [{a.offset}, {a.offset + a.nbytes}) and {b.values[0]} "
                          f"[{b.offset}, {b.offset + b.nbytes}) overlap while both are live"
@@ -143,7 +164,7 @@ class MemoryPlan:
 
 
 def plan_memory(g: Graph, *, alignment: int = ALIGN, in_place: bool = True,
-                outputs_in_arena: bool = False) -> MemoryPlan:
+                outputs_in_arena: bool = False, concat_slices: bool = False) -> MemoryPlan:
     """Plan one arena for the intermediate values of ``g``; see the module docstring."""
     if isinstance(alignment, bool) or not isinstance(alignment, int) or alignment < 1:
         raise CnncError("memory plan alignment must be a positive number of bytes, "
@@ -156,29 +177,63 @@ def plan_memory(g: Graph, *, alignment: int = ALIGN, in_place: bool = True,
     last = {v: max(pos[u] for u in (v.node, *(u for u, _ in g.users(v)))) for v in values}
     last.update(dict.fromkeys(outputs & last.keys(), len(order)))   # returned after the run
 
+    slices = _concat_slices(g, set(values), alignment) if in_place and concat_slices else {}
+
+    def top(v: Value) -> Value:           # the outermost Concat result a slice lies in
+        while v in slices:
+            v = slices[v][0]
+        return v
+    sliced = {top(v) for v in slices}     # buffers holding slices: never taken over in place
+
     root: dict[Value, Value] = {}        # value -> the first value of its buffer
     members: dict[Value, list[Value]] = {}
     end: dict[Value, int] = {}           # buffer (by root) -> last position any member is used
+    start: dict[Value, int] = {}
     aliases: dict[Value, Value] = {}
     for v in values:
-        donor = _donor(g, v, pos[v.node], root, end) if in_place else None
+        donor = _donor(g, v, pos[v.node], root, end, sliced) if in_place and v not in slices else None
         if donor is not None:
             aliases[v] = donor
-        r = root[v] = root[donor] if donor is not None else v
+        r = root[v] = top(v) if v in slices else root[donor] if donor is not None else v
         members.setdefault(r, []).append(v)
         end[r] = max(end.get(r, 0), last[v])
+        start[r] = min(start.get(r, pos[v.node]), pos[v.node])
 
-    buffers = [Buffer(tuple(vs), g.type_of(r).nbytes, pos[r.node], end[r])
+    buffers = [Buffer(tuple(sorted(vs, key=lambda v: v != r)), g.type_of(r).nbytes, start[r], end[r])
                for r, vs in members.items()]
     placed = min((_place(buffers, key, alignment) for key in _ORDERS), key=_arena_bytes)
     naive = sum(_align(g.type_of(v).nbytes, alignment) for v in values)
     return MemoryPlan(g.name, order, tuple(placed), aliases, alignment, _arena_bytes(placed),
-                      naive, _lower_bound(buffers, len(order)))
+                      naive, _lower_bound(buffers, len(order)), slices)
+
+
+def _concat_slices(g: Graph, planned: set[Value], alignment: int) -> dict[Value, tuple[Value, int]]:
+    """The operands of Concats that can be written in place: value -> (result, byte offset)."""
+    out: dict[Value, tuple[Value, int]] = {}
+    for name in g.topo_order():
+        node = g.node(name)
+        if node.op != "Concat" or Value(name) not in planned:
+            continue
+        t, axis = node.types[0], node.attrs["axis"]
+        if any(d != 1 for d in t.shape[:axis]):
+            continue
+        operands = g.operands(name)
+        delta = 0
+        for x in operands:
+            nbytes = g.type_of(x).nbytes
+            op = get_op(g.node(x.node).op) if x in planned else None
+            if (op is not None and not op.view and not op.in_place and x not in out and nbytes
+                    and operands.count(x) == 1 and delta % alignment == 0
+                    and sum(1 for u, _ in g.users(x) if u == name) == 1):
+                out[x] = (Value(name), delta)
+            delta += nbytes
+    return out
 
 
 def _donor(g: Graph, v: Value, t: int, root: Mapping[Value, Value],
-           end: Mapping[Value, int]) -> Value | None:
-    """The operand whose buffer ``v`` (computed at position ``t``) may take over, if any."""
+           end: Mapping[Value, int], sliced: set[Value]) -> Value | None:
+    """The operand whose buffer ``v`` (computed at position ``t``) may take over, if any
+    (never a Concat's slice: a view of one shares its bytes, nothing overwrites it)."""
     op = get_op(g.node(v.node).op)
     operands = g.operands(v.node)
     if op.view:
@@ -188,7 +243,7 @@ def _donor(g: Graph, v: Value, t: int, root: Mapping[Value, Value],
         return None
     ports = op.in_place
     for x in operands if ports == ANY_OPERAND else [operands[p] for p in ports if p < len(operands)]:
-        if (x in root and g.type_of(x) == g.type_of(v) and end[root[x]] == t
+        if (x in root and root[x] not in sliced and g.type_of(x) == g.type_of(v) and end[root[x]] == t
                 and sum(root.get(o) == root[x] for o in operands) == 1):
             return x
     return None

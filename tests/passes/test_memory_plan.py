@@ -319,3 +319,51 @@ def test_light_models(name, optimized, capsys):
 def test_squeezenet_runs_in_one_arena(optimized):
     g = _light("squeezenet", optimized)
     assert_runs_in_arena(g, plan_memory(g).validate())
+
+
+# ---------------------------------------------------------------- Concat in place
+def dense_blocks(channels=(8, 4, 4)) -> Graph:
+    """DenseNet's pattern: each block's Concat takes the previous Concat and a new conv."""
+    g = Graph("dense")
+    x = g.add_input("x", TensorType((1, 3, 8, 8)))
+    feats = conv(g, x, channels[0], "stem")
+    for i, c in enumerate(channels[1:]):
+        new = conv(g, g.add_node("Relu", [feats], label=f"r{i}")[0], c, f"new{i}")
+        feats = g.add_node("Concat", [feats, new], {"axis": 1}, label=f"cat{i}")[0]
+    g.add_output(conv(g, feats, 2, "head"), "y")
+    return g
+
+
+def test_nested_concats_are_written_in_place():
+    g = dense_blocks()
+    plan = checked(g, concat_slices=True)
+    cat0, cat1 = Value("cat0"), Value("cat1")
+    assert plan.slices == {Value("stem"): (cat0, 0), Value("new0"): (cat0, 8 * 64 * F32),
+                           cat0: (cat1, 0), Value("new1"): (cat1, 12 * 64 * F32)}
+    assert plan.offsets[Value("stem")] == plan.offsets[cat0] == plan.offsets[cat1]
+    assert plan.offsets[Value("new1")] == plan.offsets[cat1] + 12 * 64 * F32
+    without = checked(g)
+    assert not without.slices and plan.arena_bytes < without.arena_bytes
+
+
+def test_concat_slices_only_where_they_are_safe():
+    g = Graph("unsafe")
+    x = g.add_input("x", TensorType((2, 2, 4, 4)))                  # rows of two images
+    a = conv(g, x, 4, "a")
+    rows = g.add_node("Concat", [a, conv(g, x, 4, "b")], {"axis": 1}, label="two_rows")[0]
+    g.add_output(conv(g, rows, 2, "f"), "y0")
+    y = g.add_input("y", TensorType((1, 3, 3, 3)))
+    c = conv(g, y, 1, "c")                                           # 36 bytes: the next slice is misaligned
+    r = g.add_node("Relu", [c], label="r")[0]                        # may run in place: not a slice
+    cat = g.add_node("Concat", [c, conv(g, y, 2, "d"), y, r, r], {"axis": 1}, label="mixed")[0]
+    g.add_output(conv(g, cat, 2, "e"), "y1")
+    plan = checked(g, concat_slices=True)
+    assert plan.slices == {Value("c"): (Value("mixed"), 0)}
+
+
+def test_concat_in_place_in_the_c_build(rng):
+    """The C build plans its Concats in place (the parts are already in their slots)."""
+    g = dense_blocks((16, 16, 16))
+    feeds = {"x": rng.standard_normal((1, 3, 8, 8)).astype(np.float32)}
+    np.testing.assert_allclose(cnnc.compile(g, target="c").run(feeds)["y"], cnnc.compile(g).run(feeds)["y"],
+                               rtol=1e-5, atol=1e-6)
