@@ -4,9 +4,13 @@ FusedConv's implementation tables (``direct`` is the other, ``conv.direct_conv``
 Per image and group, ``Y[M/G, P] = W[M/G, K] . im2col(X)[K, P]`` with ``K = C/G * prod(kernel)``
 and ``P`` the output pixels (any spatial rank: 1-D, 2-D and 3-D alike).
 
-* **A = W, packed at compile time** (``Kernel.packed``): ``[G][MB][K][MR]``, the rows of
-  one MR-row block side by side for each reduction index, zero rows past ``M/G``.  The
-  packed array replaces the weight in the model's weights.
+* **A = W, packed at compile time** (``Kernel.packed``): ``[G][K blocks][MB][kc][MR]``,
+  the rows of one MR-row block side by side for each reduction index, zero rows past
+  ``M/G``, and one reduction block of all row blocks contiguous (a sequential stream when
+  the weights come from memory).  The packed array replaces the weight in the model's
+  weights.  Transposed tiles (``gemm_t``, ``gemm_padded_t``: MR pixels by NR channels, for
+  maps of few pixels) pack W the same way in NR-channel panels, and the pixels in MR-wide
+  panels.
 * **B = im2col(X), packed per cache block** in scratch: ``KC`` reduction rows by ``NC``
   columns as NR-column panels, zeros for padding taps (see the note below) and past the
   last column.
@@ -107,34 +111,27 @@ def planes(geo) -> Planes:
     return Planes(E, int(np.prod(s)), int(np.prod(E)), oshape[0] * int(np.prod(E[1:])), copy)
 
 
-def _estimate(req: KernelRequest, padded: bool) -> float:
+def _estimate(req: KernelRequest, padded: bool, transposed: bool = False) -> float:
     x, w, y = req.in_types[0], req.in_types[1], req.out_types[0]
     geo = sp.window_geometry(req)
     g, isa = geo.group, req.isa
     mg, kk = y.shape[1] // g, w.shape[1] * int(np.prod(geo.kernel))
-    rows = -(-mg // isa.gemm_mr) * isa.gemm_mr
+    mr, nr = isa.gemm_mr, isa.gemm_nr
+    rows, pw = (nr, mr) if transposed else (mr, nr)
     rate = GEMM_FLOPS_PER_LANE * isa.vector if isa.vector else SCALAR_GEMM_FLOPS
     p = int(np.prod(geo.oshape))
     act = req.attrs.get("activation", "") if req.node.op == "FusedConv" else ""
-    store = act in STORE_ACTIVATIONS and isa.vector
+    store = act in STORE_ACTIVATIONS and isa.vector and not transposed
+    pl = planes(geo) if padded else None
+    cols = pl.cols if padded else p
+    compute = 2.0 * -(-mg // rows) * rows * kk * -(-cols // pw) * pw / rate
     if padded:
-        pl = planes(geo)
         copy = x.shape[1] * pl.phases * pl.psize / PLANE_ELEMENTS / g if pl.copy else 0.0
-        epi = STORE_ELEMENTS if store and pl.cols == p else TILE_ELEMENTS
-        return x.shape[0] * g * (2.0 * rows * kk * pl.cols / rate + kk * pl.cols / RUN_PACK_ELEMENTS
-                                 + mg * pl.cols / epi + copy)
-    epi = STORE_ELEMENTS if store else TILE_ELEMENTS
-    return x.shape[0] * g * (2.0 * rows * kk * p / rate + kk * p / PACK_ELEMENTS + mg * p / epi)
-
-
-def cost(req: KernelRequest) -> float:
-    """The im2col plan's estimate."""
-    return _estimate(req, False)
-
-
-def padded_cost(req: KernelRequest) -> float:
-    """The padded-planes plan's estimate."""
-    return _estimate(req, True)
+        pack = kk * cols / RUN_PACK_ELEMENTS + copy
+    else:
+        pack = kk * cols / PACK_ELEMENTS
+    epi = STORE_ELEMENTS if store and cols == p else TILE_ELEMENTS / (2 if transposed else 1)
+    return x.shape[0] * g * (compute + pack + mg * cols / epi)
 
 
 def direct_cost(req: KernelRequest) -> float:
@@ -175,19 +172,31 @@ def split(p: int, mb: int, kk: int, work: int, workers: int, mr: int, nr: int, k
     return best[1], best[2]
 
 
-def pack_weight(w: np.ndarray, group: int, mr: int) -> np.ndarray:
-    """``W (M, C/G, *K)`` as ``[G][MB][K][MR]`` (zero rows past M/G)."""
+def k_blocked(panels: np.ndarray, kc: int) -> np.ndarray:
+    """``[..., MB][K][R]`` panels as ``[...][K blocks of kc][MB][kc][R]`` (the last block
+    shorter): a reduction block of every panel is one sequential run, as the GEMMs read it."""
+    *lead, mb, kk, r = panels.shape
+    parts = [panels[..., :, pc:pc + kc, :].reshape(*lead, -1) for pc in range(0, kk, kc)]
+    return np.ascontiguousarray(np.concatenate(parts, axis=-1)).reshape(panels.shape)
+
+
+def pack_weight(w: np.ndarray, group: int, mr: int, kc: int) -> np.ndarray:
+    """``W (M, C/G, *K)`` as ``[G][K blocks of kc][MB][kc][MR]`` (zero rows past M/G): the
+    MR-row blocks of the A operand, or (transposed tiles, MR = NR) the NR-channel panels of
+    the B one."""
     m = w.shape[0]
     mg, kk = m // group, int(np.prod(w.shape[1:]))
     mb = -(-mg // mr)
     a = np.zeros((group, mb * mr, kk), np.float32)
     a[:, :mg] = w.reshape(group, mg, kk)
-    return np.ascontiguousarray(a.reshape(group, mb, mr, kk).transpose(0, 1, 3, 2))
+    return k_blocked(a.reshape(group, mb, mr, kk).transpose(0, 1, 3, 2), kc)
 
 
 def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", act: str = "",
-              act_name: str = "", padded: bool = False) -> Kernel:
-    """The GEMM plan of a conv: im2col packing, or (``padded``) runs of padded phase planes."""
+              act_name: str = "", padded: bool = False, transposed: bool = False) -> Kernel:
+    """The GEMM plan of a conv: im2col packing, or (``padded``) runs of padded phase planes;
+    ``transposed``: tiles of MR pixels by NR channels (W packed as NR-channel panels), for
+    maps of few pixels and many channels."""
     x, y = req.in_types[0], req.out_types[0]
     nd = x.rank - 2
     geo = sp.window_geometry(req)
@@ -197,12 +206,13 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
     n, c, m = x.shape[0], x.shape[1], y.shape[1]
     cg, mg = c // g, m // g
     kk, p = cg * int(np.prod(k)), int(np.prod(oshape))
-    mb = -(-mg // mr)
+    rows, pw = (nr, mr) if transposed else (mr, nr)   # W's block height, the pixel panel width
+    mb = -(-mg // rows)
     kc = min(kk, KC_MAX)
     lanes = max(16, nr)                       # a row of the sums block stays vector-aligned
     pl = planes(geo) if padded else None
     cols = pl.cols if padded else p
-    nc, ns = split(cols, mb, kk, n * g, req.workers, mr, nr, kc, RUN_PACK_ELEMENTS if padded else PACK_ELEMENTS)
+    nc, ns = split(cols, mb, kk, n * g, req.workers, rows, pw, kc, RUN_PACK_ELEMENTS if padded else PACK_ELEMENTS)
     sb = -(-mb // ns)
     ncb = -(-nc // lanes) * lanes
     tasks = n * g * -(-cols // nc) * ns
@@ -216,7 +226,8 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
               "isize": int(np.prod(ishape)), "osize": p, "ishape": ishape, "oshape": oshape,
               "ostrides": tuple(contiguous_strides(oshape)), "strides": s, "istrides": tuple(istrides),
               "KC": kc, "NC": nc, "NCB": ncb, "MR": mr, "NR": nr, "NS": ns, "SB": sb,
-              "MCB": max(1, A_BYTES // (4 * mr * kc)), "cols": cols, "planes": padded,
+              "MCB": max(1, A_BYTES // (4 * mr * kc)), "cols": cols, "planes": padded, "transposed": transposed,
+              "ACC_LD": sb * nr,
               "ukernel": ukernel_helper(isa)[1], "bias": bias, "residual": residual, "act": act, "tasks": tasks}
     planes_bytes = 0
     if padded:
@@ -247,32 +258,39 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
     # output pixels, contiguous in Y (im2col; planes whose virtual grid is the output's, or
     # a tile within one output row of a grid whose rows are at least a tile wide)
     runs = not padded or tuple(params["grid"]) == tuple(oshape) or oshape[-1] >= nr
-    if act_name in STORE_ACTIVATIONS and runs:
+    if act_name in STORE_ACTIVATIONS and runs and not transposed:
         helpers.append(ukernel_helper(isa, store={"bias": bias, "residual": residual, "relu": act_name == "Relu"}))
     params["ukernel_st"] = helpers[1][1] if len(helpers) > 1 else ""
     params["planes_bytes"] = planes_bytes
-    params["slot_bytes"] = slot = -(-4 * (kc * ncb + sb * mr * ncb) // 64) * 64
+    sums = -(-nc // mr) * mr * sb * nr if transposed else sb * mr * ncb
+    params["slot_bytes"] = slot = -(-4 * (kc * ncb + sums) // 64) * 64
     scratch = planes_bytes + slot * max(1, min(req.workers, tasks))
     dims = lambda v: "x".join(str(i) if i >= 0 else f"n{-i}" for i in v)  # noqa: E731
-    name = (f"cnnc_{tag}gemm{'p' if padded else ''}{nd}d_f32_{mr}x{nr}_k{dims(k)}_s{dims(s)}_d{dims(d)}"
+    name = (f"cnnc_{tag}gemm{'p' if padded else ''}{'t' if transposed else ''}{nd}d_f32_{mr}x{nr}_k{dims(k)}_s{dims(s)}_d{dims(d)}"
             f"_p{dims(pads)}_g{g}" + ("_b" if bias else "") + (f"_z{residual}" if residual else "")
             + (f"_{act_name.lower()}" if act else "") + f"_{dims(x.shape)}_m{m}")
-    comment = (f"{req.node.op} as GEMM ({'padded planes' if padded else 'im2col'}, {mr}x{nr} tiles, KC {kc}, "
+    comment = (f"{req.node.op} as GEMM ({'padded planes' if padded else 'im2col'}, {mr}x{nr} "
+               f"{'pixel x channel ' if transposed else ''}tiles, KC {kc}, "
                f"NC {nc}) {nd}-D kernel {k} strides {s} dilations {d} pads {pads} group {g}"
                + (f" {act_name}" if act else "") + (f" residual {residual}" if residual else "") + f" -> {y}")
     return Kernel(TEMPLATE, name, params, tables=tables, scratch_bytes=scratch,
-                  comment=comment, helpers=tuple(helpers), packed={1: pack_weight(req.constants[1], g, mr)},
+                  comment=comment, helpers=tuple(helpers),
+                  packed={1: pack_weight(req.constants[1], g, rows, kc)},
                   parallel=True)
 
 
 def conv_impls(direct, gemm) -> tuple[Impl, ...]:
     """The implementation table of a conv op for the C target: its ``direct`` plan (portable:
-    the CUDA backend renders it too), and ``gemm(req, padded=...)`` as two plans: ``gemm``
-    (im2col packing) and ``gemm_padded`` (runs of padded phase planes)."""
-    return (Impl("direct", direct, cost=direct_cost),
-            Impl("gemm", gemm, applies=applies, cost=cost, portable=False, template=TEMPLATE),
-            Impl("gemm_padded", functools.partial(gemm, padded=True), applies=applies, cost=padded_cost,
-                 portable=False, template=TEMPLATE))
+    the CUDA backend renders it too), and ``gemm(req, padded=..., transposed=...)`` as four
+    plans: ``gemm`` (im2col packing), ``gemm_padded`` (runs of padded phase planes), and
+    both with transposed tiles (``_t``: pixels by channels)."""
+    entries = [Impl("direct", direct, cost=direct_cost)]
+    for name, padded, transposed in (("gemm", False, False), ("gemm_padded", True, False),
+                                     ("gemm_t", False, True), ("gemm_padded_t", True, True)):
+        entries.append(Impl(name, functools.partial(gemm, padded=padded, transposed=transposed), applies=applies,
+                            cost=functools.partial(_estimate, padded=padded, transposed=transposed),
+                            portable=False, template=TEMPLATE))
+    return tuple(entries)
 
 
 DENSE_TEMPLATE = "c/kernels/gemm_packed.c.j2"
@@ -296,7 +314,7 @@ def dense_cost(req: KernelRequest, m: int, k: int, n: int) -> float:
 def dense_gemm(req: KernelRequest, tag: str, *, m: int, k: int, n: int, a_strides, b: np.ndarray,
                alpha=1.0, beta=1.0, c_strides=None) -> Kernel:
     """``Y (m, n) = alpha * A'(m, k) . B'(k, n) (+ beta * C)`` on the GEMM microkernel, B' a
-    constant packed at compile time as NR-column panels ``[NB][K][NR]``; the rows of A'
+    constant packed at compile time as NR-column panels ``[K blocks][NB][kc][NR]``; the rows of A'
     (``A'(i, k) = x0[i * a_strides[0] + k * a_strides[1]]``) packed per MR-row and
     KC-reduction block.  Tasks are runs of B's panels; sums are fp32, the reduction
     blocked (``KC``) through a block of sums per task."""
@@ -307,7 +325,7 @@ def dense_gemm(req: KernelRequest, tag: str, *, m: int, k: int, n: int, a_stride
     kc = min(k, KC_MAX)
     bp = np.zeros((nb * nr, k), np.float32)
     bp[:n] = b.T
-    packed = np.ascontiguousarray(bp.reshape(nb, nr, k).transpose(0, 2, 1))
+    packed = k_blocked(bp.reshape(nb, nr, k).transpose(0, 2, 1), kc)
     mb = -(-m // mr)
     # tasks: runs of panels, a few per worker when the work is worth splitting
     tasks = nb if req.workers > 1 and 2.0 * m * k * n >= 1 << 20 else 1

@@ -185,8 +185,8 @@ def _conv_c(req):
     return direct_conv(req, "conv", bias="channel" if len(req.in_types) > 2 else "")
 
 
-def _conv_gemm_c(req, padded=False):
-    return conv_gemm(req, "conv", bias=len(req.in_types) > 2, padded=padded)
+def _conv_gemm_c(req, padded=False, transposed=False):
+    return conv_gemm(req, "conv", bias=len(req.in_types) > 2, padded=padded, transposed=transposed)
 
 
 def _convt_c(req):

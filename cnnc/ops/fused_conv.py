@@ -127,8 +127,8 @@ def _c_kernel(req):
     return direct_conv(req, "fconv", bias="channel", **_epilogue(req))
 
 
-def _gemm_kernel(req, padded=False):
-    return conv_gemm(req, "fconv", bias=True, padded=padded, **_epilogue(req))
+def _gemm_kernel(req, padded=False, transposed=False):
+    return conv_gemm(req, "fconv", bias=True, padded=padded, transposed=transposed, **_epilogue(req))
 
 
 def activation_request(req) -> KernelRequest:

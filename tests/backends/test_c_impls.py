@@ -27,7 +27,8 @@ def _randn(rng, shape):
 
 
 def test_the_tables():
-    assert TABLES["Conv"] == ["direct", "gemm", "gemm_padded"] and TABLES["FusedConv"] == TABLES["Conv"]
+    assert TABLES["Conv"] == ["direct", "gemm", "gemm_padded", "gemm_t", "gemm_padded_t"]
+    assert TABLES["FusedConv"] == TABLES["Conv"]
     assert TABLES["Gemm"] == TABLES["MatMul"] == ["direct", "gemm"]
 
 
@@ -97,7 +98,7 @@ def test_every_implementation_over_its_grid(rng, op, impl, cpu):
     check_cases(GRIDS[op](rng), impl={op: impl}, cpu=cpu, backend="c")
 
 
-@pytest.mark.parametrize("impl", ["gemm", "gemm_padded"])
+@pytest.mark.parametrize("impl", ["gemm", "gemm_padded", "gemm_t", "gemm_padded_t"])
 def test_gemm_in_place_over_the_residual(rng, impl):
     """Y takes Z's buffer (the memory plan): the GEMM's epilogue reads each Z[i] before it
     writes Y[i], across reduction blocks (K = 64 * 9 > KC)."""

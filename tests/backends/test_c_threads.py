@@ -24,7 +24,7 @@ def _model():
     return cnnc.optimize(m.build())
 
 
-@pytest.mark.parametrize("impl", ["gemm", "gemm_padded"])
+@pytest.mark.parametrize("impl", ["gemm", "gemm_padded", "gemm_padded_t"])
 @pytest.mark.parametrize("threads", [2, 3])
 def test_worker_counts_give_identical_outputs(tmp_path, rng, threads, impl):
     g = _model()
