@@ -70,14 +70,16 @@ TASK_SECONDS = 2e-6
 STORE_ACTIVATIONS = ("", "Relu")
 
 
-def ukernel_helper(isa, mr: int = 0, store: dict | None = None) -> tuple[str, str, dict]:
+def ukernel_helper(isa, mr: int = 0, store: dict | None = None, indirect: bool = False) -> tuple[str, str, dict]:
     """The microkernel of ``isa``'s fp32 GEMM tile (``mr`` rows instead of the ISA's, for
-    operands of fewer rows): ``(template, name, params)``.  ``store``: the variant with the
+    operands of fewer rows): ``(template, name, params)``.  ``indirect``: B's rows through a
+    table of row pointers instead of packed.  ``store``: the variant with the
     epilogue in its store (``{"bias": bool, "residual": "" | "pre" | "post", "relu":
     bool}``)."""
     mr, nr = mr or isa.gemm_mr, isa.gemm_nr
-    name = f"cnnc_f32_gemm_{mr}x{nr}__{isa.kind}"
-    params = {"mr": mr, "nv": isa.gemm_nv, "vl": isa.vector, "nr": nr, "store": store is not None}
+    name = f"cnnc_f32_gemm_{mr}x{nr}__{isa.kind}" + "_ind" * indirect
+    params = {"mr": mr, "nv": isa.gemm_nv, "vl": isa.vector, "nr": nr, "store": store is not None,
+              "indirect": indirect}
     if store is not None:
         name += "_st" + "_b" * store["bias"] + (f"_z{store['residual']}" if store["residual"] else "") + "_relu" * store["relu"]
         params.update(store)
@@ -127,7 +129,7 @@ def _estimate(req: KernelRequest, padded: bool, transposed: bool = False) -> flo
     compute = 2.0 * -(-mg // rows) * rows * kk * -(-cols // pw) * pw / rate
     if padded:
         copy = x.shape[1] * pl.phases * pl.psize / PLANE_ELEMENTS / g if pl.copy else 0.0
-        pack = kk * cols / RUN_PACK_ELEMENTS + copy
+        pack = copy if pl.copy and not transposed else kk * cols / RUN_PACK_ELEMENTS + copy  # indirect: no packing
     else:
         pack = kk * cols / PACK_ELEMENTS
     epi = STORE_ELEMENTS if store and cols == p else TILE_ELEMENTS / (2 if transposed else 1)
@@ -212,6 +214,7 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
     lanes = max(16, nr)                       # a row of the sums block stays vector-aligned
     pl = planes(geo) if padded else None
     cols = pl.cols if padded else p
+    indirect = bool(padded and pl.copy and not transposed)   # B's rows read from the planes
     nc, ns = split(cols, mb, kk, n * g, req.workers, rows, pw, kc, RUN_PACK_ELEMENTS if padded else PACK_ELEMENTS)
     sb = -(-mb // ns)
     ncb = -(-nc // lanes) * lanes
@@ -227,8 +230,8 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
               "ostrides": tuple(contiguous_strides(oshape)), "strides": s, "istrides": tuple(istrides),
               "KC": kc, "NC": nc, "NCB": ncb, "MR": mr, "NR": nr, "NS": ns, "SB": sb,
               "MCB": max(1, A_BYTES // (4 * mr * kc)), "cols": cols, "planes": padded, "transposed": transposed,
-              "ACC_LD": sb * nr,
-              "ukernel": ukernel_helper(isa)[1], "bias": bias, "residual": residual, "act": act, "tasks": tasks}
+              "ACC_LD": sb * nr, "indirect": indirect,
+              "ukernel": ukernel_helper(isa, indirect=indirect)[1], "bias": bias, "residual": residual, "act": act, "tasks": tasks}
     planes_bytes = 0
     if padded:
         # run q starts at: channel plane, stride phase of each tap, tap // stride in E's pitches
@@ -238,8 +241,8 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
         csize = pl.phases * pl.psize
         koff = chan * csize + phase * pl.psize + (tq // st) @ pitch
         tail = 0
-        if pl.copy:  # garbage columns of the last plane read up to koff + cols
-            tail = -(-max(0, int(koff.max()) + cols - cg * csize) // 16) * 16
+        if pl.copy:  # garbage columns of the last plane read up to koff + cols (+ a panel: indirect)
+            tail = -(-max(0, int(koff.max()) + cols + nr * indirect - cg * csize) // 16) * 16
             planes_bytes = -(-4 * (n * c * csize + tail) // 64) * 64
         tables = {"koff": koff}
         grid = (oshape[0],) + tuple(pl.E[1:])
@@ -253,13 +256,14 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
             t = tq[:, i]
             tables[f"olo{i}"] = np.clip(-((t) // s[i]), 0, oshape[i])
             tables[f"ohi{i}"] = np.clip(-((t - ishape[i]) // s[i]), 0, oshape[i])
-    helpers = [ukernel_helper(isa)]
+    helpers = [ukernel_helper(isa, indirect=indirect)]
     # the epilogue in the microkernel's store, for full tiles of columns that are all
     # output pixels, contiguous in Y (im2col; planes whose virtual grid is the output's, or
     # a tile within one output row of a grid whose rows are at least a tile wide)
     runs = not padded or tuple(params["grid"]) == tuple(oshape) or oshape[-1] >= nr
     if act_name in STORE_ACTIVATIONS and runs and not transposed:
-        helpers.append(ukernel_helper(isa, store={"bias": bias, "residual": residual, "relu": act_name == "Relu"}))
+        helpers.append(ukernel_helper(isa, store={"bias": bias, "residual": residual, "relu": act_name == "Relu"},
+                                      indirect=indirect))
     params["ukernel_st"] = helpers[1][1] if len(helpers) > 1 else ""
     params["planes_bytes"] = planes_bytes
     sums = -(-nc // mr) * mr * sb * nr if transposed else sb * mr * ncb

@@ -99,6 +99,13 @@ def test_every_implementation_over_its_grid(rng, op, impl, cpu):
 
 
 @pytest.mark.parametrize("impl", ["gemm", "gemm_padded", "gemm_t", "gemm_padded_t"])
+def test_gemm_plans_are_sanitizer_clean(rng, tmp_path, impl):
+    """Every GEMM plan's driver runs clean under ASan+UBSan over the wide FusedConv cases
+    (partial tiles, the store epilogue, residuals, the padded planes' indirect rows)."""
+    check_cases(fused_cases(rng)[:4], impl={"FusedConv": impl}, backend="c", tmp_path=tmp_path)
+
+
+@pytest.mark.parametrize("impl", ["gemm", "gemm_padded", "gemm_t", "gemm_padded_t"])
 def test_gemm_in_place_over_the_residual(rng, impl):
     """Y takes Z's buffer (the memory plan): the GEMM's epilogue reads each Z[i] before it
     writes Y[i], across reduction blocks (K = 64 * 9 > KC)."""
