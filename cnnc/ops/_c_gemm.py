@@ -45,6 +45,7 @@ TEMPLATE = "c/kernels/conv_gemm.c.j2"
 #: the packed im2col panel's budget in bytes (KC x NC floats)
 PANEL_BYTES = 512 << 10
 KC_MAX = 256
+KC_INDIRECT = 512
 #: the budget of one block of packed W rows (MC x KC floats), kept in L2 while the
 #: panels of B pass through L1
 A_BYTES = 256 << 10
@@ -210,11 +211,13 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
     kk, p = cg * int(np.prod(k)), int(np.prod(oshape))
     rows, pw = (nr, mr) if transposed else (mr, nr)   # W's block height, the pixel panel width
     mb = -(-mg // rows)
-    kc = min(kk, KC_MAX)
+    indirect = bool(padded and planes(geo).copy and not transposed)   # B's rows read from the planes
+    # reduction blocks: KC_MAX rows, or with no packed panel to keep in L1 (indirect) even
+    # blocks of at most KC_INDIRECT (fewer passes over the sums)
+    kc = min(kk, KC_MAX) if not indirect else -(-kk // -(-kk // KC_INDIRECT))
     lanes = max(16, nr)                       # a row of the sums block stays vector-aligned
     pl = planes(geo) if padded else None
     cols = pl.cols if padded else p
-    indirect = bool(padded and pl.copy and not transposed)   # B's rows read from the planes
     nc, ns = split(cols, mb, kk, n * g, req.workers, rows, pw, kc, RUN_PACK_ELEMENTS if padded else PACK_ELEMENTS)
     sb = -(-mb // ns)
     ncb = -(-nc // lanes) * lanes
