@@ -92,11 +92,16 @@ def collapse(out_shape: Sequence[int], strides: Sequence[Sequence[int]]):
 PARALLEL_MIN_WORK = 1 << 15
 
 
-def parallel_tasks(items: int, work: float, workers: int) -> int:
+def worth_splitting(work: float, workers: int, min_work: float = PARALLEL_MIN_WORK) -> bool:
+    """Whether ``work`` is worth splitting over ``workers`` workers."""
+    return workers > 1 and work >= min_work
+
+
+def parallel_tasks(items: int, work: float, workers: int, min_work: float = PARALLEL_MIN_WORK) -> int:
     """How many tasks a kernel of ``items`` independent rows (``work`` in all) runs as on
-    ``workers`` workers: one when that is not worth it, else a few per worker (their
-    sizes then even out under dynamic scheduling)."""
-    if workers <= 1 or work < PARALLEL_MIN_WORK or items <= 1:
+    ``workers`` workers: one when that is not worth it (``worth_splitting``), else a few
+    per worker (their sizes then even out under dynamic scheduling)."""
+    if not worth_splitting(work, workers, min_work) or items <= 1:
         return 1
     return min(items, 4 * workers)
 

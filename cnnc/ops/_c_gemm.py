@@ -39,7 +39,7 @@ import numpy as np
 
 from ..ir import Impl, Kernel, KernelRequest
 from . import _spatial as sp
-from ._c import contiguous_strides
+from ._c import contiguous_strides, num, parallel_tasks
 
 TEMPLATE = "c/kernels/conv_gemm.c.j2"
 #: the packed im2col panel's budget in bytes (KC x NC floats)
@@ -114,6 +114,11 @@ def planes(geo) -> Planes:
     return Planes(E, int(np.prod(s)), int(np.prod(E)), oshape[0] * int(np.prod(E[1:])), copy)
 
 
+def indirect(pl: Planes | None, transposed: bool) -> bool:
+    """Whether the plan reads B's rows straight from copied padded planes (no packing)."""
+    return pl is not None and pl.copy and not transposed
+
+
 def _estimate(req: KernelRequest, padded: bool, transposed: bool = False) -> float:
     x, w, y = req.in_types[0], req.in_types[1], req.out_types[0]
     geo = sp.window_geometry(req)
@@ -130,7 +135,7 @@ def _estimate(req: KernelRequest, padded: bool, transposed: bool = False) -> flo
     compute = 2.0 * -(-mg // rows) * rows * kk * -(-cols // pw) * pw / rate
     if padded:
         copy = x.shape[1] * pl.phases * pl.psize / PLANE_ELEMENTS / g if pl.copy else 0.0
-        pack = copy if pl.copy and not transposed else kk * cols / RUN_PACK_ELEMENTS + copy  # indirect: no packing
+        pack = copy if indirect(pl, transposed) else kk * cols / RUN_PACK_ELEMENTS + copy
     else:
         pack = kk * cols / PACK_ELEMENTS
     epi = STORE_ELEMENTS if store and cols == p else TILE_ELEMENTS / (2 if transposed else 1)
@@ -211,13 +216,13 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
     kk, p = cg * int(np.prod(k)), int(np.prod(oshape))
     rows, pw = (nr, mr) if transposed else (mr, nr)   # W's block height, the pixel panel width
     mb = -(-mg // rows)
-    indirect = bool(padded and planes(geo).copy and not transposed)   # B's rows read from the planes
-    # reduction blocks: KC_MAX rows, or with no packed panel to keep in L1 (indirect) even
-    # blocks of at most KC_INDIRECT (fewer passes over the sums)
-    kc = min(kk, KC_MAX) if not indirect else -(-kk // -(-kk // KC_INDIRECT))
-    lanes = max(16, nr)                       # a row of the sums block stays vector-aligned
     pl = planes(geo) if padded else None
     cols = pl.cols if padded else p
+    ind = indirect(pl, transposed)            # B's rows read from the planes
+    # reduction blocks: KC_MAX rows, or with no packed panel to keep in L1 (indirect) even
+    # blocks of at most KC_INDIRECT (fewer passes over the sums)
+    kc = -(-kk // -(-kk // KC_INDIRECT)) if ind else min(kk, KC_MAX)
+    lanes = max(16, nr)                       # a row of the sums block stays vector-aligned
     nc, ns = split(cols, mb, kk, n * g, req.workers, rows, pw, kc, RUN_PACK_ELEMENTS if padded else PACK_ELEMENTS)
     sb = -(-mb // ns)
     ncb = -(-nc // lanes) * lanes
@@ -233,8 +238,8 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
               "ostrides": tuple(contiguous_strides(oshape)), "strides": s, "istrides": tuple(istrides),
               "KC": kc, "NC": nc, "NCB": ncb, "MR": mr, "NR": nr, "NS": ns, "SB": sb,
               "MCB": max(1, A_BYTES // (4 * mr * kc)), "cols": cols, "planes": padded, "transposed": transposed,
-              "ACC_LD": sb * nr, "indirect": indirect,
-              "ukernel": ukernel_helper(isa, indirect=indirect)[1], "bias": bias, "residual": residual, "act": act, "tasks": tasks}
+              "ACC_LD": sb * nr, "indirect": ind,
+              "ukernel": ukernel_helper(isa, indirect=ind)[1], "bias": bias, "residual": residual, "act": act, "tasks": tasks}
     planes_bytes = 0
     if padded:
         # run q starts at: channel plane, stride phase of each tap, tap // stride in E's pitches
@@ -245,7 +250,7 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
         koff = chan * csize + phase * pl.psize + (tq // st) @ pitch
         tail = 0
         if pl.copy:  # garbage columns of the last plane read up to koff + cols (+ a panel: indirect)
-            tail = -(-max(0, int(koff.max()) + cols + nr * indirect - cg * csize) // 16) * 16
+            tail = -(-max(0, int(koff.max()) + cols + nr * ind - cg * csize) // 16) * 16
             planes_bytes = -(-4 * (n * c * csize + tail) // 64) * 64
         tables = {"koff": koff}
         grid = (oshape[0],) + tuple(pl.E[1:])
@@ -259,14 +264,14 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
             t = tq[:, i]
             tables[f"olo{i}"] = np.clip(-((t) // s[i]), 0, oshape[i])
             tables[f"ohi{i}"] = np.clip(-((t - ishape[i]) // s[i]), 0, oshape[i])
-    helpers = [ukernel_helper(isa, indirect=indirect)]
+    helpers = [ukernel_helper(isa, indirect=ind)]
     # the epilogue in the microkernel's store, for full tiles of columns that are all
     # output pixels, contiguous in Y (im2col; planes whose virtual grid is the output's, or
     # a tile within one output row of a grid whose rows are at least a tile wide)
     runs = not padded or tuple(params["grid"]) == tuple(oshape) or oshape[-1] >= nr
     if act_name in STORE_ACTIVATIONS and runs and not transposed:
         helpers.append(ukernel_helper(isa, store={"bias": bias, "residual": residual, "relu": act_name == "Relu"},
-                                      indirect=indirect))
+                                      indirect=ind))
     params["ukernel_st"] = helpers[1][1] if len(helpers) > 1 else ""
     params["planes_bytes"] = planes_bytes
     sums = -(-nc // mr) * mr * sb * nr if transposed else sb * mr * ncb
@@ -325,18 +330,14 @@ def dense_gemm(req: KernelRequest, tag: str, *, m: int, k: int, n: int, a_stride
     (``A'(i, k) = x0[i * a_strides[0] + k * a_strides[1]]``) packed per MR-row and
     KC-reduction block.  Tasks are runs of B's panels; sums are fp32, the reduction
     blocked (``KC``) through a block of sums per task."""
-    from ._c import num
     isa = req.isa
     mr, nr = min(isa.gemm_mr, m), isa.gemm_nr
     nb = -(-n // nr)
     kc = min(k, KC_MAX)
-    bp = np.zeros((nb * nr, k), np.float32)
-    bp[:n] = b.T
-    packed = k_blocked(bp.reshape(nb, nr, k).transpose(0, 2, 1), kc)
+    packed = pack_weight(b.T, 1, nr, kc)          # B' as NR-column panels, as W's NR-channel ones
     mb = -(-m // mr)
     # tasks: runs of panels, a few per worker when the work is worth splitting
-    tasks = nb if req.workers > 1 and 2.0 * m * k * n >= 1 << 20 else 1
-    tasks = min(tasks, 4 * req.workers) if tasks > 1 else 1
+    tasks = parallel_tasks(nb, 2.0 * m * k * n, req.workers, min_work=1 << 20)
     per = -(-nb // tasks)
     tasks = -(-nb // per)
     lanes = max(16, nr)

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, if_one_operand, register
-from ._c import PARALLEL_MIN_WORK, SHORT, ctype, parallel_tasks
+from ._c import SHORT, ctype, parallel_tasks, worth_splitting
 from ._common import norm_axis, same_dtype
 
 
@@ -31,8 +31,8 @@ def _chunks_c(req, whole, parts, split: bool) -> Kernel:
     op = "split" if split else "concat"
     name = f"cnnc_{op}_{SHORT[dtype]}_{outer}x{sum(chunks)}_{len(parts)}parts"
     parts_nonempty = tuple(j for j, c in enumerate(chunks) if c)
-    parallel = req.workers > 1 and whole.size >= PARALLEL_MIN_WORK
-    blocks = parallel_tasks(outer, whole.size, req.workers) if parallel else 1
+    parallel = worth_splitting(whole.size, req.workers)
+    blocks = parallel_tasks(outer, whole.size, req.workers)
     rows = -(-outer // blocks) if outer else 1
     blocks = -(-outer // rows) if outer else 1
     tasks = blocks * max(1, len(parts_nonempty))

@@ -223,8 +223,7 @@ def _concat_slices(g: Graph, planned: set[Value], alignment: int) -> dict[Value,
             nbytes = g.type_of(x).nbytes
             op = get_op(g.node(x.node).op) if x in planned else None
             if (op is not None and not op.view and not op.in_place and x not in out and nbytes
-                    and operands.count(x) == 1 and delta % alignment == 0
-                    and sum(1 for u, _ in g.users(x) if u == name) == 1):
+                    and operands.count(x) == 1 and delta % alignment == 0):
                 out[x] = (Value(name), delta)
             delta += nbytes
     return out
