@@ -8,8 +8,8 @@
 from . import ops  # noqa: F401  (registers every op)
 from .version import __version__
 from .backends import compile  # noqa: A004
-from .ir import CnncError, Graph, TensorType, Value, VerifyError
+from .ir import LIMITS, CnncError, Graph, TensorType, Value, VerifyError
 from .onnx import load_onnx, save_onnx, to_onnx
 from .passes import optimize
 
-__all__ = ["compile", "optimize", "load_onnx", "save_onnx", "to_onnx", "CnncError", "Graph", "TensorType", "Value", "VerifyError", "__version__"]
+__all__ = ["compile", "optimize", "load_onnx", "save_onnx", "to_onnx", "LIMITS", "CnncError", "Graph", "TensorType", "Value", "VerifyError", "__version__"]

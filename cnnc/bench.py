@@ -113,7 +113,11 @@ def bench(graph: Graph, *, onnx_model=None, threads: int | None = None, repeat: 
     """Time ``graph`` on the C target (``threads`` workers), alternating with onnxruntime on
     ``onnx_model`` (a path or ModelProto; skipped where onnxruntime is not installed): each
     turn of an engine is untimed runs for SETTLE_SECONDS, then the timed one."""
-    folder = Path(folder or tempfile.mkdtemp(prefix="cnnc_bench_"))
+    if folder is None:
+        with tempfile.TemporaryDirectory(prefix="cnnc_bench_") as tmp:
+            return bench(graph, onnx_model=onnx_model, threads=threads, repeat=repeat, profile=profile, cpu=cpu,
+                         folder=tmp, impl=impl)
+    folder = Path(folder)
     cb.generate(graph, folder, cpu=cpu, threads=threads, impl=impl)
     model = cb.CModel(folder, cb.build_library(folder))
     rng = np.random.default_rng(0)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import runpy
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -116,7 +118,7 @@ def cmd_compile(args) -> int:
     if args.output is None:
         raise CnncError(f"--target {args.target} writes a model folder: give it with -o DIR")
     options = {k: v for k in _folder_options() if (v := getattr(args, k, None)) not in (None, False)}
-    folder, built = write(g, args.target, args.output, source=args.model, **options)
+    folder, built = write(g, args.target, args.output, source=args.model, force=args.force, **options)
     print(f"{summary}; wrote {folder}{'; ' + built if built else ''}")
     return 0
 
@@ -223,7 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compile", help="optimize a model and compile it for a target",
                        parents=[shapes, opt])
     c.add_argument("model")
-    c.add_argument("-o", "--output", metavar="DIR", help="output folder (code-generating targets)")
+    c.add_argument("-o", "--output", metavar="DIR", help="output folder (code-generating targets): written whole "
+                   "or not at all; an earlier cnnc model folder there is replaced")
+    c.add_argument("--force", action="store_true", help="write into a non-empty folder that is not a cnnc model "
+                   "folder, replacing its files of the same names")
     _add_folder_options(c)
     c.set_defaults(fn=cmd_compile)
     t = sub.add_parser("tune", help="search TVM schedules for a model's kernels (MetaSchedule) and store them in "
@@ -259,14 +264,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    interrupted = []
+
+    def on_interrupt(signum, frame):
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         return args.fn(args)
     except CnncError as e:
+        if interrupted:  # Ctrl-C also reached a compiler, whose failure came back first
+            print("cnnc: interrupted", file=sys.stderr)
+            return 130
         print(f"cnnc: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # a half-written model folder is already removed (staged_folder)
+        print("cnnc: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `cnnc show model.py | head`: the reader left; that is fine
         sys.stderr.close()
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..ir import CnncError, Graph
-from .base import CompiledModel, read_manifest
+from .base import CompiledModel, read_manifest, staged_folder
 
 
 @dataclass(frozen=True)
@@ -128,14 +129,22 @@ def compile(graph: Graph, target: str = "reference", **options) -> CompiledModel
     return t.function(t.compile)(graph, **options)
 
 
-def write(graph: Graph, target: str, out_dir: str | os.PathLike, *, source: str | None = None, **options):
+def write(graph: Graph, target: str, out_dir: str | os.PathLike, *, source: str | None = None, force: bool = False,
+          **options):
     """Write ``graph``'s model folder for ``target`` (``source``: the model file named in its
-    comments); returns ``(folder, what was built)``."""
+    comments); returns ``(folder, what was built)``.  The folder appears whole or not at all
+    (``base.staged_folder``): an earlier cnnc model folder there is replaced, a folder of other
+    files is refused unless ``force``."""
     t = _target(target)
     if t.write is None:
         raise CnncError(f"target {target!r} writes no model folder")
     t.check_options(options, "write")
-    return t.function(t.write)(graph, out_dir, source=source, **options)
+    with staged_folder(out_dir, force=force) as tmp:
+        try:
+            _, built = t.function(t.write)(graph, tmp, source=source, **options)
+        except CnncError as e:  # name the folder asked for, not the staging one
+            raise CnncError(str(e).replace(str(tmp), str(out_dir))) from None
+    return Path(out_dir), built
 
 
 def load(folder: str | os.PathLike) -> CompiledModel:

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +95,67 @@ def read_manifest(folder: str | os.PathLike, target: str | None = None) -> tuple
     if target is not None and manifest["target"] != target:
         raise CnncError(f"{folder}: a model folder for target {manifest['target']!r}, not {target!r}")
     return manifest, types["inputs"], types["outputs"]
+
+
+def _folder_state(out: Path, force: bool) -> str:
+    """What ``out`` is before a model folder is written there: "absent", "empty", "model" (an
+    earlier cnnc model folder: it has a manifest) or "forced" (a folder of other files,
+    written into only with ``force``); anything else is a CnncError."""
+    if not out.exists() and not out.is_symlink():
+        return "absent"
+    if not out.is_dir() or out.is_symlink():
+        raise CnncError(f"{out}: exists and is not a folder; give -o a folder path")
+    entries = list(out.iterdir())
+    if not entries:
+        return "empty"
+    if (out / MANIFEST).is_file():
+        return "model"
+    if force:
+        return "forced"
+    shown = ", ".join(sorted(e.name for e in entries)[:5]) + (", ..." if len(entries) > 5 else "")
+    raise CnncError(f"{out}: the folder is not empty ({shown}) and is not a cnnc model folder (it has no "
+                    f"{MANIFEST}); cnnc does not write over other files: choose an empty or new folder, "
+                    "or pass --force (Python: force=True) to write into it, replacing files of the same names")
+
+
+@contextmanager
+def staged_folder(out_dir: str | os.PathLike, *, force: bool = False) -> Iterator[Path]:
+    """Write a model folder atomically.  Yields a new empty folder beside ``out_dir`` (on the
+    same file system) to write into; when the block succeeds it becomes ``out_dir``, and on any
+    error or interrupt (KeyboardInterrupt included) it is removed, leaving ``out_dir`` as it was.
+
+    ``out_dir`` may be absent, empty, or an earlier cnnc model folder (one with a manifest),
+    which is replaced as a whole; a folder of other files is refused unless ``force``, which
+    moves the new files into it, replacing files of the same names and keeping the others."""
+    out = Path(out_dir).absolute()
+    state = _folder_state(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.cnnc-", dir=out.parent))
+    try:
+        yield tmp
+        if state == "forced":
+            for entry in sorted(tmp.iterdir()):
+                dest = out / entry.name
+                if dest.is_dir() and not dest.is_symlink():
+                    shutil.rmtree(dest)
+                os.replace(entry, dest)
+            tmp.rmdir()
+            return
+        if state == "empty":
+            out.rmdir()
+        if state != "model":
+            os.replace(tmp, out)
+            return
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.cnnc-old-", dir=out.parent))
+        try:
+            os.replace(out, old / "folder")
+            try:
+                os.replace(tmp, out)
+            except BaseException:
+                os.replace(old / "folder", out)
+                raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

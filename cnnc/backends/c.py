@@ -21,7 +21,7 @@ import numpy as np
 from ..ir import CnncError, Graph, get_op
 from ..ir.naming import comment_safe
 from ..resources import template_env
-from .base import CompiledModel, read_manifest
+from .base import CompiledModel, read_manifest, staged_folder
 from . import isa
 from .codegen import (ALIGN, c_array_literal, call_comment, ctype, helper_context, kernel_context, model_context,
                       prepare, table_definitions, write_folder_files)
@@ -119,7 +119,7 @@ def build_library(folder: str | os.PathLike, *, cc: str | None = None, flags=("-
     m = header.stem
     cc = cc or os.environ.get("CC", "cc")
     srcs = [f"{m}.c", *POOL] + ([f"{m}_weights.S"] if (folder / f"{m}_weights.S").exists() else [])
-    lib = Path(out).resolve() if out is not None else folder / f"lib{m}.so"
+    lib = (Path(out) if out is not None else folder / f"lib{m}.so").resolve()  # the compiler runs in folder
     cmd = [cc, "-std=c99", *WARNINGS, *flags, *_isa_flags(folder), *sanitize_flags, "-fPIC", "-shared", "-o",
            str(lib), *srcs, "-lm"]
     res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
@@ -233,11 +233,19 @@ class CModel(CompiledModel):
 def compile_c(graph: Graph, *, out_dir: str | os.PathLike | None = None, weights: str = "auto",
               cc: str | None = None, flags=("-O2",), sanitize: tuple[str, ...] = (), cpu: str = "native",
               impl: dict | None = None, threads: int | None = None) -> CModel:
-    """Generate, build and load ``graph``; without ``out_dir`` a temporary folder is used.
-    ``threads``: the workers it runs on (default: this machine's cores)."""
-    folder = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="cnnc_c_"))
-    generate(graph, folder, weights=weights, cpu=cpu, impl=impl, threads=threads)
-    return CModel(folder, build_library(folder, cc=cc, flags=flags, sanitize_flags=sanitize))
+    """Generate, build and load ``graph``.  With ``out_dir`` the model folder is kept there
+    (written whole or not at all, as ``cnnc.backends.write`` does); without it the folder is
+    temporary and is gone once the library is loaded.  ``threads``: the workers it runs on
+    (default: this machine's cores)."""
+    def make(folder: Path) -> Path:
+        generate(graph, folder, weights=weights, cpu=cpu, impl=impl, threads=threads)
+        return build_library(folder, cc=cc, flags=flags, sanitize_flags=sanitize)
+    if out_dir is not None:
+        with staged_folder(out_dir) as tmp:
+            make(tmp)
+        return CModel(out_dir)
+    with tempfile.TemporaryDirectory(prefix="cnnc_c_") as tmp:
+        return CModel(tmp, make(Path(tmp)))  # the loaded library outlives its file
 
 
 def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None,

@@ -40,7 +40,7 @@ import numpy as np
 from ..ir import CnncError, Graph, UnsupportedError
 from ..ir.naming import comment_safe
 from ..resources import runtime_dir, template_env
-from .base import CompiledModel, read_manifest
+from .base import CompiledModel, read_manifest, staged_folder
 from .codegen import (c_array_literal, call_comment, ctype, kernel_context, model_context, prepare,
                       table_definitions, write_folder_files)
 
@@ -332,11 +332,17 @@ class CudaModel(CompiledModel):
 def compile_cuda(graph: Graph, *, out_dir: str | os.PathLike | None = None, arch: str = "sm_80",
                  precision: str = "fp32", emulate: bool = False, weights: str = "auto") -> CudaModel:
     """Generate, build and load ``graph`` (``cnnc.compile(g, target="cuda")``); without
-    ``out_dir`` a temporary folder is used.  ``emulate=True`` runs it on the CPU emulator."""
-    folder = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="cnnc_cuda_"))
-    generate(graph, folder, weights=weights, arch=arch, precision=precision)
-    build_library(folder, emulate=emulate)
-    return CudaModel(folder, emulate=emulate)
+    ``out_dir`` a temporary folder is used (gone once loaded).  ``emulate=True`` runs it on the CPU emulator."""
+    def make(folder: Path) -> None:
+        generate(graph, folder, weights=weights, arch=arch, precision=precision)
+        build_library(folder, emulate=emulate)
+    if out_dir is not None:
+        with staged_folder(out_dir) as tmp:
+            make(tmp)
+        return CudaModel(out_dir, emulate=emulate)
+    with tempfile.TemporaryDirectory(prefix="cnnc_cuda_") as tmp:
+        make(Path(tmp))
+        return CudaModel(tmp, emulate=emulate)  # the loaded library outlives its file
 
 
 def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None, build: bool = False,

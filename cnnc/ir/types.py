@@ -1,11 +1,13 @@
 """Tensor types: a static shape and an element type on every value of the IR."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import CnncError
+from .errors import CnncError, ShapeError
+from .limits import LIMITS
 
 @dataclass(frozen=True)
 class DType:
@@ -53,6 +55,9 @@ class TensorType:
         if dtype not in DTYPES:
             raise CnncError(f"unsupported dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
         object.__setattr__(self, "dtype", dtype)
+        nbytes = math.prod(self.shape) * np.dtype(dtype).itemsize
+        if (msg := LIMITS.too_big(nbytes, f"a tensor {self}")) is not None:
+            raise ShapeError(msg)
 
     @classmethod
     def of(cls, array: np.ndarray) -> "TensorType":

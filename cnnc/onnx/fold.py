@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import UnsupportedError
+from ..ir import TensorType, UnsupportedError
 
 
 def _constant(node, b):
@@ -27,8 +27,11 @@ def _constant(node, b):
 
 def _constant_of_shape(node, b):
     shape = b.const_input(0, "shape").astype(np.int64).reshape(-1)
-    value = node.attrs.get("value", np.zeros(1, np.float32))
-    return b.const(np.full(tuple(shape), np.asarray(value).reshape(-1)[0], dtype=np.asarray(value).dtype))
+    value = np.asarray(node.attrs.get("value", np.zeros(1, np.float32)))
+    if value.size != 1:
+        raise UnsupportedError(f"ConstantOfShape's value must hold one element, got shape {list(value.shape)}")
+    t = TensorType(tuple(int(d) for d in shape), value.dtype.name)  # non-negative, within the limits
+    return b.const(np.full(t.shape, value.reshape(-1)[0], dtype=value.dtype))
 
 
 def _shape(node, b):
@@ -47,7 +50,12 @@ def _size(node, b):
 
 def _range(node, b):
     start, limit, delta = (b.const_input(i, n).reshape(()) for i, n in enumerate(("start", "limit", "delta")))
-    n = max(int(np.ceil((limit - start) / delta)), 0)
+    with np.errstate(all="ignore"):
+        steps = np.ceil((limit - start) / delta) if delta != 0 else np.inf
+    if not np.isfinite(steps):
+        raise UnsupportedError(f"Range({start}, {limit}, {delta}) has no finite length")
+    n = max(int(steps), 0)
+    TensorType((n,), start.dtype.name)  # within the limits
     return b.const((start + np.arange(n, dtype=start.dtype) * delta).astype(start.dtype))
 
 

@@ -31,6 +31,11 @@ from . import fold
 from .loader import load_model
 
 
+#: the newest ONNX opset whose operator versions cnnc knows (older ones are read through each
+#: op's versioned converters)
+MAX_OPSET = 28
+
+
 def onnx_ops() -> dict[str, Any]:
     """ONNX op_type (default domain) → OpDef, for every op with an ONNX mapping."""
     table = {}
@@ -83,12 +88,37 @@ class OnnxNode:
         return i < len(self.inputs) and self.inputs[i] != ""
 
 
+def tensor_array(t: onnx.TensorProto) -> np.ndarray:
+    """A TensorProto's value, checked first: a supported element type, dims whose size is
+    within the limits (``cnnc.LIMITS``), and data of exactly that many elements."""
+    dtype = np_dtype(t.data_type)
+    dims = tuple(t.dims)
+    if any(d < 0 for d in dims):
+        raise CnncError(f"dims {list(dims)} has a negative extent")
+    ttype = TensorType(dims, dtype)  # the size limit
+    itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+    if t.HasField("raw_data") and t.data_type != onnx.TensorProto.STRING and len(t.raw_data) != ttype.size * itemsize:
+        raise CnncError(f"holds {len(t.raw_data)} bytes of raw data, but dims {list(dims)} of {dtype} take "
+                        f"{ttype.size * itemsize}")
+    try:
+        return numpy_helper.to_array(t)
+    except Exception as e:  # typed data fields of the wrong length, and the like
+        raise CnncError(f"its data does not match dims {list(dims)} of {dtype} ({type(e).__name__}: "
+                        f"{str(e)[:120]})") from None
+
+
 def decode_attr(a: onnx.AttributeProto) -> Any:
-    v = helper.get_attribute_value(a)
+    try:
+        v = helper.get_attribute_value(a)
+    except Exception as e:
+        raise CnncError(f"attribute {a.name!r} cannot be read ({type(e).__name__}: {str(e)[:120]})") from None
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     if isinstance(v, onnx.TensorProto):
-        return numpy_helper.to_array(v)
+        try:
+            return tensor_array(v)
+        except CnncError as e:
+            raise CnncError(f"attribute {a.name!r}: tensor {comment_safe(v.name)!r} {e.detail}") from None
     if isinstance(v, list):
         return tuple(x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v)
     return v
@@ -198,13 +228,23 @@ def generic_import(opdef, node: OnnxNode, b: ImportBuilder, override: Mapping | 
     return b.op(opdef.name, operands, attrs)
 
 
+def _shape_spec(name: str, given) -> tuple[int, ...]:
+    """``input_shapes[name]`` as a tuple of ints, or a CnncError saying what was expected."""
+    ok = not isinstance(given, (str, bytes)) and hasattr(given, "__iter__")
+    dims = tuple(given) if ok else ()
+    if not ok or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in dims):
+        raise CnncError(f"input_shapes[{comment_safe(name)!r}] must be a sequence of non-negative ints, "
+                        f"e.g. (1, 3, 224, 224); got {comment_safe(repr(given), 60)}")
+    return tuple(int(d) for d in dims)
+
+
 def _shape_of(vi, input_shapes: Mapping, where: str) -> TensorType:
     t = vi.type.tensor_type
     dtype = np_dtype(t.elem_type)
     dims = list(t.shape.dim) if t.HasField("shape") else None
     given = input_shapes.get(vi.name)
     if given is not None:
-        given = tuple(int(d) for d in given)
+        given = _shape_spec(vi.name, given)
         if dims is not None and len(dims) != len(given):
             raise CnncError(f"input_shapes gives {vi.name!r} rank {len(given)}, the model "
                             f"declares rank {len(dims)}")
@@ -234,10 +274,16 @@ def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | No
     may override declared ones (their fixed dims must agree).
     """
     model, where = load_model(source)
+    if input_shapes is not None and not isinstance(input_shapes, Mapping):
+        raise CnncError(f"input_shapes must map input names to shapes, got {type(input_shapes).__name__}")
     input_shapes = dict(input_shapes or {})
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is None:
         raise CnncError(f"{where}: the model imports no version of the default ONNX domain")
+    if not 1 <= opset <= MAX_OPSET:
+        raise CnncError(f"{where}: the model uses ONNX opset {opset}; cnnc reads opsets 1 to {MAX_OPSET}"
+                        + (" (a newer opset than cnnc knows: export the model for opset "
+                           f"{MAX_OPSET} or older)" if opset > MAX_OPSET else ""))
     g = model.graph
     graph = Graph(name or g.name or (Path(where).stem if not isinstance(source, ModelProto) else "model"))
     errors: list[str] = []
@@ -245,8 +291,7 @@ def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | No
 
     for t in g.initializer:
         try:
-            np_dtype(t.data_type)
-            env[t.name] = Ref(array=numpy_helper.to_array(t), label=t.name)
+            env[t.name] = Ref(array=tensor_array(t), label=t.name)
         except CnncError as e:
             errors.append(f"initializer {comment_safe(t.name)!r}: {e.detail}")
     init_names = {t.name for t in g.initializer}
@@ -265,11 +310,11 @@ def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | No
     table = onnx_ops()
     consumed = {i for n in g.node for i in n.input} | {o.name for o in g.output}
     for proto in g.node:
-        node = OnnxNode(proto.op_type, proto.name, {a.name: decode_attr(a) for a in proto.attribute},
-                        tuple(proto.input), tuple(proto.output), opset)
         label = comment_safe(proto.name or (proto.output[0] if proto.output else "?"), 60)
-        nwhere = f"node {label!r} ({proto.op_type}, opset {opset})"
+        nwhere = f"node {label!r} ({comment_safe(proto.op_type, 40)}, opset {opset})"
         try:
+            node = OnnxNode(proto.op_type, proto.name, {a.name: decode_attr(a) for a in proto.attribute},
+                            tuple(proto.input), tuple(proto.output), opset)
             if proto.domain not in ("", "ai.onnx"):
                 raise UnsupportedError(f"op domain {proto.domain!r} is not supported")
             if proto.op_type not in table and proto.op_type not in fold.FOLDERS:
@@ -290,6 +335,10 @@ def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | No
                                            f"{proto.op_type} produces only {len(outs)} output(s)")
         except CnncError as e:
             errors.append(f"{nwhere}: {e.detail}")
+        except (ArithmeticError, ValueError, TypeError, IndexError, KeyError, MemoryError, RecursionError) as e:
+            # a node that slipped past its op's checks: still one error naming it
+            errors.append(f"{nwhere}: cnnc internal error converting it ({type(e).__name__}: {str(e)[:160]}); "
+                          "please report it with the model")
 
     if not errors:
         for o in g.output:
@@ -297,14 +346,38 @@ def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | No
                 errors.append(f"graph output {comment_safe(o.name)!r} is produced by no node")
                 continue
             ref = env[o.name]
-            if ref.is_const:
-                ref.value = graph.add_constant(ref.array, o.name)
-            graph.add_output(ref.value, o.name)
+            try:
+                if ref.is_const:
+                    ref.value = graph.add_constant(ref.array, o.name)
+                _check_declared(o, graph.type_of(ref.value))
+                graph.add_output(ref.value, o.name)
+            except CnncError as e:
+                errors.append(f"graph output {comment_safe(o.name)!r}: {e.detail}")
     if errors:
         n = len(errors)
         raise CnncError(f"{where}: cannot import the model ({n} problem{'s' * (n > 1)}):\n  - "
                         + "\n  - ".join(errors))
     return graph.verify()
+
+
+def _check_declared(vi, inferred: TensorType) -> None:
+    """A graph output's declared element type and shape (where the file gives them) must
+    be what cnnc infers: a disagreement means the file or cnnc is wrong, so it is reported."""
+    if not vi.type.HasField("tensor_type"):
+        return
+    t = vi.type.tensor_type
+    if t.elem_type == onnx.TensorProto.UNDEFINED:
+        raise CnncError("its declared element type is 0 (UNDEFINED)")
+    declared = np_dtype(t.elem_type)
+    if declared != inferred.dtype:
+        raise CnncError(f"declared as {declared}, but the graph computes {inferred.dtype}")
+    if not t.HasField("shape"):
+        return
+    dims = list(t.shape.dim)
+    shown = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+    if len(dims) != inferred.rank or any(d.HasField("dim_value") and d.dim_value != n
+                                         for d, n in zip(dims, inferred.shape)):
+        raise CnncError(f"declared with shape {shown}, but the graph computes {list(inferred.shape)}")
 
 
 def _check_statically(node: OnnxNode, table) -> None:

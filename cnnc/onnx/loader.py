@@ -17,7 +17,8 @@ import onnx
 import onnx.inliner
 from onnx import ModelProto, TensorProto
 
-from ..ir import CnncError
+from ..ir import LIMITS, CnncError
+from ..ir.naming import comment_safe
 
 
 def load_model(source: str | os.PathLike | ModelProto) -> tuple[ModelProto, str]:
@@ -64,15 +65,29 @@ def _tensors(graph):
                 yield from _tensors(a.g)
 
 
+def _byte_count(text: str | None, default: int, key: str, where: str, name: str) -> int:
+    """An external-data ``offset`` or ``length`` entry: a non-negative decimal integer."""
+    if text is None or text == "":
+        return default
+    if not (text.isascii() and text.isdigit()):
+        raise CnncError(f"{where}: tensor {name!r}: external data {key} {comment_safe(repr(text), 40)} is not a "
+                        "non-negative integer")
+    return int(text)
+
+
 def _load_external_data(model: ModelProto, base: Path | None, where: str) -> None:
     for t in _tensors(model.graph):
         if t.data_location != TensorProto.EXTERNAL:
             continue
         info = {e.key: e.value for e in t.external_data}
         loc = info.get("location", "")
+        name = comment_safe(t.name)
         if base is None:
             raise CnncError(f"{where}: tensor {t.name!r} keeps its data in an external file "
                             f"{loc!r}; load the model from its file path instead")
+        if "\0" in loc:
+            raise CnncError(f"{where}: tensor {name!r}: external data location {comment_safe(repr(loc))} holds a "
+                            "NUL byte")
         parts = Path(loc).parts
         if not loc or Path(loc).is_absolute() or ".." in parts or loc.startswith(("/", "\\")):
             raise CnncError(f"{where}: tensor {t.name!r} has external data at {loc!r}, which "
@@ -83,14 +98,17 @@ def _load_external_data(model: ModelProto, base: Path | None, where: str) -> Non
                             f"outside the model's folder")
         if not file.is_file():
             raise CnncError(f"{where}: tensor {t.name!r}: external data file {loc!r} not found")
-        offset = int(info.get("offset", 0) or 0)
+        size = file.stat().st_size
+        offset = _byte_count(info.get("offset"), 0, "offset", where, name)
+        length = _byte_count(info.get("length"), size - offset, "length", where, name)
+        if offset + length > size:
+            raise CnncError(f"{where}: tensor {name!r}: external data of {length} bytes at offset {offset} "
+                            f"reaches past the end of {comment_safe(loc)!r} ({size} bytes)")
+        if (msg := LIMITS.too_big(length, f"tensor {name!r}'s external data")) is not None:
+            raise CnncError(f"{where}: {msg}")
         with open(file, "rb") as f:
             f.seek(offset)
-            length = int(info["length"]) if info.get("length") else -1
             raw = f.read(length)
-        if length >= 0 and len(raw) != length:
-            raise CnncError(f"{where}: tensor {t.name!r}: external data file {loc!r} is "
-                            f"shorter than the {length} bytes it should hold")
         t.raw_data = raw
         t.data_location = TensorProto.DEFAULT
         del t.external_data[:]

@@ -59,8 +59,8 @@ COORDINATE_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 
 RESIZE_ATTRS = {
-    "scales": Attr("floats", None, check=lambda v: None if all(s > 0 for s in v)
-                   else "every scale must be > 0"),
+    "scales": Attr("floats", None, check=lambda v: None if all(s > 0 and np.isfinite(np.float32(s)) for s in v)
+                   else "every scale must be > 0 and finite in float32"),
     "sizes": Attr("ints", None, check=lambda v: None if all(s >= 1 for s in v)
                   else "every size must be >= 1"),
     "roi": Attr("floats", None, doc="starts..., ends... (normalized) for tf_crop_and_resize"),
