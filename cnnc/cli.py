@@ -18,6 +18,7 @@ import numpy as np
 
 from .version import __version__
 from .backends import TARGETS, compile, load, parse_impl, write
+from .backends.base import read_manifest
 from .ir import CnncError, Graph, all_ops, sanitize
 from .onnx import EXPORT_OPSET, load_onnx, save_onnx
 from .passes import LEVELS, graph_flops, optimize
@@ -39,6 +40,9 @@ def parse_input_shapes(specs) -> dict[str, tuple[int, ...]]:
 
 def load_model(path: str, input_shapes=None) -> Graph:
     p = Path(path)
+    if p.is_dir():
+        raise CnncError(f"{path}: is a folder; this command takes a model file (.onnx, or .py defining build()); "
+                        "`cnnc show DIR` and `cnnc run DIR` read a model folder written by `cnnc compile -o DIR`")
     if not p.is_file():
         raise CnncError(f"model file {path!r} does not exist")
     if p.suffix == ".onnx":
@@ -82,7 +86,26 @@ def _parse_inputs(specs, model) -> dict[str, np.ndarray]:
     return feeds
 
 
+def show_folder(folder: Path) -> str:
+    """What ``cnnc show DIR`` prints of a model folder: its manifest, and its files."""
+    manifest, inputs, outputs = read_manifest(folder)
+    lines = [f"{folder}: cnnc model folder of {manifest['model']!r} for target {manifest['target']}"]
+    for key in ("cpu", "workers", "arch", "arena_bytes", "library", "source"):
+        if key in manifest:
+            lines.append(f"  {key}: {manifest[key]}")
+    lines += [f"  input  {n}: {t}" for n, t in inputs.items()]
+    lines += [f"  output {n}: {t}" for n, t in outputs.items()]
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    lines.append("  files: " + ", ".join(f"{p.name} ({p.stat().st_size} B)" for p in files))
+    return "\n".join(lines)
+
+
 def cmd_show(args) -> int:
+    if Path(args.model).is_dir():
+        if args.input_shape:
+            raise CnncError("--input-shape applies to ONNX models; a model folder has fixed shapes")
+        print(show_folder(Path(args.model)))
+        return 0
     g = load_model(args.model, parse_input_shapes(args.input_shape)).verify()
     print(g.dump())
     return 0
@@ -215,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     levels.add_argument("-q", "--quiet", action="store_true", help="no per-pass statistics")
     opt = argparse.ArgumentParser(add_help=False, parents=[levels])
     opt.add_argument("--target", default="reference", choices=sorted(TARGETS))
-    s = sub.add_parser("show", help="print a model's IR", parents=[shapes])
+    s = sub.add_parser("show", help="print a model's IR, or what a model folder holds", parents=[shapes])
     s.add_argument("model")
     s.set_defaults(fn=cmd_show)
     e = sub.add_parser("export", help="write a model as ONNX", parents=[shapes])

@@ -4,6 +4,7 @@
  *   cnnc_sigmoidf / cnnc_erff helpers      shared math, written once
  *   CNNC_MIN / CNNC_MAX                     integer helpers
  *   cnnc_arena_ok()                         the arena checks every <model>_run performs
+ *   cnnc_overlap()                          its check that outputs share no byte with other buffers
  *
  * The generated CUDA includes this header too (through cnnc_cuda.cuh): CNNC_HELPER then
  * makes each helper a __host__ __device__ function, so the math is written once.
@@ -68,6 +69,14 @@ CNNC_HELPER cnnc_status cnnc_arena_ok(const void *arena, size_t bytes, size_t ne
     if (((uintptr_t)arena) % CNNC_ARENA_ALIGN != 0) return CNNC_ERR_ARENA_ALIGN;
     if (bytes < need) return CNNC_ERR_ARENA_TOO_SMALL;
     return CNNC_OK;
+}
+
+/* whether the byte ranges [a, a + an) and [b, b + bn) share a byte (compared as addresses;
+   an empty range overlaps nothing) */
+CNNC_HELPER int cnnc_overlap(const void *a, size_t an, const void *b, size_t bn)
+{
+    const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return an > 0 && bn > 0 && x < y + bn && y < x + an;
 }
 
 #endif /* CNNC_RUNTIME_H */

@@ -73,7 +73,12 @@ def _conv_infer(types, a):
 
 def conv_nd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, a) -> np.ndarray:
     """Grouped N-D cross-correlation as one GEMM per group over the window view, summed
-    in float64 (bias included) and rounded once to the operands' dtype (``wide``)."""
+    in float64 (bias included) and rounded once to the operands' dtype (``wide``).
+
+    Padding taps are not multiplied at all (as onnxruntime does): an Inf or NaN weight
+    reaches only the outputs whose window puts it on the input.  The GEMM runs over
+    zero-filled windows, so such weights are left out of it and added over the valid taps
+    alone."""
     nd = x.ndim - 2
     g = a["group"]
     dtype = np.result_type(x, w)
@@ -82,6 +87,11 @@ def conv_nd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, a) -> np.ndarray
     n, out = x.shape[0], win.shape[2:2 + nd]
     m, cg = w.shape[0], w.shape[1]
     mg = m // g
+    full, bad = w, ~np.isfinite(w)
+    if bad.any() and any(sp.buffer_pads(x.shape[2:], a)):
+        w = np.where(bad, 0.0, w)
+    else:
+        bad = None
     y = np.empty((n, m, *out), dtype=x.dtype)
     axes = (0, *range(2, 2 + nd), 1, *range(2 + nd, 2 + 2 * nd))  # N, *O, C, *K
     for gi in range(g):
@@ -89,6 +99,13 @@ def conv_nd(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, a) -> np.ndarray
         wg = w[gi * mg:(gi + 1) * mg].reshape(mg, -1)
         yg = (cols @ wg.T).reshape(n, *out, mg)
         y[:, gi * mg:(gi + 1) * mg] = np.moveaxis(yg, -1, 1)
+    if bad is not None:
+        valid = sp.valid_mask(x.shape[2:], a).astype(bool)  # *O, *K
+        with np.errstate(all="ignore"):
+            for mi, ci, *k in zip(*np.nonzero(bad)):
+                c, k = (mi // mg) * cg + ci, tuple(k)
+                taps = win[(slice(None), c, *([slice(None)] * nd), *k)]  # N, *O
+                y[:, mi] += np.where(valid[(Ellipsis, *k)], taps * full[(mi, ci, *k)], 0.0)
     if b is not None:
         y += b.reshape((1, m) + (1,) * nd)
     return y.astype(dtype, copy=False)
@@ -141,7 +158,13 @@ def direct_conv(req, tag: str, *, tiles=None, bias: str = "", residual: str = ""
     edge = [o for o in range(ow) if o not in blocked]
     taps = [[t for t, r in enumerate(reach[-1]) if r[0] <= o < r[1]] for o in edge]
     acc = acc_ctype(y.dtype, cg * ksize)
-    params = {"ctype": ctype(y.dtype), "acc_ctype": acc,
+    # the CUDA kernel's form: one sum per output element, whose padding taps are skipped,
+    # or an implicit GEMM, which multiplies zero-filled padding (so not with an Inf or NaN
+    # weight: 0 * Inf is NaN)
+    w = req.constants[1] if len(req.constants) > 1 else None
+    nonfinite = w is not None and any(pads) and not bool(np.isfinite(w).all())
+    per_output = cg == 1 or any(t > 1 for t in tiles) or nonfinite
+    params = {"ctype": ctype(y.dtype), "acc_ctype": acc, "per_output": per_output,
               "N": x.shape[0], "C": c, "CG": cg, "G": group, "M": m, "MG": m // group,
               "ishape": ishape, "oshape": oshape, "kshape": k, "strides": s, "dilations": d,
               "pads": pads[:nd], "check": check, "block": CONV_BLOCK, "nblocks": nblocks,
@@ -158,7 +181,7 @@ def direct_conv(req, tag: str, *, tiles=None, bias: str = "", residual: str = ""
     name = (f"cnnc_{tag}{nd}d_{SHORT[y.dtype]}_k{_dims(k)}_s{_dims(s)}_d{_dims(d)}_p{_dims(pads)}"
             f"_g{group}" + (f"_t{_dims(tiles)}" if any(t > 1 for t in tiles) else "")
             + ("_b" if bias else "") + (f"_z{residual}" if residual else "")
-            + (f"_{act_name.lower()}" if act else "") + f"_{_dims(x.shape)}_m{m}")
+            + (f"_{act_name.lower()}" if act else "") + ("_nf" if nonfinite else "") + f"_{_dims(x.shape)}_m{m}")
     comment = (f"{req.node.op} {nd}-D kernel {k} strides {s} dilations {d} pads {pads} group {group}"
                + (f" {act_name}" if act else "") + (f" residual {residual}" if residual else "")
                + f" -> {y}")
@@ -176,9 +199,37 @@ def conv_tvm(req, xs, b):
     x, a = req.in_types[0], req.attrs
     nd = x.rank - 2
     pads = sp.resolve_pads(x.shape[2:], a["kernel_shape"], a["strides"], a["dilations"], a["auto_pad"], a["pads"])
-    conv = (b.R.nn.conv1d, b.R.nn.conv2d, b.R.nn.conv3d)[nd - 1]
-    y = b.emit(conv(xs[0], xs[1], strides=a["strides"], padding=pads, dilation=a["dilations"], groups=a["group"]))
+    w = req.constants[1]
+    if w is not None and any(pads) and not bool(np.isfinite(w).all()):
+        y = _conv_tvm_skipping_padding(req, xs, b, pads)
+    else:
+        conv = (b.R.nn.conv1d, b.R.nn.conv2d, b.R.nn.conv3d)[nd - 1]
+        y = b.emit(conv(xs[0], xs[1], strides=a["strides"], padding=pads, dilation=a["dilations"],
+                        groups=a["group"]))
     return channel_bias(y, xs[2], b) if len(xs) > 2 else y
+
+
+def _conv_tvm_skipping_padding(req, xs, b, pads):
+    """A padded conv with an Inf or NaN weight: one TE sum whose padding taps add 0 instead
+    of multiplying (Relax's conv multiplies zero padding, and 0 * Inf is NaN).  Rare, so
+    plain; the clamped index keeps every load inside the input."""
+    x, a, out = req.in_types[0], req.attrs, req.out_types[0].shape
+    nd, te, tir = x.rank - 2, b.te, b.tir
+    k, s, d, g = a["kernel_shape"], a["strides"], a["dilations"], a["group"]
+    cg, mg = x.shape[1] // g, out[1] // g
+
+    def compute(xt, wt):
+        rc = te.reduce_axis((0, cg), name="rc")
+        rk = [te.reduce_axis((0, ki), name=f"rk{i}") for i, ki in enumerate(k)]
+
+        def f(n, m, *o):
+            pos = [oi * si + ri * di - pi for oi, si, ri, di, pi in zip(o, s, rk, d, pads)]
+            inside = tir.all(*[tir.all(p >= 0, p < e) for p, e in zip(pos, x.shape[2:])])
+            at = [tir.max(tir.min(p, e - 1), 0) for p, e in zip(pos, x.shape[2:])]
+            tap = xt[(n, m // mg * cg + rc, *at)] * wt[(m, rc, *rk)]
+            return te.sum(tir.if_then_else(inside, tap, tir.const(0, xt.dtype)), axis=[rc, *rk])
+        return te.compute(out, f, name="conv_skipping_padding")
+    return b.emit_te(compute, xs[0], xs[1], name=f"conv{nd}d_skipping_padding")
 
 
 def _conv_c(req):

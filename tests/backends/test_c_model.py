@@ -144,6 +144,32 @@ def test_arena_checks(tmp_path, rng):
     assert m._run_fn(*args, ffi.from_buffer(m._arena), m.arena_bytes, hook) == 6
 
 
+def test_overlapping_buffers_are_refused(tmp_path, rng):
+    """An output that shares a byte with an input, or a buffer inside the arena, is
+    CNNC_ERR_OVERLAP (7), and nothing is written."""
+    m = cnnc.compile(small_model(), target="c", out_dir=tmp_path)
+    ffi = m._ffi
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    arena = ffi.from_buffer(m._arena)
+    base = x.copy()
+    flat = x.reshape(-1)
+    for off in (0, 5, 69):  # the output's 3 floats at the start of, inside, or at the end of the input's 72
+        assert m._run_fn(ffi.from_buffer("float[]", x), ffi.from_buffer("float[]", flat[off:off + 3]),
+                         arena, m.arena_bytes, ffi.NULL) == 7
+    np.testing.assert_array_equal(x, base)
+    out = np.empty((1, 3, 1, 1), np.float32)
+    assert m._run_fn(ffi.from_buffer("float[]", x), ffi.from_buffer("float[]", m._arena[:12].view(np.float32)),
+                     arena, m.arena_bytes, ffi.NULL) == 7                    # the output in the arena
+    assert m._run_fn(ffi.from_buffer("float[]", m._arena[-4:].view(np.float32)), ffi.from_buffer("float[]", out),
+                     arena, m.arena_bytes, ffi.NULL) == 7                    # the input's start in the arena
+    # adjacent buffers share no byte: fine
+    both = np.empty(72 + 3, np.float32)
+    both[:72] = x.reshape(-1)
+    assert m._run_fn(ffi.from_buffer("float[]", both[:72]), ffi.from_buffer("float[]", both[72:]),
+                     arena, m.arena_bytes, ffi.NULL) == 0
+    np.testing.assert_allclose(both[72:], m.run({"x": x})[next(iter(m.outputs))].reshape(-1), rtol=0, atol=0)
+
+
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
 
 
