@@ -27,7 +27,6 @@ By hand: ``python tests/fuzz/fuzzlib.py --mutants 2000 --seed 7`` prints the tab
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import random
