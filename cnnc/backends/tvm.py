@@ -462,10 +462,14 @@ def export(graph: Graph, out_dir: str | os.PathLike, kind: str = "tvm", *, arch:
     out.mkdir(parents=True, exist_ok=True)
     lib = f"{m}.so"
     with tempfile.TemporaryDirectory(prefix="cnnc_tvm_", dir=out) as tmp:
-        try:
-            ex.export_library(str(Path(tmp) / lib))
+        (Path(tmp) / "work").mkdir()
+        failure = None
+        try:  # TVM's intermediate objects go to a folder of ours, removed whatever happens
+            ex.export_library(str(Path(tmp) / lib), workspace_dir=str(Path(tmp) / "work"))
         except Exception as e:
-            raise CnncError(f"TVM failed to export {lib}: {str(e).strip()[-2000:]}") from None
+            failure = str(e).strip()[-2000:]
+        if failure is not None:
+            raise CnncError(f"TVM failed to export {lib}: {failure}")
         shutil.move(str(Path(tmp) / lib), str(out / lib))
     extra = {"library": lib, "tvm_target": str(target), **({"source": str(source)} if source else {})}
     if kind == "tvm-cuda":

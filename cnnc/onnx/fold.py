@@ -31,6 +31,7 @@ def _constant_of_shape(node, b):
     if value.size != 1:
         raise UnsupportedError(f"ConstantOfShape's value must hold one element, got shape {list(value.shape)}")
     t = TensorType(tuple(int(d) for d in shape), value.dtype.name)  # non-negative, within the limits
+    b.reserve(t)
     return b.const(np.full(t.shape, value.reshape(-1)[0], dtype=value.dtype))
 
 
@@ -55,7 +56,7 @@ def _range(node, b):
     if not np.isfinite(steps):
         raise UnsupportedError(f"Range({start}, {limit}, {delta}) has no finite length")
     n = max(int(steps), 0)
-    TensorType((n,), start.dtype.name)  # within the limits
+    b.reserve(TensorType((n,), start.dtype.name))  # within the limits
     return b.const((start + np.arange(n, dtype=start.dtype) * delta).astype(start.dtype))
 
 

@@ -25,6 +25,7 @@ import onnx
 from onnx import ModelProto, helper, numpy_helper
 
 from ..ir import CnncError, Graph, TensorType, UnsupportedError, Value, all_ops, get_op
+from ..ir.limits import ConstantBudget
 from ..ir.naming import comment_safe
 from ..ir.types import DTYPES
 from . import fold
@@ -88,14 +89,17 @@ class OnnxNode:
         return i < len(self.inputs) and self.inputs[i] != ""
 
 
-def tensor_array(t: onnx.TensorProto) -> np.ndarray:
+def tensor_array(t: onnx.TensorProto, budget: ConstantBudget | None = None) -> np.ndarray:
     """A TensorProto's value, checked first: a supported element type, dims whose size is
-    within the limits (``cnnc.LIMITS``), and data of exactly that many elements."""
+    within the limits (``cnnc.LIMITS``; ``budget``: the import's constants so far), and data
+    of exactly that many elements."""
     dtype = np_dtype(t.data_type)
     dims = tuple(t.dims)
     if any(d < 0 for d in dims):
         raise CnncError(f"dims {list(dims)} has a negative extent")
     ttype = TensorType(dims, dtype)  # the size limit
+    if budget is not None:
+        budget.reserve(ttype.nbytes, f"tensor {comment_safe(t.name)!r}")
     itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
     if t.HasField("raw_data") and t.data_type != onnx.TensorProto.STRING and len(t.raw_data) != ttype.size * itemsize:
         raise CnncError(f"holds {len(t.raw_data)} bytes of raw data, but dims {list(dims)} of {dtype} take "
@@ -107,7 +111,7 @@ def tensor_array(t: onnx.TensorProto) -> np.ndarray:
                         f"{str(e)[:120]})") from None
 
 
-def decode_attr(a: onnx.AttributeProto) -> Any:
+def decode_attr(a: onnx.AttributeProto, budget: ConstantBudget | None = None) -> Any:
     try:
         v = helper.get_attribute_value(a)
     except Exception as e:
@@ -116,7 +120,7 @@ def decode_attr(a: onnx.AttributeProto) -> Any:
         return v.decode("utf-8", "replace")
     if isinstance(v, onnx.TensorProto):
         try:
-            return tensor_array(v)
+            return tensor_array(v, budget)
         except CnncError as e:
             raise CnncError(f"attribute {a.name!r}: tensor {comment_safe(v.name)!r} {e.detail}") from None
     if isinstance(v, list):
@@ -139,8 +143,10 @@ def to_attr_value(kind: str, array: np.ndarray) -> Any:
 class ImportBuilder:
     """The API import hooks build with (see ``OnnxMap``)."""
 
-    def __init__(self, graph: Graph, node: OnnxNode, env: dict[str, Ref], where: str):
+    def __init__(self, graph: Graph, node: OnnxNode, env: dict[str, Ref], where: str,
+                 budget: ConstantBudget | None = None):
         self.graph, self.node, self._env, self.where = graph, node, env, where
+        self.budget = budget if budget is not None else ConstantBudget()
         self._consts: dict[int, Value] = {}
         self._opdef = None  # the OpDef being imported (set by _convert)
 
@@ -156,6 +162,10 @@ class ImportBuilder:
                 f"input {i} ({what or self.node.inputs[i]!r}) must be a constant: cnnc compiles "
                 "static shapes ahead of time; bind the graph inputs it depends on with input_shapes")
         return ref.array
+
+    def reserve(self, t: TensorType) -> None:
+        """Count a constant of type ``t`` against the import's budget before it is made."""
+        self.budget.reserve(t.nbytes, f"a constant {t}")
 
     def type(self, ref: Ref) -> TensorType:
         return TensorType.of(ref.array) if ref.is_const else self.graph.type_of(ref.value)
@@ -174,6 +184,8 @@ class ImportBuilder:
             canon = opdef.make_attrs(attrs, [TensorType.of(a) for a in arrays])
             opdef.check_arity(len(arrays))
             types = opdef.infer([TensorType.of(a) for a in arrays], canon)
+            for t in types:
+                self.reserve(t)
             with np.errstate(all="ignore"):
                 outs = opdef.run(arrays, canon)
             refs = [Ref(array=np.asarray(o).astype(t.dtype, copy=False).reshape(t.shape), label=label)
@@ -288,10 +300,11 @@ def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | No
     graph = Graph(name or g.name or (Path(where).stem if not isinstance(source, ModelProto) else "model"))
     errors: list[str] = []
     env: dict[str, Ref] = {}
+    budget = ConstantBudget()
 
     for t in g.initializer:
         try:
-            env[t.name] = Ref(array=tensor_array(t), label=t.name)
+            env[t.name] = Ref(array=tensor_array(t, budget), label=t.name)
         except CnncError as e:
             errors.append(f"initializer {comment_safe(t.name)!r}: {e.detail}")
     init_names = {t.name for t in g.initializer}
@@ -313,7 +326,7 @@ def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | No
         label = comment_safe(proto.name or (proto.output[0] if proto.output else "?"), 60)
         nwhere = f"node {label!r} ({comment_safe(proto.op_type, 40)}, opset {opset})"
         try:
-            node = OnnxNode(proto.op_type, proto.name, {a.name: decode_attr(a) for a in proto.attribute},
+            node = OnnxNode(proto.op_type, proto.name, {a.name: decode_attr(a, budget) for a in proto.attribute},
                             tuple(proto.input), tuple(proto.output), opset)
             if proto.domain not in ("", "ai.onnx"):
                 raise UnsupportedError(f"op domain {proto.domain!r} is not supported")
@@ -322,7 +335,7 @@ def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | No
             if any(i and i not in env for i in proto.input):
                 _check_statically(node, table)  # downstream of a failed node: no operands
                 continue
-            b = ImportBuilder(graph, node, env, f"{where}: {nwhere}")
+            b = ImportBuilder(graph, node, env, f"{where}: {nwhere}", budget)
             outs = _convert(node, b, table)
             outs = outs if isinstance(outs, list) else [outs]
             for i, name in enumerate(proto.output):

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..ir import Attr, ShapeError
+from ..ir import LIMITS, Attr, ShapeError
 
 AUTO_PAD = ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER", "FULL")
 
@@ -143,6 +143,10 @@ def output_shape(in_spatial: Sequence[int], attrs, *, ceil_mode: bool = False) -
     pads = resolve_pads(in_spatial, attrs["kernel_shape"], attrs["strides"], dil,
                         attrs["auto_pad"], attrs["pads"])
     nd = len(in_spatial)
+    # the padded plane that the reference (and a padded-planes kernel) fills, in float64
+    padded = math.prod(n + pads[i] + pads[i + nd] for i, n in enumerate(in_spatial))
+    if (msg := LIMITS.too_big(padded * 8, f"a padded plane of {in_spatial} with pads {pads}")) is not None:
+        raise ShapeError(msg)
     return tuple(output_extent(n, k, s, d, pads[i], pads[i + nd], ceil_mode=ceil_mode, axis=i)
                  for i, (n, k, s, d) in enumerate(zip(in_spatial, attrs["kernel_shape"],
                                                       attrs["strides"], dil)))
@@ -172,6 +176,9 @@ def windows(x: np.ndarray, attrs, *, pad_value: float = 0.0, ceil_mode: bool = F
     dil = attrs.get("dilations") or (1,) * nd
     pads = buffer_pads(x.shape[2:], attrs, ceil_mode=ceil_mode)
     out = output_shape(x.shape[2:], attrs, ceil_mode=ceil_mode)
+    padded = x.shape[0] * x.shape[1] * math.prod(n + pads[i] + pads[nd + i] for i, n in enumerate(x.shape[2:]))
+    if (msg := LIMITS.too_big(padded * x.itemsize, f"the padded input of {list(x.shape)}")) is not None:
+        raise ShapeError(msg)
     xp = np.pad(x, [(0, 0), (0, 0)] + [(pads[i], pads[nd + i]) for i in range(nd)],
                 constant_values=pad_value)
     dk = [d * (k - 1) + 1 for k, d in zip(attrs["kernel_shape"], dil)]

@@ -5,7 +5,7 @@ attribute, an input, an op type, an initializer's dims, dtype or bytes, a declar
 or element type, the opset, external data with a hostile location, offset or length, a
 hostile name...) or byte by byte (flips, truncation, insertion, splicing) on the
 serialized file.  Each one runs in a worker process that has an address-space limit
-(``MEMORY_LIMIT``), a private temporary folder and a per-mutant time limit; the driver
+(``MEMORY_LIMIT``) and cnnc limits well below it (``TENSOR_LIMIT``, ``CONSTANT_LIMIT``), a private temporary folder and a per-mutant time limit; the driver
 classifies every outcome:
 
 ``error``       one CnncError (the wanted way to refuse bad input)
@@ -47,6 +47,8 @@ BAD = ("internal", "mismatch", "unwrapped", "crash", "hang", "leftover")
 #: the worker's address-space limit: numpy, onnx, onnxruntime and cnnc in one process use
 #: about 1.5 GB of it; a mutant that makes cnnc allocate past it is reported as a bug
 MEMORY_LIMIT = 6 << 30
+#: cnnc's own limits in the worker (``cnnc.LIMITS``), far below the address-space limit
+TENSOR_LIMIT, CONSTANT_LIMIT = 256 << 20, 1 << 30
 TIME_LIMIT = 60.0
 C_EVERY = 8
 
@@ -483,6 +485,8 @@ def worker() -> None:
     import resource
     import shutil
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    import cnnc
+    cnnc.LIMITS.tensor_bytes, cnnc.LIMITS.constant_bytes = TENSOR_LIMIT, CONSTANT_LIMIT
     import warnings
     warnings.simplefilter("ignore")
     root = Path(os.environ["CNNC_FUZZ_WORK"])
