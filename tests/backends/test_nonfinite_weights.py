@@ -3,7 +3,6 @@ border outputs whose window puts that weight on padding stay finite.  Checked on
 backend against a plain loop that skips padding taps, and, for 2-D, against onnxruntime,
 which gives the same (its 1-D conv multiplies the zero padding and gives NaN there)."""
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
