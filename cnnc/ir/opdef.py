@@ -233,7 +233,8 @@ class OpDef:
       operand is dead (``Y[i]`` depends on the operands' element ``i`` alone), or
       :data:`ANY_OPERAND`.
     * ``zero_padded(attrs)``: whether the node's own zero padding means the same as zeros
-      a Pad wrote before it, so a zero Pad folds into it.
+      a Pad wrote before it, so a zero Pad folds into it (given finite constant weights:
+      its own padding taps are skipped, a Pad's zeros are multiplied).
     * ``no_op(in_types, attrs, out_types)``: whether a node returns its operand unchanged
       (:func:`always`, :func:`if_same_type`, :func:`if_one_operand`).
     * ``conv``: a convolution with Conv's operands and attributes (``X, W (M, C/group,

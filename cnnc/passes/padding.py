@@ -20,7 +20,10 @@ LocalConv and TiledConv (the output extent, hence their position-indexed weights
 change), LpPool, and AveragePool with ``count_include_pad=1``.  Not MaxPool or LSEPool (they
 pad with ``-inf``), nor AveragePool without ``count_include_pad`` or WeightedAvgPool (they
 do not count padding taps), nor ConvTranspose (its pads crop the output).  The consumer's
-pads become its resolved pads plus the Pad's.  A pool is left alone where the sum would put
+pads become its resolved pads plus the Pad's.  A window op's own padding taps are skipped,
+not multiplied, while a Pad's zeros are multiplied like any input, so a consumer whose
+other operands (a weight, a bias) are not all finite constants is left alone: an Inf
+weight times a Pad's zero is NaN, as ONNX says.  A pool is left alone where the sum would put
 a whole window in the padding (the op rejects that) or, with ``ceil_mode``, change the
 output extent (a last window that starts on the Pad's zeros is kept, one that starts in the
 pool's own end padding is dropped).  Each foldable use is folded; the Pad goes when its
@@ -140,6 +143,12 @@ def _zero_pad_amounts(g: Graph, node: Node) -> tuple[int, ...] | None:
     return tuple(w[2] for w in widths[2:]) + tuple(w[3] for w in widths[2:])
 
 
+def _finite_constant(g: Graph, v: Value) -> bool:
+    """Whether ``v`` is a constant without Inf or NaN (a weight the fold cannot change)."""
+    a = g.constant(v)
+    return a is not None and (a.dtype.kind not in "fc" or bool(np.isfinite(a).all()))
+
+
 def _bypass(g: Graph, pad: str, user: str) -> list[Value]:
     """The consumer's operands with the Pad's input in place of the Pad."""
     return [g.operands(pad)[0], *g.operands(user)[1:]]
@@ -156,6 +165,8 @@ def _folds(g: Graph) -> Iterator[tuple[str, str, dict]]:
             c = g.node(user)
             if port != 0 or not _is_zero_padded(c) or Value(pad.name) in g.operands(user)[1:]:
                 continue
+            if not all(_finite_constant(g, v) for v in g.operands(user)[1:]):
+                continue  # its own padding taps are skipped, a Pad's zeros are multiplied: 0 * Inf
             attrs = {**c.attrs, "auto_pad": "NOTSET",
                      "pads": tuple(p + q for p, q in zip(window_pads(g, c), amounts))}
             op, types = get_op(c.op), [g.type_of(v) for v in _bypass(g, pad.name, user)]

@@ -185,3 +185,26 @@ def test_exporter_style_pad_conv_from_onnx():
     assert ops(out) == ["Conv"] and consumer(out).attrs["pads"] == (1, 1, 1, 1)
     # the padded 1x3x18x18 copy is no longer written and read
     assert graph_bytes(g)[1] - graph_bytes(out)[1] == 3 * 18 * 18 * 4
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_a_conv_with_a_nonfinite_weight_keeps_its_pad(bad):
+    """A Pad's zeros are multiplied by the weight (0 * Inf is NaN, as ONNX says), the conv's
+    own padding taps are not: folding would change the border outputs, so it does not happen."""
+    m = nn.Model("t", seed=3)
+    x = nn.pad(m.input("x", (1, 2, 5, 5)), pads=(0, 0, 1, 1, 0, 0, 1, 1))
+    m.output(nn.conv(x, 2, 3, 1, 0), "y")
+    g = m.build()
+    conv = next(n for n in g.nodes() if n.op == "Conv")
+    w = g.constant(g.operands(conv.name)[1]).copy()
+    w[0, 0, 0, 0] = bad
+    g2 = g.copy()
+    (y,) = g2.add_node("Conv", [g2.operands(conv.name)[0], g2.add_constant(w)], conv.attrs)
+    g2.replace_all_uses(cnnc.Value(conv.name), y)
+    g2.remove_node(conv.name)
+    out = optimize(g2.verify(), passes=["fold_pad"])
+    assert any(n.op == "Pad" for n in out.nodes())
+    x_ = np.random.default_rng(0).standard_normal((1, 2, 5, 5)).astype(np.float32)
+    want = cnnc.compile(g2).run({"x": x_})["y"]
+    assert np.isnan(want[0, 0, 0, 0])                   # the Pad's zero times the weight
+    np.testing.assert_array_equal(np.isnan(cnnc.compile(out).run({"x": x_})["y"]), np.isnan(want))
