@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .version import __version__
-from .backends import TARGETS, compile, load, parse_impl, write
+from .backends import TARGETS, compile, load, op_targets, parse_impl, write
 from .backends.base import read_manifest
 from .ir import CnncError, Graph, all_ops, sanitize
 from .onnx import EXPORT_OPSET, load_onnx, save_onnx
@@ -198,7 +198,8 @@ def cmd_bench(args) -> int:
 def cmd_ops(args) -> int:
     for name, op in sorted(all_ops().items()):
         attrs = ", ".join(op.attrs)
-        print(f"{name:22s} ({', '.join(op.inputs)}){' {' + attrs + '}' if attrs else ''}  {op.doc}")
+        targets = "all targets" if name in ("Input", "Constant") else ", ".join(op_targets(op))
+        print(f"{name:22s} ({', '.join(op.inputs)}){' {' + attrs + '}' if attrs else ''}  {op.doc}  [{targets}]")
     return 0
 
 
@@ -237,17 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
     levels.add_argument("--dump-ir", metavar="DIR", help="write the IR after every pass (.txt/.dot/.svg)")
     levels.add_argument("-q", "--quiet", action="store_true", help="no per-pass statistics")
     opt = argparse.ArgumentParser(add_help=False, parents=[levels])
-    opt.add_argument("--target", default="reference", choices=sorted(TARGETS))
+    opt.add_argument("--target", default="reference", choices=sorted(TARGETS),
+                     help="what to compile for (default reference): " + "; ".join(
+                         f"{t.name}: {t.doc}" for t in TARGETS.values()))
     s = sub.add_parser("show", help="print a model's IR, or what a model folder holds", parents=[shapes])
-    s.add_argument("model")
+    s.add_argument("model", metavar="MODEL", help="an .onnx file, a .py model file (build() or graph), or a model folder written by cnnc compile -o")
     s.set_defaults(fn=cmd_show)
     e = sub.add_parser("export", help="write a model as ONNX", parents=[shapes])
-    e.add_argument("model")
+    e.add_argument("model", metavar="MODEL", help="an .onnx file, or a .py file defining build() -> cnnc.Graph (or a module-level graph)")
     e.add_argument("-o", "--output", required=True, metavar="FILE.onnx")
     e.set_defaults(fn=cmd_export)
     c = sub.add_parser("compile", help="optimize a model and compile it for a target",
                        parents=[shapes, opt])
-    c.add_argument("model")
+    c.add_argument("model", metavar="MODEL", help="an .onnx file, or a .py file defining build() -> cnnc.Graph (or a module-level graph)")
     c.add_argument("-o", "--output", metavar="DIR", help="output folder (code-generating targets): written whole "
                    "or not at all; an earlier cnnc model folder there is replaced")
     c.add_argument("--force", action="store_true", help="write into a non-empty folder that is not a cnnc model "
@@ -256,8 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=cmd_compile)
     t = sub.add_parser("tune", help="search TVM schedules for a model's kernels (MetaSchedule) and store them in "
                        "a database that `cnnc compile --db` applies", parents=[shapes, levels])
-    t.add_argument("model")
-    t.add_argument("--target", default="tvm", choices=("tvm", "tvm-cuda"), help="default tvm")
+    t.add_argument("model", metavar="MODEL", help="an .onnx file, or a .py file defining build() -> cnnc.Graph (or a module-level graph)")
+    t.add_argument("--target", default="tvm", choices=("tvm", "tvm-cuda"), help="the TVM target to tune for "
+                   "(default tvm)")
     t.add_argument("--db", metavar="DIR", required=True, help="the database folder (created, or extended)")
     t.add_argument("--trials", type=int, default=64, metavar="N",
                    help="candidates measured in all (default 64)")
@@ -266,21 +270,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(fn=cmd_tune)
     r = sub.add_parser("run", help="optimize, compile and run a model once (random inputs unless "
                        "given)", parents=[shapes, opt])
-    r.add_argument("model")
+    r.add_argument("model", metavar="MODEL", help="an .onnx file, a .py model file (build() or graph), or a built model folder of any target")
     r.add_argument("--input", action="append", metavar="NAME=FILE.npy")
     r.add_argument("--save", metavar="DIR", help="write each output to DIR/<name>.npy")
     r.set_defaults(fn=cmd_run)
     b = sub.add_parser("bench", help="time a model on the c target beside onnxruntime (median and minimum), "
                        "with --profile per layer against this machine's fp32 FMA peak", parents=[shapes, levels])
-    b.add_argument("model")
-    b.add_argument("--target", default="c", choices=("c",))
+    b.add_argument("model", metavar="MODEL", help="an .onnx file, or a .py file defining build() -> cnnc.Graph (or a module-level graph)")
+    b.add_argument("--target", default="c", choices=("c",), help="the target timed (c only, the default)")
     b.add_argument("--threads", type=int, metavar="N", help="worker threads (default: this machine's cores)")
     b.add_argument("--cpu", metavar="CPU", help="as for compile (default native)")
     b.add_argument("--repeat", type=int, default=20, metavar="R", help="timed runs of each (default 20)")
     b.add_argument("--profile", action="store_true", help="also time every layer (a build with -DCNNC_PROFILE)")
     b.add_argument("--impl", type=parse_impl, metavar="OP=NAME,...", help="as for compile: force implementations")
     b.set_defaults(fn=cmd_bench)
-    o = sub.add_parser("ops", help="list the registered ops")
+    o = sub.add_parser("ops", help="list the registered ops and the targets that compile each")
     o.set_defaults(fn=cmd_ops)
     return p
 

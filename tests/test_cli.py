@@ -147,3 +147,44 @@ def test_compile_options_come_from_the_target_records(model_file):
         assert (t.write is None) == (t.load is None)
         if t.write:
             assert callable(t.function(t.write)) and callable(t.function(t.load))
+
+
+def test_show_a_model_folder_and_a_folder_given_as_a_model(model_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["compile", str(model_file), "--target", "c", "-o", str(out), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["show", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"{out}: cnnc model folder of 'cli_model' for target c" in text
+    assert "input  x: f32[1,2,6,6]" in text and "output y: f32[1,3,6,6]" in text and "cli_model.c (" in text
+    assert main(["compile", str(out), "--target", "c", "-o", str(tmp_path / "o2")]) == 1
+    err = capsys.readouterr().err
+    assert "is a folder; this command takes a model file" in err and len(err.splitlines()) == 1
+    assert main(["show", str(tmp_path)]) == 1
+    assert "not a cnnc model folder" in capsys.readouterr().err
+
+
+def test_export_writes_a_file_readable_by_others(model_file, tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        assert main(["export", str(model_file), "-o", str(tmp_path / "m.onnx")]) == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.onnx").stat().st_mode & 0o777 == 0o644
+
+
+def test_ops_names_the_targets_of_each_op(capsys):
+    assert main(["ops"]) == 0
+    lines = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines()}
+    assert lines["Conv"].endswith("[reference, c, cuda, tvm, tvm-cuda]")
+    assert lines["Input"].endswith("[all targets]")
+
+
+def test_model_and_target_have_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["compile", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "MODEL an .onnx file, or a .py file defining build()" in text
+    assert "what to compile for (default reference): reference: the numpy interpreter" in text
+    assert "--force" in text

@@ -113,6 +113,17 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
 )}
 
 
+def op_targets(op) -> list[str]:
+    """The targets that can compile ``op`` (an OpDef): every op runs on the reference; C needs
+    its C kernel hook, CUDA a CUDA hook or a C hook with a portable entry (rendered with the
+    CUDA templates), TVM its lowering rule."""
+    c = op.kernels.get("c")
+    portable = callable(c) or any(getattr(e, "portable", False) for e in (c or ()))
+    has = {"reference": True, "c": c is not None, "cuda": "cuda" in op.kernels or (c is not None and portable),
+           "tvm": op.tvm is not None, "tvm-cuda": op.tvm is not None}
+    return [t for t in TARGETS if has.get(t, False)]
+
+
 def _target(name: str, what: str = "") -> Target:
     try:
         return TARGETS[name]
@@ -156,4 +167,4 @@ def load(folder: str | os.PathLike) -> CompiledModel:
     return t.function(t.load)(folder)
 
 
-__all__ = ["compile", "write", "load", "CompiledModel", "Option", "Target", "TARGETS"]
+__all__ = ["compile", "write", "load", "op_targets", "CompiledModel", "Option", "Target", "TARGETS"]

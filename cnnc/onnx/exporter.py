@@ -247,6 +247,9 @@ def save_onnx(graph: Graph, path: str | os.PathLike, *, opset: int = EXPORT_OPSE
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(model.SerializeToString())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as open() would make it (mkstemp's file is 0600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,7 +1,7 @@
 """The conformance harness: ONNX node cases and light models, run on any backend.
 
 ``node_cases()`` yields the CNN subset of ONNX's node test cases (see
-``shared/conformance/README.md``); ``run_node_case(case, backend)`` imports the case's model
+``shared/conformance/README.md``; the op list is ``cnn_ops.txt`` here); ``run_node_case(case, backend)`` imports the case's model
 with its int64 inputs bound as constants (cnnc compiles static shapes: binding those inputs
 is what a user does), compiles it for ``backend``, runs every data set and compares with the
 expected outputs.
@@ -22,12 +22,14 @@ from onnx import TensorProto, numpy_helper
 import cnnc
 from helpers import compile_for
 
-SHARED = Path(os.environ.get("CNNC_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+#: the CNN op set of the node cases: a copy, kept in the repository, of
+#: shared/conformance/cnn_ops.txt, so that the tests run from any clone
+CNN_OPS = Path(__file__).resolve().parent / "cnn_ops.txt"
 TYPES = {TensorProto.FLOAT, TensorProto.INT64}
 
 
 def _scope_ops() -> set[str]:
-    text = (SHARED / "conformance" / "cnn_ops.txt").read_text()
+    text = CNN_OPS.read_text()
     return {ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")}
 
 

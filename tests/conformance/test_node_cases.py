@@ -21,3 +21,15 @@ def test_node_case(backend, name):
         pytest.skip(reason)
     require_backend(backend)
     run_node_case(node_cases()[name], backend)
+
+
+def test_the_op_list_is_in_the_repository():
+    """The tests read nothing outside the repository (a clone anywhere runs them); the copy
+    agrees with shared/conformance/cnn_ops.txt where that is beside the clone."""
+    from pathlib import Path
+    from harness import CNN_OPS
+    root = Path(__file__).resolve().parents[2]
+    assert root in CNN_OPS.parents and CNN_OPS.is_file()
+    shared = root.parent / "shared" / "conformance" / "cnn_ops.txt"
+    if shared.is_file():
+        assert shared.read_text() == CNN_OPS.read_text()
