@@ -98,7 +98,7 @@ def test_symbolic_onnx_needs_input_shape(tmp_path, capsys):
     p = tmp_path / "dyn.onnx"
     onnx.save(dynamic_convnet(), p)
     assert main(["run", str(p)]) == 1
-    assert "dim 0 ('batch') is symbolic" in capsys.readouterr().err
+    assert "dims 0 ('batch'), 2 ('h'), 3 ('w') are symbolic" in capsys.readouterr().err
     assert main(["run", str(p), "--input-shape", "x=2,3,5,5"]) == 0
     assert "output y: float32[2, 4]" in capsys.readouterr().out
 

@@ -261,21 +261,32 @@ def _shape_of(vi, input_shapes: Mapping, where: str) -> TensorType:
             raise CnncError(f"input_shapes gives {vi.name!r} rank {len(given)}, the model "
                             f"declares rank {len(dims)}")
         for i, (d, g) in enumerate(zip(dims or (), given)):
-            if d.HasField("dim_value") and d.dim_value != g:
+            if _fixed(d) and d.dim_value != g:
                 raise CnncError(f"input_shapes gives {vi.name!r} dim {i} = {g}, the model fixes it "
                                 f"to {d.dim_value}")
         return TensorType(given, dtype)
     if dims is None:
         raise CnncError(f"input {vi.name!r} has no shape; give it with input_shapes="
                         f"{{{vi.name!r}: (...)}} (CLI: --input-shape {vi.name}=...)")
-    shape = []
-    for i, d in enumerate(dims):
-        if not d.HasField("dim_value"):
-            sym = f" ({d.dim_param!r})" if d.dim_param else ""
-            raise CnncError(f"input {vi.name!r} dim {i}{sym} is symbolic; bind it with input_shapes="
-                            f"{{{vi.name!r}: (...)}} (CLI: --input-shape {vi.name}=d0,d1,...)")
-        shape.append(d.dim_value)
-    return TensorType(tuple(shape), dtype)
+    free = [i for i, d in enumerate(dims) if not _fixed(d)]
+    if free:
+        def spell(i, d):
+            return (d.dim_param if d.dim_param.isidentifier() else f"d{i}") if i in free else str(d.dim_value)
+        parts = [spell(i, d) for i, d in enumerate(dims)]
+        which = ", ".join(f"{i}" + (f" ({comment_safe(dims[i].dim_param, 30)!r})" if dims[i].dim_param else "")
+                          for i in free)
+        raise CnncError(f"input {comment_safe(vi.name)!r} dim{'s' * (len(free) > 1)} {which} "
+                        f"{'are' if len(free) > 1 else 'is'} symbolic; bind "
+                        f"{'them' if len(free) > 1 else 'it'} with input_shapes={{{comment_safe(vi.name)!r}: "
+                        f"({', '.join(parts)})}} (CLI: --input-shape {comment_safe(vi.name)}={','.join(parts)}), "
+                        "each symbol replaced by its size")
+    return TensorType(tuple(d.dim_value for d in dims), dtype)
+
+
+def _fixed(d) -> bool:
+    """Whether a dim is a fixed size: a dim_value of 0 or more (some exporters write -1, or
+    nothing, for a free dim)."""
+    return d.HasField("dim_value") and d.dim_value >= 0
 
 
 def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | None = None,

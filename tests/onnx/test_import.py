@@ -32,12 +32,37 @@ def test_dynamic_dims_bound_by_input_shapes(shape):
 
 
 def test_unbound_symbolic_dim_names_input_and_dim():
-    with pytest.raises(CnncError, match=r"input 'x' dim 0 \('batch'\) is symbolic; bind it with input_shapes"):
+    with pytest.raises(CnncError, match=r"input 'x' dims 0 \('batch'\), 2 \('h'\), 3 \('w'\) are symbolic; bind "
+                                        r"them with input_shapes=\{'x': \(batch, 3, h, w\)\} \(CLI: --input-shape "
+                                        r"x=batch,3,h,w\)"):
         cnnc.load_onnx(dynamic_convnet())
     with pytest.raises(CnncError, match="not a graph input"):
         cnnc.load_onnx(dynamic_convnet(), input_shapes={"images": (1, 3, 8, 8)})
     with pytest.raises(CnncError, match="dim 1 = 4, the model fixes it to 3"):
         cnnc.load_onnx(dynamic_convnet(), input_shapes={"x": (1, 4, 8, 8)})
+
+
+def test_every_unbound_dim_of_every_input_is_listed_at_once():
+    model = dynamic_convnet()
+    second = onnx.helper.make_tensor_value_info("z", TensorProto.FLOAT, ["n", 7])
+    model.graph.input.append(second)
+    with pytest.raises(CnncError) as e:
+        cnnc.load_onnx(model)
+    msg = str(e.value)
+    assert "input 'x' dims 0 ('batch'), 2 ('h'), 3 ('w') are symbolic" in msg
+    assert "input 'z' dim 0 ('n') is symbolic; bind it with input_shapes={'z': (n, 7)} (CLI: --input-shape z=n,7)" in msg
+
+
+def test_a_dim_of_minus_1_is_symbolic():
+    """Some exporters (a PP-OCR MobileNetV3 classifier) write -1 for a free dim."""
+    model = dynamic_convnet()
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    for d in dims[:1] + dims[2:]:
+        d.dim_value = -1
+    with pytest.raises(CnncError, match=r"input 'x' dims 0, 2, 3 are symbolic.*--input-shape x=d0,3,d2,d3"):
+        cnnc.load_onnx(model)
+    g = cnnc.load_onnx(model, input_shapes={"x": (1, 3, 8, 8)})
+    assert g.input_types()["x"].shape == (1, 3, 8, 8)
 
 
 def test_old_ir3_model_with_initializers_as_inputs(tmp_path):
