@@ -23,10 +23,12 @@ for _m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
 LEVELS: dict[int, tuple[str, ...]] = {
     0: (),
     1: ("eliminate_identity", "fold_constants", "cse", "eliminate_dead_code"),
+    # cse again after the passes that make new weights: fusion folds a norm into each conv's
+    # weight, so convs that shared one weight (and norm) would otherwise get a copy each
     2: ("eliminate_identity", "fold_constants", "cse", "fold_pad", "resolve_pads",
-        "fuse_conv_norm_act", "eliminate_dead_code"),
+        "fuse_conv_norm_act", "cse", "eliminate_dead_code"),
     3: ("eliminate_identity", "fold_constants", "cse", "fold_pad", "resolve_pads",
-        "fuse_conv_norm_act", "decompose_separable", "eliminate_dead_code"),
+        "fuse_conv_norm_act", "decompose_separable", "cse", "eliminate_dead_code"),
 }
 
 

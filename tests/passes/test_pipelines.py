@@ -86,3 +86,20 @@ def test_each_pass_keeps_random_graphs_equivalent(name, g):
         assume("cannot run" not in str(e))   # a pass whose `requires` the graph lacks
         raise
     assert_equivalent(g, out, rtol=1e-3, atol=1e-4, trials=2)
+
+
+def test_fusion_keeps_weights_that_cse_shared():
+    """The light ResNet-50 builds its weights with ConstantOfShape, so cse shares most of
+    them; folding each BatchNorm into its conv makes new weights, which cse shares again:
+    the optimized model is not bigger than the imported one after cse (was 102 MB)."""
+    import onnx
+    from pathlib import Path
+    import cnnc
+    from cnnc.passes import optimize
+    path = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / "light_resnet50.onnx"
+    g = cnnc.load_onnx(path)
+
+    def weight_bytes(graph):
+        return sum(n.attrs["value"].nbytes for n in graph.nodes() if n.op == "Constant")
+    shared = weight_bytes(optimize(g, level=1))
+    assert weight_bytes(optimize(g, level=2)) <= shared * 1.05 < weight_bytes(g) * 0.6
