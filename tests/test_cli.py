@@ -188,3 +188,17 @@ def test_model_and_target_have_help(capsys):
     assert "MODEL an .onnx file, or a .py file defining build()" in text
     assert "what to compile for (default reference): reference: the numpy interpreter" in text
     assert "--force" in text
+
+
+def test_the_output_does_not_depend_on_where_the_model_lies(model_file, tmp_path):
+    """The generated files name the source model by its file name alone."""
+    import filecmp
+    other = tmp_path / "elsewhere" / "deeper"
+    other.mkdir(parents=True)
+    (other / model_file.name).write_text(model_file.read_text())
+    assert main(["compile", str(model_file), "--target", "c", "-o", str(tmp_path / "a"), "-q"]) == 0
+    assert main(["compile", str(other / model_file.name), "--target", "c", "-o", str(tmp_path / "b"), "-q"]) == 0
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", names, shallow=False)
+    assert not mismatch and not errors and len(match) == len(names)
+    assert str(tmp_path) not in (tmp_path / "a" / "cli_model.h").read_text()

@@ -338,9 +338,11 @@ def prepare(graph: Graph, kernels: str | tuple[str, ...], *, weights: str, name:
 
 
 def model_context(p: Program, source: str | None, templates: Iterable[str], **extra) -> dict:
-    """What every model file template is rendered with (``extra`` adds the target's own)."""
+    """What every model file template is rendered with (``extra`` adds the target's own).
+    The source model is named by its file name alone: the same model gives the same files on
+    every machine, wherever it lies."""
     return {"m": p.m, "M": p.m.upper(), "version": __version__,
-            "model": comment_safe(source or p.graph.name, 100), "weights_mode": p.weights_mode,
+            "model": comment_safe(Path(source).name if source else p.graph.name, 100), "weights_mode": p.weights_mode,
             "templates": sorted(set(templates)), "arena_bytes": p.storage.arena_bytes,
             "weights_bytes": p.storage.weights_bytes, "align": ALIGN, **extra}
 

@@ -471,7 +471,7 @@ def export(graph: Graph, out_dir: str | os.PathLike, kind: str = "tvm", *, arch:
         if failure is not None:
             raise CnncError(f"TVM failed to export {lib}: {failure}")
         shutil.move(str(Path(tmp) / lib), str(out / lib))
-    extra = {"library": lib, "tvm_target": str(target), **({"source": str(source)} if source else {})}
+    extra = {"library": lib, "tvm_target": str(target), **({"source": Path(source).name} if source else {})}
     if kind == "tvm-cuda":
         extra["arch"] = arch or DEFAULT_ARCH
     write_manifest(out, graph, kind, m, **extra)
