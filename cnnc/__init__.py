@@ -11,5 +11,6 @@ from .backends import compile  # noqa: A004
 from .ir import LIMITS, CnncError, Graph, TensorType, Value, VerifyError
 from .onnx import load_onnx, save_onnx, to_onnx
 from .passes import optimize
+from .verify import OutputCheck, VerifyReport, verify
 
-__all__ = ["compile", "optimize", "load_onnx", "save_onnx", "to_onnx", "LIMITS", "CnncError", "Graph", "TensorType", "Value", "VerifyError", "__version__"]
+__all__ = ["compile", "optimize", "verify", "VerifyReport", "OutputCheck", "load_onnx", "save_onnx", "to_onnx", "LIMITS", "CnncError", "Graph", "TensorType", "Value", "VerifyError", "__version__"]

@@ -195,6 +195,31 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    """Exit 0 when every output is within tolerance, 1 when one is not, 2 when the model
+    could not be loaded or compiled."""
+    from .verify import verify
+    try:
+        g = load_model(args.model, parse_input_shapes(args.input_shape))
+        given = {spec.partition("=")[0] for spec in args.input or ()}
+        feeds = {k: v for k, v in _parse_inputs(args.input, _Signature(g)).items() if k in given}
+        report = verify(g, args.target, onnx_model=args.model if args.model.endswith(".onnx") else None,
+                        inputs=feeds, seed=args.seed, atol=args.atol, rtol=args.rtol, max_ulp=args.max_ulp,
+                        per_layer=args.per_layer, level=args.level)
+    except CnncError as e:
+        print(f"cnnc: error: {e}", file=sys.stderr)
+        return 2
+    print(f"{g.name}: {report}")
+    return 0 if report.ok else 1
+
+
+class _Signature:
+    """A graph's inputs as ``_parse_inputs`` reads them (``.inputs``: name -> type)."""
+
+    def __init__(self, g: Graph):
+        self.inputs = g.input_types()
+
+
 def cmd_ops(args) -> int:
     for name, op in sorted(all_ops().items()):
         attrs = ", ".join(op.attrs)
@@ -284,6 +309,22 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--profile", action="store_true", help="also time every layer (a build with -DCNNC_PROFILE)")
     b.add_argument("--impl", type=parse_impl, metavar="OP=NAME,...", help="as for compile: force implementations")
     b.set_defaults(fn=cmd_bench)
+    v = sub.add_parser("verify", help="run a model on a target and on onnxruntime (or the reference) on the same "
+                       "inputs and compare every output; exit 0 within tolerance, 1 not, 2 if it cannot be compiled",
+                       parents=[shapes])
+    v.add_argument("model", metavar="MODEL", help="an .onnx file, or a .py file defining build() -> cnnc.Graph")
+    v.add_argument("--target", default="c", choices=sorted(TARGETS), help="the target checked (default c)")
+    v.add_argument("--input", action="append", metavar="NAME=FILE.npy", help="an input's value (default: seeded "
+                   "random)")
+    v.add_argument("--seed", type=int, default=0, help="the random inputs' seed (default 0)")
+    v.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance (default 1e-4)")
+    v.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance (default 1e-3)")
+    v.add_argument("--max-ulp", type=int, metavar="N", help="also require at most N ULPs of difference")
+    v.add_argument("--per-layer", action="store_true", help="on a mismatch, find the first node whose output "
+                   "differs from the reference")
+    v.add_argument("-O", "--level", type=int, default=2, choices=sorted(LEVELS), help="optimization level "
+                   "(default 2)")
+    v.set_defaults(fn=cmd_verify)
     o = sub.add_parser("ops", help="list the registered ops and the targets that compile each")
     o.set_defaults(fn=cmd_ops)
     return p
