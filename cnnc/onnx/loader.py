@@ -100,7 +100,7 @@ def _load_external_data(model: ModelProto, base: Path | None, where: str) -> Non
             raise CnncError(f"{where}: tensor {t.name!r}: external data file {loc!r} not found")
         size = file.stat().st_size
         offset = _byte_count(info.get("offset"), 0, "offset", where, name)
-        length = _byte_count(info.get("length"), size - offset, "length", where, name)
+        length = _byte_count(info.get("length"), max(size - offset, 0), "length", where, name)
         if offset + length > size:
             raise CnncError(f"{where}: tensor {name!r}: external data of {length} bytes at offset {offset} "
                             f"reaches past the end of {comment_safe(loc)!r} ({size} bytes)")

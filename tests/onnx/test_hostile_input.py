@@ -79,6 +79,7 @@ def _external(tmp_path, **info):
     ({"offset": "-5"}, "offset '-5' is not a non-negative integer"),
     ({"offset": "abc"}, "offset 'abc' is not a non-negative integer"),
     ({"offset": str(10**13)}, "reaches past the end of 'weights.bin'"),
+    ({"offset": "500", "length": ""}, r"external data of 0 bytes at offset 500 reaches past the end"),
     ({"length": "-1"}, "length '-1' is not a non-negative integer"),
     ({"length": str(10**13)}, r"external data of 10000000000000 bytes at offset 0 reaches past the end"),
     ({"length": "x1"}, "length 'x1' is not a non-negative integer"),
