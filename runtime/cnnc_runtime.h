@@ -4,7 +4,7 @@
  *   cnnc_sigmoidf / cnnc_erff helpers      shared math, written once
  *   CNNC_MIN / CNNC_MAX                     integer helpers
  *   cnnc_arena_ok()                         the arena checks every <model>_run performs
- *   cnnc_overlap()                          its check that outputs share no byte with other buffers
+ *   cnnc_overlap(), cnnc_buffers_overlap()  its check that outputs share no byte with other buffers
  *
  * The generated CUDA includes this header too (through cnnc_cuda.cuh): CNNC_HELPER then
  * makes each helper a __host__ __device__ function, so the math is written once.
@@ -77,6 +77,25 @@ CNNC_HELPER int cnnc_overlap(const void *a, size_t an, const void *b, size_t bn)
 {
     const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
     return an > 0 && bn > 0 && x < y + bn && y < x + an;
+}
+
+/* whether an output range shares a byte with an input range, another output range or the
+   arena, or an input range with the arena (ranges: pointer and byte count; n_in, n_out may
+   be 0) */
+CNNC_HELPER int cnnc_buffers_overlap(const void *const *in, const size_t *in_bytes, int n_in,
+                                     const void *const *out, const size_t *out_bytes, int n_out,
+                                     const void *arena, size_t arena_bytes)
+{
+    for (int o = 0; o < n_out; ++o) {
+        for (int i = 0; i < n_in; ++i)
+            if (cnnc_overlap(out[o], out_bytes[o], in[i], in_bytes[i])) return 1;
+        for (int p = o + 1; p < n_out; ++p)
+            if (cnnc_overlap(out[o], out_bytes[o], out[p], out_bytes[p])) return 1;
+        if (cnnc_overlap(out[o], out_bytes[o], arena, arena_bytes)) return 1;
+    }
+    for (int i = 0; i < n_in; ++i)
+        if (cnnc_overlap(in[i], in_bytes[i], arena, arena_bytes)) return 1;
+    return 0;
 }
 
 #endif /* CNNC_RUNTIME_H */
