@@ -100,10 +100,9 @@ def tensor_array(t: onnx.TensorProto, budget: ConstantBudget | None = None) -> n
     ttype = TensorType(dims, dtype)  # the size limit
     if budget is not None:
         budget.reserve(ttype.nbytes, f"tensor {comment_safe(t.name)!r}")
-    itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
-    if t.HasField("raw_data") and t.data_type != onnx.TensorProto.STRING and len(t.raw_data) != ttype.size * itemsize:
+    if t.HasField("raw_data") and t.data_type != onnx.TensorProto.STRING and len(t.raw_data) != ttype.nbytes:
         raise CnncError(f"holds {len(t.raw_data)} bytes of raw data, but dims {list(dims)} of {dtype} take "
-                        f"{ttype.size * itemsize}")
+                        f"{ttype.nbytes}")
     try:
         return numpy_helper.to_array(t)
     except Exception as e:  # typed data fields of the wrong length, and the like
@@ -399,8 +398,7 @@ def _check_declared(vi, inferred: TensorType) -> None:
         return
     dims = list(t.shape.dim)
     shown = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
-    if len(dims) != inferred.rank or any(d.HasField("dim_value") and d.dim_value != n
-                                         for d, n in zip(dims, inferred.shape)):
+    if len(dims) != inferred.rank or any(_fixed(d) and d.dim_value != n for d, n in zip(dims, inferred.shape)):
         raise CnncError(f"declared with shape {shown}, but the graph computes {list(inferred.shape)}")
 
 

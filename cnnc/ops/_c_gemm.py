@@ -91,10 +91,9 @@ def applies(req: KernelRequest) -> bool:
     """fp32 with the weight a constant (packed at compile time).  A padded conv whose weight
     holds an Inf or NaN is left to the direct kernel, which skips padding taps: the GEMM
     plans multiply zero-filled padding, and 0 * Inf is NaN."""
-    w = req.constants[1]
-    return (req.out_types[0].dtype == "float32" and w is not None
+    return (req.out_types[0].dtype == "float32" and req.constants[1] is not None
             and req.in_types[0].size > 0 and req.out_types[0].size > 0
-            and (bool(np.isfinite(w).all()) or not any(sp.window_geometry(req).pads)))
+            and not sp.weight_meets_padding_nonfinite(req))
 
 
 class Planes(NamedTuple):

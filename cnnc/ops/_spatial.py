@@ -121,6 +121,14 @@ def window_geometry(req) -> WindowGeometry:
     return WindowGeometry(ishape, oshape, k, s, d, pads, a.get("group", 1))
 
 
+def weight_meets_padding_nonfinite(req) -> bool:
+    """Whether ``req`` (a conv-like KernelRequest) has padding and a constant weight holding
+    an Inf or NaN.  Padding taps must not be multiplied (0 * Inf is NaN), so such a node needs
+    a kernel that skips them rather than one that multiplies zero-filled padding."""
+    w = req.constants[1] if len(req.constants) > 1 else None
+    return w is not None and any(window_geometry(req).pads) and not bool(np.isfinite(w).all())
+
+
 def output_extent(n: int, k: int, s: int, d: int, pb: int, pe: int, *, ceil_mode: bool = False,
                   axis: int = 0) -> int:
     """Output length of one spatial axis (ONNX rule, including ceil_mode's last-window rule)."""

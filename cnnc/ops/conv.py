@@ -161,8 +161,7 @@ def direct_conv(req, tag: str, *, tiles=None, bias: str = "", residual: str = ""
     # the CUDA kernel's form: one sum per output element, whose padding taps are skipped,
     # or an implicit GEMM, which multiplies zero-filled padding (so not with an Inf or NaN
     # weight: 0 * Inf is NaN)
-    w = req.constants[1] if len(req.constants) > 1 else None
-    nonfinite = w is not None and any(pads) and not bool(np.isfinite(w).all())
+    nonfinite = sp.weight_meets_padding_nonfinite(req)
     per_output = cg == 1 or any(t > 1 for t in tiles) or nonfinite
     params = {"ctype": ctype(y.dtype), "acc_ctype": acc, "per_output": per_output,
               "N": x.shape[0], "C": c, "CG": cg, "G": group, "M": m, "MG": m // group,
@@ -199,8 +198,7 @@ def conv_tvm(req, xs, b):
     x, a = req.in_types[0], req.attrs
     nd = x.rank - 2
     pads = sp.resolve_pads(x.shape[2:], a["kernel_shape"], a["strides"], a["dilations"], a["auto_pad"], a["pads"])
-    w = req.constants[1]
-    if w is not None and any(pads) and not bool(np.isfinite(w).all()):
+    if sp.weight_meets_padding_nonfinite(req):
         y = _conv_tvm_skipping_padding(req, xs, b, pads)
     else:
         conv = (b.R.nn.conv1d, b.R.nn.conv2d, b.R.nn.conv3d)[nd - 1]

@@ -371,18 +371,6 @@ def mutants(n: int, seed: int):
 
 
 # ----------------------------------------------------------------------------- the worker
-def _feeds(model, rng):
-    feeds = {}
-    for name, t in model.inputs.items():
-        if t.dtype.startswith("float"):
-            feeds[name] = rng.standard_normal(t.shape).astype(t.dtype)
-        elif t.dtype == "bool":
-            feeds[name] = rng.random(t.shape) < 0.5
-        else:
-            feeds[name] = rng.integers(0, 3, t.shape).astype(t.dtype)
-    return feeds
-
-
 def _ort(data: bytes, feeds):
     import onnxruntime as ort
     so = ort.SessionOptions()
@@ -421,6 +409,7 @@ def run_mutant(data: bytes, doc: str, work: Path, with_c: bool) -> tuple[str, st
     """Run one mutant in ``work`` (an empty folder; the process's TMPDIR is ``work/tmp``)."""
     import cnnc
     from cnnc.backends import write
+    from cnnc.verify import random_inputs
     model_dir = work / "model"
     model_dir.mkdir()
     path = model_dir / "m.onnx"
@@ -430,7 +419,6 @@ def run_mutant(data: bytes, doc: str, work: Path, with_c: bool) -> tuple[str, st
         os.symlink("/etc/hostname", model_dir / "link.bin")
     tmp = Path(tempfile.gettempdir())
     before = set(_leftovers(tmp))
-    rng = np.random.default_rng(0)
     stage = "load_onnx"
     try:
         g = cnnc.load_onnx(path)
@@ -438,7 +426,7 @@ def run_mutant(data: bytes, doc: str, work: Path, with_c: bool) -> tuple[str, st
         g = cnnc.optimize(g)
         stage = "compile"
         ref = cnnc.compile(g, target="reference")
-        feeds = _feeds(ref, rng)
+        feeds = random_inputs(ref.inputs, seed=0)
         stage = "run"
         with np.errstate(all="ignore"):
             ours = ref.run(feeds)

@@ -222,6 +222,8 @@ def test_declared_output_shape_that_disagrees_with_the_inferred_one():
         cnnc.load_onnx(model)
     model = _conv_model(pads=(0, 0, 0, 0), out_shape=(1, 2, "h", "w"))   # symbolic dims are fine
     assert cnnc.load_onnx(model).output_types()["y"].shape == (1, 2, 2, 2)
+    model = _conv_model(pads=(0, 0, 0, 0), out_shape=(1, 2, -1, -1))     # and so is -1, as on inputs
+    assert cnnc.load_onnx(model).output_types()["y"].shape == (1, 2, 2, 2)
     model = _conv_model(pads=(0, 0, 0, 0), out_shape=(1, 2, 2))          # so is a wrong rank not
     with pytest.raises(CnncError, match=r"declared with shape \[1, 2, 2\]"):
         cnnc.load_onnx(model)
