@@ -106,6 +106,14 @@ def parallel_tasks(items: int, work: float, workers: int, min_work: float = PARA
     return min(items, 4 * workers)
 
 
+def worker_slots(tasks: int, workers: int) -> int:
+    """How many per-worker scratch slots a kernel of ``tasks`` tasks needs: one when it runs
+    serially (one task), else one per worker, since the parallel-for hook may hand any task
+    to any of its ``workers`` workers (worker index ``w`` < workers), even with fewer tasks
+    than workers."""
+    return 1 if tasks <= 1 else max(1, workers)
+
+
 def elementwise(req: KernelRequest, expr: str, tag: str, comment: str = "") -> Kernel:
     """Y = ``expr`` over the operands ``a0, a1, ..`` (C expressions of their element
     values, already converted to the output's C type where ``expr`` wants it)."""

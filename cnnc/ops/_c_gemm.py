@@ -32,14 +32,13 @@ direct kernel for depthwise and narrow groups.
 """
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import numpy as np
 
-from ..ir import Impl, Kernel, KernelRequest
+from ..ir import Kernel, KernelRequest
 from . import _spatial as sp
-from ._c import contiguous_strides, num, parallel_tasks
+from ._c import contiguous_strides, num, parallel_tasks, worker_slots
 
 TEMPLATE = "c/kernels/conv_gemm.c.j2"
 #: the packed im2col panel's budget in bytes (KC x NC floats)
@@ -122,7 +121,7 @@ def indirect(pl: Planes | None, transposed: bool) -> bool:
     return pl is not None and pl.copy and not transposed
 
 
-def _estimate(req: KernelRequest, padded: bool, transposed: bool = False) -> float:
+def estimate(req: KernelRequest, padded: bool, transposed: bool = False) -> float:
     x, w, y = req.in_types[0], req.in_types[1], req.out_types[0]
     geo = sp.window_geometry(req)
     g, isa = geo.group, req.isa
@@ -279,7 +278,7 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
     params["planes_bytes"] = planes_bytes
     sums = -(-nc // mr) * mr * sb * nr if transposed else sb * mr * ncb
     params["slot_bytes"] = slot = -(-4 * (kc * ncb + sums) // 64) * 64
-    scratch = planes_bytes + slot * max(1, min(req.workers, tasks))
+    scratch = planes_bytes + slot * worker_slots(tasks, req.workers)
     dims = lambda v: "x".join(str(i) if i >= 0 else f"n{-i}" for i in v)  # noqa: E731
     name = (f"cnnc_{tag}gemm{'p' if padded else ''}{'t' if transposed else ''}{nd}d_f32_{mr}x{nr}_k{dims(k)}_s{dims(s)}_d{dims(d)}"
             f"_p{dims(pads)}_g{g}" + ("_b" if bias else "") + (f"_z{residual}" if residual else "")
@@ -292,20 +291,6 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
                   comment=comment, helpers=tuple(helpers),
                   packed={1: pack_weight(req.constants[1], g, rows, kc)},
                   parallel=True)
-
-
-def conv_impls(direct, gemm) -> tuple[Impl, ...]:
-    """The implementation table of a conv op for the C target: its ``direct`` plan (portable:
-    the CUDA backend renders it too), and ``gemm(req, padded=..., transposed=...)`` as four
-    plans: ``gemm`` (im2col packing), ``gemm_padded`` (runs of padded phase planes), and
-    both with transposed tiles (``_t``: pixels by channels)."""
-    entries = [Impl("direct", direct, cost=direct_cost)]
-    for name, padded, transposed in (("gemm", False, False), ("gemm_padded", True, False),
-                                     ("gemm_t", False, True), ("gemm_padded_t", True, True)):
-        entries.append(Impl(name, functools.partial(gemm, padded=padded, transposed=transposed), applies=applies,
-                            cost=functools.partial(_estimate, padded=padded, transposed=transposed),
-                            portable=False, template=TEMPLATE))
-    return tuple(entries)
 
 
 DENSE_TEMPLATE = "c/kernels/gemm_packed.c.j2"
@@ -356,5 +341,5 @@ def dense_gemm(req: KernelRequest, tag: str, *, m: int, k: int, n: int, a_stride
     name = f"cnnc_{tag}p_f32_{mr}x{nr}_{m}x{k}x{n}"
     comment = (f"{req.node.op} on the {mr}x{nr} microkernel (B packed, KC {kc}, {tasks} tasks) "
                f"{', '.join(map(str, req.in_types))} -> {req.out_types[0]}")
-    return Kernel(DENSE_TEMPLATE, name, params, scratch_bytes=slot * max(1, min(req.workers, tasks)),
+    return Kernel(DENSE_TEMPLATE, name, params, scratch_bytes=slot * worker_slots(tasks, req.workers),
                   comment=comment, helpers=(helper,), packed={1: packed}, parallel=tasks > 1)

@@ -27,7 +27,9 @@ from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._c import SHORT, contiguous_strides, ctype
 from ._common import require_float, same_dtype
-from ._c_gemm import conv_gemm, conv_impls
+from ._c_conv import conv_impls
+from ._c_gemm import conv_gemm
+from ._c_winograd import conv_winograd
 from ._precision import acc_bytes, acc_ctype, wide
 
 
@@ -238,6 +240,10 @@ def _conv_gemm_c(req, padded=False, transposed=False):
     return conv_gemm(req, "conv", bias=len(req.in_types) > 2, padded=padded, transposed=transposed)
 
 
+def _conv_winograd_c(req, m):
+    return conv_winograd(req, "conv", m=m, bias=len(req.in_types) > 2)
+
+
 def _convt_c(req):
     """The conv_transpose.c.j2 kernel (gather form, one row of accumulators in scratch)."""
     x, w, y = req.in_types[0], req.in_types[1], req.out_types[0]
@@ -279,7 +285,7 @@ register(OpDef(
     reference=_conv_ref,
     onnx=OnnxMap(exporter=sp.export_explicit_pads),
     flops=conv_flops,
-    kernels={"c": conv_impls(_conv_c, _conv_gemm_c)},
+    kernels={"c": conv_impls(_conv_c, _conv_gemm_c, _conv_winograd_c)},
     tvm=conv_tvm,
     zero_padded=lambda a: True,
     conv=True,

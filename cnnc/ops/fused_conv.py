@@ -23,7 +23,9 @@ import numpy as np
 from ..ir import Attr, KernelRequest, Node, OnnxMap, OpDef, ShapeError, UnsupportedError, get_op, register
 from . import _spatial as sp
 from .activation import ACTIVATIONS, EPILOGUE_ATTRS
-from ._c_gemm import conv_gemm, conv_impls
+from ._c_conv import conv_impls
+from ._c_gemm import conv_gemm
+from ._c_winograd import conv_winograd
 from .conv import conv_flops, conv_nd, conv_tvm, direct_conv
 
 ACT_PARAMS = EPILOGUE_ATTRS
@@ -131,6 +133,10 @@ def _gemm_kernel(req, padded=False, transposed=False):
     return conv_gemm(req, "fconv", bias=True, padded=padded, transposed=transposed, **_epilogue(req))
 
 
+def _winograd_kernel(req, m):
+    return conv_winograd(req, "fconv", m=m, bias=True, **_epilogue(req))
+
+
 def activation_request(req) -> KernelRequest:
     """The fused activation as a node of its own over the conv's result (its canonical
     attributes made from the ``act_*`` ones), the request its lowering rules take."""
@@ -175,7 +181,7 @@ register(OpDef(
     reference=_reference,
     onnx=OnnxMap(domain="cnnc", exporter=_export),
     flops=_flops,
-    kernels={"c": conv_impls(_c_kernel, _gemm_kernel)},
+    kernels={"c": conv_impls(_c_kernel, _gemm_kernel, _winograd_kernel)},
     tvm=_tvm,
     in_place=(3,),  # the residual Z, read only by the epilogue of Y[i]
     zero_padded=lambda a: True,

@@ -27,7 +27,8 @@ def _randn(rng, shape):
 
 
 def test_the_tables():
-    assert TABLES["Conv"] == ["direct", "gemm", "gemm_padded", "gemm_t", "gemm_padded_t"]
+    assert TABLES["Conv"] == ["direct", "gemm", "gemm_padded", "gemm_t", "gemm_padded_t", "winograd_f2",
+                              "winograd_f4"]
     assert TABLES["FusedConv"] == TABLES["Conv"]
     assert TABLES["Gemm"] == TABLES["MatMul"] == ["direct", "gemm"]
 
@@ -86,6 +87,9 @@ def gemm_cases(rng):
 
 
 GRIDS = {"Conv": conv_cases, "FusedConv": fused_cases, "Gemm": gemm_cases, "MatMul": matmul_cases}
+#: implementations that apply to part of their op's grid only, with a grid of their own
+#: (and its tolerance): the Winograd plans (3x3, stride 1), tests/backends/test_c_winograd.py
+OWN_GRIDS = {"winograd_f2", "winograd_f4"}
 
 
 @pytest.mark.parametrize("cpu", ["generic", "native", "x86-64-v3"])
@@ -95,6 +99,10 @@ def test_every_implementation_over_its_grid(rng, op, impl, cpu):
     on an AVX-512 machine too."""
     if not isa.runs_here(isa.resolve(cpu)):
         pytest.skip(f"this CPU cannot run a {cpu} build")
+    if impl in OWN_GRIDS:
+        from test_c_winograd import grid_cases
+        check_cases(grid_cases(rng, op), impl={op: impl}, cpu=cpu, backend="c", rtol=1e-4, atol=1e-4)
+        return
     check_cases(GRIDS[op](rng), impl={op: impl}, cpu=cpu, backend="c")
 
 
@@ -220,3 +228,26 @@ def test_armv8_light_model_under_qemu(tmp_path):
     (oname, w), = cnnc.compile(g).run({name: x}).items()
     np.testing.assert_allclose(np.fromfile(tmp_path / "y.bin", np.float32).reshape(w.shape), w,
                                rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("impl", ["gemm", "gemm_padded", "gemm_t", "winograd_f2"])
+def test_a_slot_for_every_worker(rng, impl):
+    """The pool may hand any task to any worker, so a parallel kernel with fewer tasks than
+    workers still has one scratch slot per worker (3 workers took a slot past the end of a
+    2-task kernel's scratch before); and the results equal the serial ones."""
+    from cnnc.ir import KernelRequest, get_op
+    g = Graph("slots")
+    x = g.add_input("x", TensorType((1, 3, 40, 40)))
+    (y,) = g.add_node("Conv", [x, g.add_constant(_randn(rng, (2, 3, 3, 3)), "w")], {"pads": (1, 1, 1, 1)})
+    g.add_output(y, "y")
+    node = g.nodes()[-1]
+    table = {i.name: i for i in get_op("Conv").kernels["c"]}
+    for workers in (2, 3, 5):
+        req = KernelRequest(node, [g.type_of(x), TensorType((2, 3, 3, 3))], list(node.types),
+                            [None, g.constant(g.operands(node.name)[1])], isa.resolve("native"), workers)
+        k = table[impl].plan(req)
+        if k.params["tasks"] > 1:
+            assert k.scratch_bytes >= workers * k.params["slot_bytes"], (workers, k.params["tasks"])
+    feeds = {"x": _randn(rng, (1, 3, 40, 40))}
+    outs = [cnnc.compile(g, target="c", impl={"Conv": impl}, threads=t).run(feeds)["y"] for t in (1, 3)]
+    assert np.array_equal(outs[0], outs[1])
