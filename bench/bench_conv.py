@@ -21,6 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import cnnc
 from cnnc.backends import isa as isas
+from cnnc.backends.codegen import _choose
 from cnnc.ir import KernelRequest, get_op
 
 SHAPES = ["1x64x56x56:64:3", "1x128x28x28:128:3", "1x256x14x14:256:3", "1x512x7x7:512:3",
@@ -85,7 +86,7 @@ def main() -> None:
         x = {"x": rng.standard_normal(g.input_types()["x"].shape).astype(np.float32)}
         sess = _ort(model, args.threads)
         t_ort = _time(lambda f: sess.run(None, f), x, args.repeat)
-        pick = min((i for i in table if i.applies(req)), key=lambda i: i.cost(req)).name
+        pick = _choose(table, req, None, portable_only=False).name
         print(f"{shape}: {flops / 1e9:.3f} GFLOP, onnxruntime {t_ort * 1e3:.3f} ms ({flops / t_ort / 1e9:.0f} GFLOP/s);"
               f" the cost model picks {pick}")
         for impl in usable:

@@ -1,5 +1,6 @@
-"""Convolution as a packed GEMM for the C target: the ``gemm`` entry of Conv's and
-FusedConv's implementation tables (``direct`` is the other, ``conv.direct_conv``).
+"""Convolution as a packed GEMM for the C target: the ``gemm*`` entries of Conv's and
+FusedConv's implementation tables (``_c_conv.conv_impls``; ``direct`` is
+``conv.direct_conv``, ``winograd_*`` is ``_c_winograd``).
 
 Per image and group, ``Y[M/G, P] = W[M/G, K] . im2col(X)[K, P]`` with ``K = C/G * prod(kernel)``
 and ``P`` the output pixels (any spatial rank: 1-D, 2-D and 3-D alike).

@@ -54,7 +54,7 @@ MATRICES = {
         [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]),
 }
 
-#: the budget of one task's scratch (V and M blocks), and the least tiles worth a block
+#: the budget of one task's scratch (its V and M blocks)
 SLOT_BYTES = 2 << 20
 #: rough rates of the cost model: elements a second through the input transform (per
 #: transformed value written) and the output transform (per transformed sum read), and the
@@ -148,6 +148,10 @@ class Plan:
         self.sb = -(-self.mb // self.ns)
         self.ns = -(-self.mb // self.sb)
         self.tasks = work * self.ns
+        # one task's scratch slot: V[T][C][nt], then M[T][rows][nt]
+        self.rows = self.sb * self.mr
+        self.vfloats = self.t * self.c * self.nt
+        self.slot = -(-4 * (self.vfloats + self.t * self.rows * self.nt) // 64) * 64
 
     def cost(self, req: KernelRequest) -> float:
         isa = req.isa
@@ -159,7 +163,7 @@ class Plan:
         stream = 4.0 * self.t * self.mb * self.mr * self.c * self.nj / U_BYTES
         serial = self.n * (gemm + vin + vout + stream)
         # the makespan's share when the tasks are fewer than the workers
-        return serial * req.workers / max(1, min(req.workers, self.tasks)) if req.workers > 1 else serial
+        return serial * req.workers / min(req.workers, self.tasks)
 
 
 def cost(req: KernelRequest, m: int) -> float:
@@ -175,13 +179,10 @@ def conv_winograd(req: KernelRequest, tag: str, *, m: int, bias: bool, residual:
     ukernel = ukernel_helper(req.isa)
     u = transform_weight(req.constants[1], m)
     packed = np.stack([pack_weight(u[t], 1, pl.mr, pl.kc) for t in range(pl.t)])
-    rows = pl.sb * pl.mr
-    vfloats = pl.t * pl.c * pl.nt
-    slot = -(-4 * (vfloats + pl.t * rows * pl.nt) // 64) * 64
     params = {"N": pl.n, "C": pl.c, "M": pl.mo, "IH": x.shape[2], "IW": x.shape[3], "OH": pl.oh, "OW": pl.ow,
               "PT": geo.pads[0], "PL": geo.pads[1], "m": m, "A": pl.alpha, "T": pl.t, "TW": pl.tw,
               "TILES": pl.tiles, "NT": pl.nt, "NJ": pl.nj, "NS": pl.ns, "SB": pl.sb, "MB": pl.mb, "MR": pl.mr,
-              "NR": pl.nr, "KC": pl.kc, "ROWS": rows, "VFLOATS": vfloats, "slot_bytes": slot, "tasks": pl.tasks,
+              "NR": pl.nr, "KC": pl.kc, "ROWS": pl.rows, "VFLOATS": pl.vfloats, "slot_bytes": pl.slot, "tasks": pl.tasks,
               "ukernel": ukernel[1], "code": transform_code(m), "bias": bias, "residual": residual, "act": act}
     name = (f"cnnc_{tag}wino{m}_f32_{pl.mr}x{pl.nr}_p{'x'.join(map(str, geo.pads))}" + ("_b" if bias else "")
             + (f"_z{residual}" if residual else "") + (f"_{act_name.lower()}" if act else "")
@@ -189,5 +190,5 @@ def conv_winograd(req: KernelRequest, tag: str, *, m: int, bias: bool, residual:
     comment = (f"{req.node.op} as Winograd F({m}x{m}, 3x3) ({pl.tiles} tiles in blocks of {pl.nt}, {pl.t} GEMMs on "
                f"the {pl.mr}x{pl.nr} microkernel, KC {pl.kc}) pads {geo.pads}" + (f" {act_name}" if act else "")
                + (f" residual {residual}" if residual else "") + f" -> {y}")
-    return Kernel(TEMPLATE, name, params, scratch_bytes=slot * worker_slots(pl.tasks, req.workers),
+    return Kernel(TEMPLATE, name, params, scratch_bytes=pl.slot * worker_slots(pl.tasks, req.workers),
                   comment=comment, helpers=(ukernel,), packed={1: packed}, parallel=True)

@@ -125,13 +125,14 @@ def test_where_it_applies():
 
 def test_the_cost_model_takes_it_for_big_layers_only():
     from cnnc.backends import isa
+    from cnnc.backends.codegen import _choose
     table = get_op("Conv").kernels["c"]
     target = isa.resolve("x86-64-v3")
 
     def pick(xs, m):
         req = _request(xs, (m, xs[1], 3, 3), {"pads": (1, 1, 1, 1)})
         req = KernelRequest(req.node, req.in_types, req.out_types, req.constants, target, 1)
-        return min((i for i in table if i.applies(req)), key=lambda i: i.cost(req)).name
+        return _choose(table, req, None, portable_only=False).name
 
     assert pick((1, 256, 56, 56), 256).startswith("winograd")
     assert not pick((1, 3, 32, 32), 8).startswith("winograd")
