@@ -55,8 +55,10 @@ smaller, so ``arena_bytes / lower_bound_bytes`` measures the placement alone.
 **Concat in place** (``concat_slices=True``).  A Concat whose rows are one contiguous
 block (every dim before its axis is 1) and whose result is planned may have its operands
 written straight into their slices of its result: an operand that is planned, produced by
-no in-place or view op, used once by the node, and whose slice starts on the alignment
-becomes a *slice* (``plan.slices``: value -> (the Concat's result, byte offset)).  Nested
+no view op, used once by the node, and whose slice starts on the alignment becomes a
+*slice* (``plan.slices``: value -> (the Concat's result, byte offset)).  An op with the
+in-place trait (every FusedConv, for its residual port) then writes its slice instead of
+taking over an operand's buffer: the copy saved is worth more than the bytes.  Nested
 Concats (DenseNet's) nest their slices.  The result's buffer then lives from the first
 slice's producer to the last use of any of them; a slice is never taken over in place; the
 Concat kernel skips a part whose operand already is its slice (the same pointer).  Kernels
@@ -222,7 +224,7 @@ def _concat_slices(g: Graph, planned: set[Value], alignment: int) -> dict[Value,
         for x in operands:
             nbytes = g.type_of(x).nbytes
             op = get_op(g.node(x.node).op) if x in planned else None
-            if (op is not None and not op.view and not op.in_place and x not in out and nbytes
+            if (op is not None and not op.view and x not in out and nbytes
                     and operands.count(x) == 1 and delta % alignment == 0):
                 out[x] = (Value(name), delta)
             delta += nbytes

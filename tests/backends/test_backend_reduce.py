@@ -58,16 +58,17 @@ def test_reduce_empty_extent(backend):
 @backends
 def test_reduce_special_values(backend, rng, tmp_path):
     """LogSumExp of ±1000 and -inf rows stays finite as in the reference; NaN propagates
-    through Max/Min wherever it is (and through the merge of lanes, or CUDA's tree merge);
+    through Max/Min wherever it is (and through the merge of lanes and their tail: 69 = 8 x 8
+    + 5, or CUDA's tree merge);
     Max of a row of -inf is -inf; a long float32 sum (accumulated in double, over lanes; on
     CUDA one block, double partial sums) and kept inner blocks longer than one chunk (600 =
-    3 x 200; 257 = 256 + 1; on CUDA a thread each); rows of 1001 (odd: no lanes, on CUDA a
-    tree without lanes, a block each)."""
+    3 x 200; 257 = 256 + 1; on CUDA a thread each); rows of 1001 (odd: 8 lanes and a tail
+    of 1; on CUDA a tree without lanes, a block each)."""
     big = (rng.standard_normal((2, 3, 4)) * 10 + np.array([1000, -1000, 0])[:, None]).astype(np.float32)
     big[0, 0, 0] = -np.inf
     big[1, 2, :] = -np.inf
-    nan = rng.standard_normal((3, 64)).astype(np.float32)
-    nan[1, 37], nan[2, 0] = np.nan, np.nan
+    nan = rng.standard_normal((4, 69)).astype(np.float32)
+    nan[1, 37], nan[2, 0], nan[3, 66] = np.nan, np.nan, np.nan
     long_ = (rng.standard_normal(100_000) + 3).astype(np.float32)
     wide = rng.standard_normal((3, 5, 600)).astype(np.float32)
     ragged = rng.standard_normal((2, 3, 257)).astype(np.float32)

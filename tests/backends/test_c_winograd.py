@@ -30,6 +30,7 @@ def _x(rng, shape):
 #: (input shape, output channels, pads): a plane smaller than one tile, partial tiles on
 #: both axes, asymmetric and wide pads, two images, C past the reduction block (KC),
 #: M not a multiple of the row block, and enough tiles for several tile blocks
+#: (tests/backends/test_c_impls.py runs it on Conv and FusedConv for every --cpu)
 GRID = [((1, 1, 1, 1), 1, (1, 1, 1, 1)), ((1, 3, 7, 9), 5, (1, 1, 1, 1)), ((2, 4, 6, 5), 3, (0, 0, 0, 0)),
         ((1, 5, 9, 10), 17, (0, 1, 2, 0)), ((1, 2, 8, 8), 4, (2, 2, 2, 2)), ((1, 300, 6, 7), 9, (1, 1, 1, 1)),
         ((1, 3, 150, 151), 2, (1, 1, 1, 1))]
@@ -58,13 +59,6 @@ def test_the_matrices_compute_a_correlation(rng):
         got = at @ ((g @ f @ g.T) * (bt @ d @ bt.T)) @ at.T
         want = [[np.sum(d[i:i + 3, j:j + 3] * f) for j in range(m)] for i in range(m)]
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("cpu", ["generic", "native"])
-@pytest.mark.parametrize("op", ["Conv", "FusedConv"])
-@pytest.mark.parametrize("impl", IMPLS)
-def test_winograd_over_its_grid(rng, impl, op, cpu):
-    check_cases(grid_cases(rng, op), impl={op: impl}, cpu=cpu, backend="c", rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("impl", IMPLS)

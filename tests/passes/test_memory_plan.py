@@ -354,11 +354,16 @@ def test_concat_slices_only_where_they_are_safe():
     g.add_output(conv(g, rows, 2, "f"), "y0")
     y = g.add_input("y", TensorType((1, 3, 3, 3)))
     c = conv(g, y, 1, "c")                                           # 36 bytes: the next slice is misaligned
-    r = g.add_node("Relu", [c], label="r")[0]                        # may run in place: not a slice
+    r = g.add_node("Relu", [c], label="r")[0]                        # used twice: not a slice
     cat = g.add_node("Concat", [c, conv(g, y, 2, "d"), y, r, r], {"axis": 1}, label="mixed")[0]
     g.add_output(conv(g, cat, 2, "e"), "y1")
+    # an in-place-capable producer (Relu) writes its slice instead of taking over its operand
+    s = g.add_node("Relu", [conv(g, y, 16, "s0")], label="s")[0]    # 576 bytes: 9 x 64
+    pair = g.add_node("Concat", [s, conv(g, y, 16, "t")], {"axis": 1}, label="pair")[0]
+    g.add_output(conv(g, pair, 2, "h"), "y2")
     plan = checked(g, concat_slices=True)
-    assert plan.slices == {Value("c"): (Value("mixed"), 0)}
+    assert plan.slices == {Value("c"): (Value("mixed"), 0), s: (pair, 0), Value("t"): (pair, 576)}
+    assert plan.offsets[s] != plan.offsets[Value("s0")]
 
 
 def test_concat_in_place_in_the_c_build(rng):
