@@ -28,8 +28,6 @@ from . import _spatial as sp
 from ._c import SHORT, contiguous_strides, ctype
 from ._common import require_float, same_dtype
 from ._c_conv import conv_impls
-from ._c_gemm import conv_gemm
-from ._c_winograd import conv_winograd
 from ._precision import acc_bytes, acc_ctype, wide
 
 
@@ -236,12 +234,8 @@ def _conv_c(req):
     return direct_conv(req, "conv", bias="channel" if len(req.in_types) > 2 else "")
 
 
-def _conv_gemm_c(req, padded=False, transposed=False):
-    return conv_gemm(req, "conv", bias=len(req.in_types) > 2, padded=padded, transposed=transposed)
-
-
-def _conv_winograd_c(req, m):
-    return conv_winograd(req, "conv", m=m, bias=len(req.in_types) > 2)
+def _conv_epilogue(req) -> dict:
+    return {"bias": len(req.in_types) > 2}
 
 
 def _convt_c(req):
@@ -285,7 +279,7 @@ register(OpDef(
     reference=_conv_ref,
     onnx=OnnxMap(exporter=sp.export_explicit_pads),
     flops=conv_flops,
-    kernels={"c": conv_impls(_conv_c, _conv_gemm_c, _conv_winograd_c)},
+    kernels={"c": conv_impls(_conv_c, "conv", _conv_epilogue)},
     tvm=conv_tvm,
     zero_padded=lambda a: True,
     conv=True,

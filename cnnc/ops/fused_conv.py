@@ -24,8 +24,6 @@ from ..ir import Attr, KernelRequest, Node, OnnxMap, OpDef, ShapeError, Unsuppor
 from . import _spatial as sp
 from .activation import ACTIVATIONS, EPILOGUE_ATTRS
 from ._c_conv import conv_impls
-from ._c_gemm import conv_gemm
-from ._c_winograd import conv_winograd
 from .conv import conv_flops, conv_nd, conv_tvm, direct_conv
 
 ACT_PARAMS = EPILOGUE_ATTRS
@@ -129,12 +127,8 @@ def _c_kernel(req):
     return direct_conv(req, "fconv", bias="channel", **_epilogue(req))
 
 
-def _gemm_kernel(req, padded=False, transposed=False):
-    return conv_gemm(req, "fconv", bias=True, padded=padded, transposed=transposed, **_epilogue(req))
-
-
-def _winograd_kernel(req, m):
-    return conv_winograd(req, "fconv", m=m, bias=True, **_epilogue(req))
+def _plan_epilogue(req) -> dict:
+    return {"bias": True, **_epilogue(req)}
 
 
 def activation_request(req) -> KernelRequest:
@@ -181,7 +175,7 @@ register(OpDef(
     reference=_reference,
     onnx=OnnxMap(domain="cnnc", exporter=_export),
     flops=_flops,
-    kernels={"c": conv_impls(_c_kernel, _gemm_kernel, _winograd_kernel)},
+    kernels={"c": conv_impls(_c_kernel, "fconv", _plan_epilogue)},
     tvm=_tvm,
     in_place=(3,),  # the residual Z, read only by the epilogue of Y[i]
     zero_padded=lambda a: True,

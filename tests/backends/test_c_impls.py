@@ -3,6 +3,7 @@ with ``impl=``, agrees with the reference over its op's attribute grid, planned 
 generic C99 build and for this machine's ISA (``cpu="native"``); the builds of the other
 ISAs compile (and run where this CPU has them); the GEMM convolution's packed weights
 replace the plain ones; bad ``impl=`` / ``cpu=`` values are clear errors."""
+import importlib
 import shutil
 import subprocess
 
@@ -28,7 +29,7 @@ def _randn(rng, shape):
 
 def test_the_tables():
     assert TABLES["Conv"] == ["direct", "gemm", "gemm_padded", "gemm_t", "gemm_padded_t", "winograd_f2",
-                              "winograd_f4"]
+                              "winograd_f4", "depthwise"]
     assert TABLES["FusedConv"] == TABLES["Conv"]
     assert TABLES["Gemm"] == TABLES["MatMul"] == ["direct", "gemm"]
 
@@ -87,9 +88,9 @@ def gemm_cases(rng):
 
 
 GRIDS = {"Conv": conv_cases, "FusedConv": fused_cases, "Gemm": gemm_cases, "MatMul": matmul_cases}
-#: implementations that apply to part of their op's grid only, with a grid of their own
-#: (and its tolerance): the Winograd plans (3x3, stride 1), tests/backends/test_c_winograd.py
-OWN_GRIDS = {"winograd_f2", "winograd_f4"}
+#: implementations that apply to part of their op's grid only -> the test module with their
+#: own grid (and its tolerance): the Winograd plans (3x3, stride 1), the depthwise plan
+OWN_GRIDS = {"winograd_f2": "test_c_winograd", "winograd_f4": "test_c_winograd", "depthwise": "test_c_depthwise"}
 
 
 @pytest.mark.parametrize("cpu", ["generic", "native", "x86-64-v3"])
@@ -100,7 +101,7 @@ def test_every_implementation_over_its_grid(rng, op, impl, cpu):
     if not isa.runs_here(isa.resolve(cpu)):
         pytest.skip(f"this CPU cannot run a {cpu} build")
     if impl in OWN_GRIDS:
-        from test_c_winograd import grid_cases
+        grid_cases = importlib.import_module(OWN_GRIDS[impl]).grid_cases
         check_cases(grid_cases(rng, op), impl={op: impl}, cpu=cpu, backend="c", rtol=1e-4, atol=1e-4)
         return
     check_cases(GRIDS[op](rng), impl={op: impl}, cpu=cpu, backend="c")
