@@ -24,7 +24,7 @@ from ._c import parallel_tasks, worker_slots
 
 #: floats of one chunk's row of results (the rows of a chunk: about this many grid columns)
 ROW_FLOATS = 1024
-#: the most taps a kernel unrolls (larger windows take the other plans)
+#: the most taps a kernel unrolls (the depthwise conv; larger windows take other plans)
 MAX_TAPS = 64
 
 
@@ -38,11 +38,12 @@ def lifted_geometry(req: KernelRequest):
             lift(geo.dilations, 1), lift(geo.pads[:nd], 0))
 
 
-def fits(req: KernelRequest) -> bool:
-    """A 1-D or 2-D window of at most ``MAX_TAPS`` taps over a non-empty fp32 input and output."""
+def fits(req: KernelRequest, max_taps: int | None = MAX_TAPS) -> bool:
+    """A 1-D or 2-D window (of at most ``max_taps`` taps, for a kernel that unrolls them)
+    over a non-empty fp32 input and output."""
     x, y = req.in_types[0], req.out_types[0]
     return (y.dtype == "float32" and x.dtype == "float32" and x.rank in (3, 4) and x.size > 0 and y.size > 0
-            and int(np.prod(sp.window_geometry(req).kernel)) <= MAX_TAPS)
+            and (max_taps is None or int(np.prod(sp.window_geometry(req).kernel)) <= max_taps))
 
 
 def _inside(n: int, s: int, r: int, pad: int, e: int) -> tuple[int, int]:
@@ -75,12 +76,15 @@ class RowPlanes:
         self.grid = -(-self.rb * self.e1 // self.vb) * self.vb
         taps = [(k0 * self.d[0], k1 * self.d[1]) for k0 in range(self.k[0]) for k1 in range(self.k[1])]
         self.koff = [((a0 % s0) * s1 + a1 % s1) * self.psize + a0 // s0 * self.e1 + a1 // s1 for a0, a1 in taps]
+        # per row phase r0: its rows on the input, each column phase's columns on it, and
+        # the columns all of them have (copied in one loop: the row read once, its
+        # elements dealt out to the column phases, a pattern compilers vectorize)
         self.copies = []
         for r0 in range(s0):
-            for r1 in range(s1):
-                rlo, rhi = _inside(ih, s0, r0, p0, self.e0)
-                lo, hi = _inside(iw, s1, r1, p1, self.e1)
-                self.copies.append({"r0": r0, "r1": r1, "rlo": rlo, "rhi": rhi, "lo": lo, "hi": hi})
+            rlo, rhi = _inside(ih, s0, r0, p0, self.e0)
+            cols = [dict(zip(("lo", "hi"), _inside(iw, s1, r1, p1, self.e1)), r1=r1) for r1 in range(s1)]
+            jlo, jhi = max(c["lo"] for c in cols), min(c["hi"] for c in cols)
+            self.copies.append({"r0": r0, "rlo": rlo, "rhi": rhi, "cols": cols, "jlo": jlo, "jhi": max(jlo, jhi)})
         self.planes = self.phases * self.psize
         reach = max(self.koff) + oh * self.e1 + self.vb            # past every block's last lane
         self.slack = -(-max(0, reach - self.planes) // 16) * 16

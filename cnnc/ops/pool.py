@@ -39,14 +39,16 @@ max would be ``-inf`` and its average ``0/0``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import REQUIRED, Attr, Kernel, OnnxMap, OpDef, ShapeError, register
+from ..ir import REQUIRED, Attr, Impl, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._c import SHORT, cfn, contiguous_strides, ctype, neg_infinity, num, parallel_tasks
+from ._c_rows import RowPlanes, fits
 from ._common import require_float
 
 _BIT = Attr("int", 0, choices=(0, 1))
@@ -274,6 +276,60 @@ def _c_kernel(kind):
     return hook
 
 
+#: rough rates of the cost model, elements a second: the direct kernel's taps, and the rows
+#: plan's taps, plane copies and outputs
+DIRECT_TAPS = 0.8e9
+ROWS_TAPS = 6e9
+ROWS_COPY = 2e9
+
+
+def _direct_cost(req) -> float:
+    return req.out_types[0].size * int(np.prod(req.attrs["kernel_shape"])) / DIRECT_TAPS
+
+
+def _rows_cost(req) -> float:
+    pl = RowPlanes(req, ops_per_tap=1)
+    per_plane = pl.grid_columns() * pl.taps / ROWS_TAPS + pl.planes / ROWS_COPY
+    return pl.items * per_plane * req.workers / min(req.workers, pl.tasks)
+
+
+def _rows_kernel(kind):
+    def plan(req):
+        a, x, y = req.attrs, req.in_types[0], req.out_types[0]
+        pl = RowPlanes(req, ops_per_tap=1)
+        geo = sp.window_geometry(req)
+        nd = x.rank - 2
+        tables = {"koff": np.asarray(pl.koff, np.int64)}
+        if kind.c_rows == "sum":
+            for i, (n, k, s, d) in enumerate(zip(geo.ishape, geo.kernel, geo.strides, geo.dilations)):
+                cnt = _axis_tables(kind, n, k, s, d, geo.pads[i], geo.pads[nd + i], a)["cnt"]
+                tables[f"cnt{i + 2 - nd}"] = cnt.astype(np.float32)
+            if nd == 1:
+                tables["cnt0"] = np.ones(1, np.float32)
+        params = {**pl.params(), "reduce": kind.c_rows,
+                  "fill": "0" if kind.c_rows == "sum" else neg_infinity("float32")}
+        name = (f"cnnc_{kind.tag}rows{nd}d_f32_{_x((x.shape[0] * x.shape[1], *geo.ishape))}_k{_x(geo.kernel)}"
+                f"_s{_x(geo.strides)}_d{_x(geo.dilations)}_p{'_'.join(map(str, geo.pads))}_o{_x(geo.oshape)}"
+                + ("_cip" if a.get("count_include_pad") else ""))
+        comment = (f"{kind.name} on rows of padded phase planes ({pl.phases} of {pl.e0}x{pl.e1} per plane) kernel "
+                   f"{geo.kernel} strides {geo.strides} dilations {geo.dilations} pads {geo.pads} "
+                   f"ceil_mode {a['ceil_mode']} -> {y}")
+        return Kernel("c/kernels/pool_rows.c.j2", name, params, tables=tables, scratch_bytes=pl.scratch,
+                      comment=comment, parallel=True)
+    return plan
+
+
+def _c_table(kind):
+    """The C kernel of a pool: the direct kernel (tables of window rows, any rank), and
+    where the kind has one, a table with the ``rows`` plan (padded phase planes)."""
+    direct = _c_kernel(kind)
+    if kind.c_rows is None:
+        return direct
+    return (Impl("direct", direct, cost=_direct_cost),
+            Impl("rows", _rows_kernel(kind), applies=functools.partial(fits, max_taps=None), cost=_rows_cost, portable=False,
+                 template="c/kernels/pool_rows.c.j2"))
+
+
 # ------------------------------------------------------------------ TVM lowering
 # One TE computation serves every pool: the input padded to the buffer pads (with ceil_mode's
 # overhang) by a value the reduction ignores, each output the reduction of its taps (after a
@@ -396,15 +452,18 @@ class PoolKind:
     tvm: Callable
     c_tables: Callable | None = None
     zero_padded: Callable | None = None
+    #: the fold of the C ``rows`` plan (``_c_rows``; 1-D and 2-D): "max" or "sum" (then
+    #: divided by the count tables), or None where the pool has no such plan
+    c_rows: str | None = None
 
 
 POOLS: dict[str, PoolKind] = {}
 
 for _kind in (
     PoolKind("MaxPool", "maxpool", {"storage_order": _BIT}, -np.inf, lambda win, xs, a, axes: win.max(axes),
-             _export_onnx_pool, _max_tvm),
+             _export_onnx_pool, _max_tvm, c_rows="max"),
     PoolKind("AveragePool", "avgpool", {"count_include_pad": _BIT}, 0.0, _average, _export_onnx_pool,
-             _average_tvm, c_tables=_count_table, zero_padded=lambda a: a["count_include_pad"] == 1),
+             _average_tvm, c_tables=_count_table, zero_padded=lambda a: a["count_include_pad"] == 1, c_rows="sum"),
     PoolKind("LpPool", "lppool", {"p": LP_P}, 0.0, _lp, _export_onnx_pool, _lp_tvm,
              zero_padded=lambda a: True),
     PoolKind("LSEPool", "lsepool", {}, -np.inf, _log_sum_exp, _export_function("lse"), _log_sum_exp_tvm),
@@ -414,5 +473,5 @@ for _kind in (
     POOLS[_kind.name] = _kind
     register(OpDef(name=_kind.name, inputs=("X",), attrs={**_window_attrs(), **_kind.attrs},
                    canonicalize=_canon, infer=_infer, reference=_reference(_kind),
-                   onnx=OnnxMap(exporter=_kind.export), kernels={"c": _c_kernel(_kind)}, tvm=_pool_tvm(_kind.name),
+                   onnx=OnnxMap(exporter=_kind.export), kernels={"c": _c_table(_kind)}, tvm=_pool_tvm(_kind.name),
                    zero_padded=_kind.zero_padded, doc=f"N-D {_kind.name} over sliding windows"))

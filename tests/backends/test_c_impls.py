@@ -12,6 +12,7 @@ import pytest
 from helpers import cases_graph, check_cases
 from test_backend_fused_conv import ACTIVATIONS, CASES as FUSED_CASES, _attrs, _conv_out
 from test_conv import CONV_CASES
+from test_pool import CASES as POOL_CASES
 
 import cnnc
 from cnnc.backends import c as cb
@@ -32,6 +33,7 @@ def test_the_tables():
                               "winograd_f4", "depthwise"]
     assert TABLES["FusedConv"] == TABLES["Conv"]
     assert TABLES["Gemm"] == TABLES["MatMul"] == ["direct", "gemm"]
+    assert TABLES["MaxPool"] == TABLES["AveragePool"] == ["direct", "rows"]
 
 
 def conv_cases(rng):
@@ -87,7 +89,30 @@ def gemm_cases(rng):
     return out
 
 
-GRIDS = {"Conv": conv_cases, "FusedConv": fused_cases, "Gemm": gemm_cases, "MatMul": matmul_cases}
+#: windows of 1-D and 2-D pools (the rows plan's ranks; 3-D takes the direct kernel, as
+#: test_backend_pool.py checks), with NaN and -inf inputs, wide maps and big strides
+POOL_WINDOWS = [c for c in POOL_CASES if len(c[0]) <= 4] + [
+    ((1, 3, 40, 75), {"kernel_shape": (3, 3), "strides": (2, 2), "pads": (1, 1, 1, 1)}),
+    ((2, 2, 13, 13), {"kernel_shape": (13, 13)}),
+    ((1, 2, 9, 30), {"kernel_shape": (2, 5), "strides": (3, 4), "auto_pad": "SAME_UPPER", "ceil_mode": 1})]
+
+
+def pool_cases(op):
+    extras = [{"count_include_pad": 0}, {"count_include_pad": 1}] if op == "AveragePool" else [{}]
+
+    def cases(rng):
+        out = []
+        for i, (xs, attrs) in enumerate(POOL_WINDOWS):
+            x = _randn(rng, xs)
+            if i % 4 == 1:
+                x.flat[::7] = np.nan
+                x.flat[3::11] = -np.inf
+            out.append((x, [(op, [], {**attrs, **e}) for e in extras]))
+        return out
+    return cases
+
+
+GRIDS = {"MaxPool": pool_cases("MaxPool"), "AveragePool": pool_cases("AveragePool"), "Conv": conv_cases, "FusedConv": fused_cases, "Gemm": gemm_cases, "MatMul": matmul_cases}
 #: implementations that apply to part of their op's grid only -> the test module with their
 #: own grid (and its tolerance): the Winograd plans (3x3, stride 1), the depthwise plan
 OWN_GRIDS = {"winograd_f2": "test_c_winograd", "winograd_f4": "test_c_winograd", "depthwise": "test_c_depthwise"}
