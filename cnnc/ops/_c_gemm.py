@@ -68,22 +68,38 @@ TASK_SECONDS = 2e-6
 
 #: the activations the microkernel's store applies in registers (others run in the tile
 #: epilogue after it)
-STORE_ACTIVATIONS = ("", "Relu")
+STORE_ACTIVATIONS = ("", "Relu", "Clip")
+
+
+def store_spec(req: KernelRequest, bias: bool, residual: str, act_name: str) -> dict:
+    """The store epilogue of a conv node (``act_name`` one of ``STORE_ACTIVATIONS``):
+    bias, residual, ReLU, and Clip's bounds as float32 values (None: unbounded)."""
+    clip = act_name == "Clip"
+    lo, hi = ((None if req.attrs.get(k) is None else float(np.float32(req.attrs[k])) for k in ("act_min", "act_max"))
+              if clip else (None, None))
+    return {"bias": bias, "residual": residual, "relu": act_name == "Relu", "lo": lo, "hi": hi}
+
+
+def _bits(v: float) -> str:
+    return f"{int(np.float32(v).view(np.uint32)):08x}"
 
 
 def ukernel_helper(isa, mr: int = 0, store: dict | None = None, indirect: bool = False) -> tuple[str, str, dict]:
     """The microkernel of ``isa``'s fp32 GEMM tile (``mr`` rows instead of the ISA's, for
     operands of fewer rows): ``(template, name, params)``.  ``indirect``: B's rows through a
     table of row pointers instead of packed.  ``store``: the variant with the
-    epilogue in its store (``{"bias": bool, "residual": "" | "pre" | "post", "relu":
-    bool}``)."""
+    epilogue in its store (``store_spec``: ``{"bias": bool, "residual": "" | "pre" | "post",
+    "relu": bool, "lo", "hi": Clip's bounds or None}``)."""
     mr, nr = mr or isa.gemm_mr, isa.gemm_nr
     name = f"cnnc_f32_gemm_{mr}x{nr}__{isa.kind}" + "_ind" * indirect
     params = {"mr": mr, "nv": isa.gemm_nv, "vl": isa.vector, "nr": nr, "store": store is not None,
               "indirect": indirect}
     if store is not None:
-        name += "_st" + "_b" * store["bias"] + (f"_z{store['residual']}" if store["residual"] else "") + "_relu" * store["relu"]
-        params.update(store)
+        name += ("_st" + "_b" * store["bias"] + (f"_z{store['residual']}" if store["residual"] else "")
+                 + "_relu" * store["relu"] + ("" if store["lo"] is None else f"_lo{_bits(store['lo'])}")
+                 + ("" if store["hi"] is None else f"_hi{_bits(store['hi'])}"))
+        params.update(store, lo=None if store["lo"] is None else num(store["lo"], "float32"),
+                      hi=None if store["hi"] is None else num(store["hi"], "float32"))
     return ("c/ukernels/f32_gemm.c.j2", name, params)
 
 
@@ -273,8 +289,7 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
     # a tile within one output row of a grid whose rows are at least a tile wide)
     runs = not padded or tuple(params["grid"]) == tuple(oshape) or oshape[-1] >= nr
     if act_name in STORE_ACTIVATIONS and runs and not transposed:
-        helpers.append(ukernel_helper(isa, store={"bias": bias, "residual": residual, "relu": act_name == "Relu"},
-                                      indirect=ind))
+        helpers.append(ukernel_helper(isa, store=store_spec(req, bias, residual, act_name), indirect=ind))
     params["ukernel_st"] = helpers[1][1] if len(helpers) > 1 else ""
     params["planes_bytes"] = planes_bytes
     sums = -(-nc // mr) * mr * sb * nr if transposed else sb * mr * ncb

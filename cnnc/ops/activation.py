@@ -111,13 +111,23 @@ def _silu_export(node, operands, b):
     return b.function("Silu", operands, body)
 
 
+def _clamp_c(x, lo, hi):
+    """``x`` clamped to ``[lo, hi]`` (C literals; either None) by comparisons, as np.clip:
+    NaN stays NaN, and ``lo > hi`` gives ``hi``.  (libm's fmin/fmax drop a NaN, and
+    without -ffast-math they are calls that no loop around them vectorizes.)"""
+    if lo is not None:
+        x = f"({x} < {lo} ? {lo} : {x})"
+    if hi is not None:
+        x = f"({x} > {hi} ? {hi} : {x})"
+    return x
+
+
 def _hard_sigmoid_c(x, alpha, beta, t):
-    return f"{cfn('fmin', t)}({cfn('fmax', t)}({num(alpha, t)} * {x} + {num(beta, t)}, {num(0, t)}), {num(1, t)})"
+    return _clamp_c(f"({num(alpha, t)} * {x} + {num(beta, t)})", num(0, t), num(1, t))
 
 
 def _clip_c(a, t):
-    lo = "a0" if a["min"] is None else f"{cfn('fmax', t)}(a0, {num(a['min'], t)})"
-    return lo if a["max"] is None else f"{cfn('fmin', t)}({lo}, {num(a['max'], t)})"
+    return _clamp_c("a0", *(None if a[k] is None else num(a[k], t) for k in ("min", "max")))
 
 
 # ---------------------------------------------------------------- TVM (Relax) rules

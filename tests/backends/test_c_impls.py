@@ -45,7 +45,7 @@ def conv_cases(rng):
 
 
 #: rows of at least a tile of pixels (the store epilogue of tiles inside one output row of
-#: a padded-planes grid), with ReLU and both residual orders
+#: a padded-planes grid), with ReLU and Clip (both bounds, or one), and both residual orders
 WIDE_FUSED = [((1, 8, 5, 70), (16, 8, 3, 3), {"pads": (1, 1, 1, 1)}),
               ((1, 3, 9, 75), (8, 3, 3, 3), {"pads": (0, 1, 0, 1), "strides": (2, 1)})]
 
@@ -54,8 +54,10 @@ def fused_cases(rng):
     out = []
     for xs, ws, window in WIDE_FUSED:
         w, b, z = _randn(rng, ws), _randn(rng, ws[0]), _randn(rng, _conv_out(xs, ws, window))
-        out.append((_randn(rng, xs), [("FusedConv", [w, b] + ([z] if res else []), _attrs(window, act, res))
-                                      for act in ("", "Relu") for res in (None, "pre", "post")]))
+        nodes = [("FusedConv", [w, b] + ([z] if res else []), _attrs(window, act, res))
+                 for act in ("", "Relu", "Clip") for res in (None, "pre", "post")]
+        nodes += [("FusedConv", [w, b], _attrs(window, "Clip", None, **bound)) for bound in ({"min": 0.0}, {"max": 0.25})]
+        out.append((_randn(rng, xs), nodes))
     for i, (xs, ws, window) in enumerate(FUSED_CASES):
         w, b, z = _randn(rng, ws), _randn(rng, ws[0]), _randn(rng, _conv_out(xs, ws, window))
         combos = [(act, res) for j, act in enumerate(ACTIVATIONS) for res in (None, "pre", "post")
