@@ -245,7 +245,7 @@ def _convt_c(req):
     nd = x.rank - 2
     ishape, oshape = x.shape[2:], y.shape[2:]
     k, s, d = tuple(a["kernel_shape"]), tuple(a["strides"]), tuple(a["dilations"])
-    pads = _convt_pads(ishape, a)
+    pads = convt_pads(ishape, a)
     group, mg = a["group"], w.shape[1]
     # inputs i of tap t that land inside the row (output i*s + t*d - p), innermost axis
     lo, hi = zip(*(sp.tap_reach(oshape[-1], ishape[-1], t, s[-1], d[-1], pads[nd - 1]) for t in range(k[-1])))
@@ -288,7 +288,7 @@ register(OpDef(
 
 
 # ---------------------------------------------------------------- transposed convolution
-def _convt_pads(in_spatial, a):
+def convt_pads(in_spatial, a):
     """Explicit pads of a transposed conv (ONNX: from output_shape when it is given)."""
     nd = len(in_spatial)
     k, s, d, op = a["kernel_shape"], a["strides"], a["dilations"], a["output_padding"]
@@ -332,7 +332,7 @@ def _convt_canon(attrs, types):
 
 
 def _convt_out(in_spatial, a):
-    pads = _convt_pads(in_spatial, a)
+    pads = convt_pads(in_spatial, a)
     nd = len(in_spatial)
     out = tuple(s * (n - 1) + p + d * (k - 1) + 1 - pads[i] - pads[nd + i]
                 for i, (n, k, s, d, p) in enumerate(zip(in_spatial, a["kernel_shape"], a["strides"],
@@ -394,7 +394,7 @@ def _convt_tvm(req, xs, b):
     x, w, a = req.in_types[0], req.in_types[1], req.attrs
     nd = x.rank - 2
     k, s, d, g = a["kernel_shape"], a["strides"], a["dilations"], a["group"]
-    pads = _convt_pads(x.shape[2:], a)
+    pads = convt_pads(x.shape[2:], a)
     c, mg = x.shape[1], w.shape[1]
     xd = xs[0]
     if any(si > 1 for si in s):
@@ -417,7 +417,7 @@ def _convt_tvm(req, xs, b):
 def _convt_export(node, operands, b):
     """Explicit pads when they are non-negative; an output_shape larger than the natural
     extent (negative pads, which ONNX cannot spell) is written as output_shape."""
-    pads = _convt_pads(b.type(operands[0]).shape[2:], node.attrs)
+    pads = convt_pads(b.type(operands[0]).shape[2:], node.attrs)
     if min(pads, default=0) >= 0:
         return b.generic(attrs={"pads": pads, "auto_pad": "NOTSET", "output_shape": None})
     return b.generic(attrs={"pads": None})

@@ -26,9 +26,9 @@ LEVELS: dict[int, tuple[str, ...]] = {
     # cse again after the passes that make new weights: fusion folds a norm into each conv's
     # weight, so convs that shared one weight (and norm) would otherwise get a copy each
     2: ("eliminate_identity", "fold_constants", "cse", "fold_pad", "resolve_pads",
-        "fuse_conv_norm_act", "cse", "eliminate_dead_code"),
+        "decompose_conv_transpose", "fuse_conv_norm_act", "cse", "eliminate_dead_code"),
     3: ("eliminate_identity", "fold_constants", "cse", "fold_pad", "resolve_pads",
-        "fuse_conv_norm_act", "decompose_separable", "cse", "eliminate_dead_code"),
+        "decompose_conv_transpose", "fuse_conv_norm_act", "decompose_separable", "cse", "eliminate_dead_code"),
 }
 
 

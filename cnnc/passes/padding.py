@@ -68,7 +68,7 @@ import numpy as np
 
 from ..ir import CnncError, Graph, Node, ShapeError, TensorType, Value, get_op
 from ..ops import _spatial as sp
-from ..ops.conv import _convt_pads
+from ..ops.conv import convt_pads
 from ..ops.pad import pad_widths
 from .manager import graph_pass, graph_property
 
@@ -85,7 +85,7 @@ def window_pads(g: Graph, node: Node) -> tuple[int, ...]:
     ConvTranspose's output_shape resolved; negative only for such an output_shape)."""
     spatial, a = _in_spatial(g, node), node.attrs
     if node.op == "ConvTranspose":
-        return tuple(_convt_pads(spatial, a))
+        return tuple(convt_pads(spatial, a))
     dil = a.get("dilations") or (1,) * len(spatial)
     return sp.resolve_pads(spatial, a["kernel_shape"], a["strides"], dil, a["auto_pad"], a["pads"])
 
