@@ -40,6 +40,7 @@ import numpy as np
 from ..ir import Kernel, KernelRequest
 from . import _spatial as sp
 from ._c import contiguous_strides, num, parallel_tasks, worker_slots
+from .activation import epilogue_steps
 
 TEMPLATE = "c/kernels/conv_gemm.c.j2"
 #: the packed im2col panel's budget in bytes (KC x NC floats)
@@ -66,18 +67,15 @@ DIRECT_FLOPS = 6e9
 TASK_SECONDS = 2e-6
 
 
-#: the activations the microkernel's store applies in registers (others run in the tile
-#: epilogue after it)
-STORE_ACTIVATIONS = ("", "Relu", "Clip")
-
-
-def store_spec(req: KernelRequest, bias: bool, residual: str, act_name: str) -> dict:
-    """The store epilogue of a conv node (``act_name`` one of ``STORE_ACTIVATIONS``):
-    bias, residual, ReLU, and Clip's bounds as float32 values (None: unbounded)."""
-    clip = act_name == "Clip"
-    lo, hi = ((None if req.attrs.get(k) is None else float(np.float32(req.attrs[k])) for k in ("act_min", "act_max"))
-              if clip else (None, None))
-    return {"bias": bias, "residual": residual, "relu": act_name == "Relu", "lo": lo, "hi": hi}
+def store_spec(req: KernelRequest, bias: bool, residual: str) -> dict | None:
+    """The epilogue in the microkernel's store for a conv node: bias, residual, and its
+    activation's steps (``activation.epilogue_steps``) with their constants as float32
+    values; None where the activation has no store form."""
+    steps = epilogue_steps(req.attrs)
+    if steps is None:
+        return None
+    return {"bias": bias, "residual": residual,
+            "steps": tuple((op, None if c is None else float(np.float32(c))) for op, c in steps)}
 
 
 def _bits(v: float) -> str:
@@ -89,17 +87,16 @@ def ukernel_helper(isa, mr: int = 0, store: dict | None = None, indirect: bool =
     operands of fewer rows): ``(template, name, params)``.  ``indirect``: B's rows through a
     table of row pointers instead of packed.  ``store``: the variant with the
     epilogue in its store (``store_spec``: ``{"bias": bool, "residual": "" | "pre" | "post",
-    "relu": bool, "lo", "hi": Clip's bounds or None}``)."""
+    "steps": the activation's}``)."""
     mr, nr = mr or isa.gemm_mr, isa.gemm_nr
     name = f"cnnc_f32_gemm_{mr}x{nr}__{isa.kind}" + "_ind" * indirect
     params = {"mr": mr, "nv": isa.gemm_nv, "vl": isa.vector, "nr": nr, "store": store is not None,
               "indirect": indirect}
     if store is not None:
         name += ("_st" + "_b" * store["bias"] + (f"_z{store['residual']}" if store["residual"] else "")
-                 + "_relu" * store["relu"] + ("" if store["lo"] is None else f"_lo{_bits(store['lo'])}")
-                 + ("" if store["hi"] is None else f"_hi{_bits(store['hi'])}"))
-        params.update(store, lo=None if store["lo"] is None else num(store["lo"], "float32"),
-                      hi=None if store["hi"] is None else num(store["hi"], "float32"))
+                 + "".join(f"_{op}" + ("" if c is None else _bits(c)) for op, c in store["steps"]))
+        params.update(bias=store["bias"], residual=store["residual"],
+                      steps=tuple((op, None if c is None else num(c, "float32")) for op, c in store["steps"]))
     return ("c/ukernels/f32_gemm.c.j2", name, params)
 
 
@@ -147,8 +144,7 @@ def estimate(req: KernelRequest, padded: bool, transposed: bool = False) -> floa
     rows, pw = (nr, mr) if transposed else (mr, nr)
     rate = GEMM_FLOPS_PER_LANE * isa.vector if isa.vector else SCALAR_GEMM_FLOPS
     p = int(np.prod(geo.oshape))
-    act = req.attrs.get("activation", "") if req.node.op == "FusedConv" else ""
-    store = act in STORE_ACTIVATIONS and isa.vector and not transposed
+    store = epilogue_steps(req.attrs) is not None and isa.vector and not transposed
     pl = planes(geo) if padded else None
     cols = pl.cols if padded else p
     compute = 2.0 * -(-mg // rows) * rows * kk * -(-cols // pw) * pw / rate
@@ -288,8 +284,9 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
     # output pixels, contiguous in Y (im2col; planes whose virtual grid is the output's, or
     # a tile within one output row of a grid whose rows are at least a tile wide)
     runs = not padded or tuple(params["grid"]) == tuple(oshape) or oshape[-1] >= nr
-    if act_name in STORE_ACTIVATIONS and runs and not transposed:
-        helpers.append(ukernel_helper(isa, store=store_spec(req, bias, residual, act_name), indirect=ind))
+    spec = store_spec(req, bias, residual)
+    if spec is not None and runs and not transposed:
+        helpers.append(ukernel_helper(isa, store=spec, indirect=ind))
     params["ukernel_st"] = helpers[1][1] if len(helpers) > 1 else ""
     params["planes_bytes"] = planes_bytes
     sums = -(-nc // mr) * mr * sb * nr if transposed else sb * mr * ncb

@@ -56,7 +56,9 @@ class Activation:
 
     ``reference(x, attrs)`` is the numpy semantics in ``x``'s dtype; ``c(attrs, dtype)``
     the C expression over ``a0`` computing the same; ``tvm(req, xs, b)`` the Relax lowering
-    rule (``None``: the TVM targets report the op unsupported)."""
+    rule (``None``: the TVM targets report the op unsupported); ``store(attrs)`` the same
+    function as steps a GEMM microkernel applies to its registers in its store (``STEPS``;
+    ``None``: the C GEMM plans apply ``c`` after the microkernel instead)."""
 
     name: str
     reference: Callable[[np.ndarray, Attrs], np.ndarray]
@@ -65,6 +67,14 @@ class Activation:
     attrs: Mapping[str, Attr] = field(default_factory=dict)
     onnx: OnnxMap = field(default_factory=OnnxMap)
     fusable: bool = False
+    store: Callable[[Attrs], tuple] | None = None
+
+
+#: the steps of an ``Activation.store``, each ``(name, float or None)`` over the value s
+#: (x: the value before the first step), with the semantics of the C expressions:
+#: ``mul c``: s * c; ``add c``: s + c; ``max c``: s < c ? c : s; ``min c``: s > c ? c : s
+#: (NaN stays NaN); ``relu``: s > 0 ? s : 0; ``leaky c``: s >= 0 ? s : c * s; ``mulx``: s * x
+STEPS = ("mul", "add", "max", "min", "relu", "leaky", "mulx")
 
 
 #: the registered activations, by name (FusedConv and the fusion pass read ``fusable``)
@@ -73,6 +83,20 @@ ACTIVATIONS: dict[str, Activation] = {}
 #: the attributes a conv epilogue can carry (FusedConv's ``act_<name>``): a fusable
 #: activation has no other
 EPILOGUE_ATTRS = ("alpha", "beta", "min", "max")
+
+
+def epilogue_steps(a: Mapping) -> tuple | None:
+    """The store steps (``STEPS``) of a conv epilogue's activation, from FusedConv's
+    ``activation`` and ``act_*`` attributes (others: no activation): () for none, None
+    where the activation has no store form."""
+    name = a.get("activation") or ""
+    if not name:
+        return ()
+    act = ACTIVATIONS[name]
+    if act.store is None:
+        return None
+    given = {k: a.get(f"act_{k}") for k in act.attrs}
+    return tuple(act.store({k: spec.default if given[k] is None else given[k] for k, spec in act.attrs.items()}))
 
 
 def _c_kernel(act: Activation):
@@ -124,6 +148,14 @@ def _clamp_c(x, lo, hi):
 
 def _hard_sigmoid_c(x, alpha, beta, t):
     return _clamp_c(f"({num(alpha, t)} * {x} + {num(beta, t)})", num(0, t), num(1, t))
+
+
+def _clamp_steps(lo, hi) -> tuple:
+    return tuple(step for step in (("max", lo), ("min", hi)) if step[1] is not None)
+
+
+def _hard_sigmoid_steps(alpha, beta) -> tuple:
+    return (("mul", alpha), ("add", beta)) + _clamp_steps(0.0, 1.0)
 
 
 def _clip_c(a, t):
@@ -235,11 +267,11 @@ _SELU = {"alpha": Attr("float", 1.67326319217681884765625), "gamma": Attr("float
 for _act in (
     Activation("Relu", lambda x, a: np.maximum(x, 0).astype(x.dtype),
                c=lambda a, t: f"a0 > 0 ? a0 : {num(0, t)}",
-               tvm=lambda req, xs, b: tvm_clip(b, xs[0], 0), fusable=True),
+               tvm=lambda req, xs, b: tvm_clip(b, xs[0], 0), fusable=True, store=lambda a: (("relu", None),)),
     Activation("LeakyRelu", lambda x, a: np.where(x >= 0, x, a["alpha"] * x).astype(x.dtype),
                c=lambda a, t: f"a0 >= 0 ? a0 : {num(a['alpha'], t)} * a0",
                tvm=lambda req, xs, b: b.R.nn.leakyrelu(xs[0], req.attrs["alpha"]),
-               attrs={"alpha": Attr("float", 0.01)}, fusable=True),
+               attrs={"alpha": Attr("float", 0.01)}, fusable=True, store=lambda a: (("leaky", a["alpha"]),)),
     Activation("Elu", lambda x, a: np.where(x > 0, x, a["alpha"] * np.expm1(np.minimum(x, 0))).astype(x.dtype),
                c=lambda a, t: f"a0 > 0 ? a0 : {num(a['alpha'], t)} * {cfn('expm1', t)}(a0)",
                tvm=tvm_map(lambda T, v, a: _tir_elu(T, v, a["alpha"]), "elu"), attrs={"alpha": _F}),
@@ -253,10 +285,12 @@ for _act in (
     Activation("HardSigmoid", lambda x, a: _hard_sigmoid(x, a["alpha"], a["beta"]),
                c=lambda a, t: _hard_sigmoid_c("a0", a["alpha"], a["beta"], t),
                tvm=lambda req, xs, b: _hard_sigmoid_tvm(b, xs[0], req.attrs["alpha"], req.attrs["beta"]),
-               attrs={"alpha": Attr("float", 0.2), "beta": Attr("float", 0.5)}, fusable=True),
+               attrs={"alpha": Attr("float", 0.2), "beta": Attr("float", 0.5)}, fusable=True,
+               store=lambda a: _hard_sigmoid_steps(a["alpha"], a["beta"])),
     Activation("HardSwish", lambda x, a: (x * _hard_sigmoid(x, 1 / 6, 0.5)).astype(x.dtype),
                c=lambda a, t: f"a0 * {_hard_sigmoid_c('a0', 1 / 6, 0.5, t)}",
-               tvm=lambda req, xs, b: b.R.multiply(xs[0], _hard_sigmoid_tvm(b, xs[0], 1 / 6, 0.5)), fusable=True),
+               tvm=lambda req, xs, b: b.R.multiply(xs[0], _hard_sigmoid_tvm(b, xs[0], 1 / 6, 0.5)), fusable=True,
+               store=lambda a: _hard_sigmoid_steps(1 / 6, 0.5) + (("mulx", None),)),
     Activation("Silu", lambda x, a: (x * _sigmoid(x)).astype(x.dtype), c=lambda a, t: f"a0 * {_sigmoid_c(t)}(a0)",
                tvm=tvm_map(lambda T, v, a: v * _tir_sigmoid(T, v), "silu"),
                onnx=OnnxMap(domain="cnnc", exporter=_silu_export), fusable=True),
@@ -274,7 +308,8 @@ for _act in (
                attrs={"approximate": Attr("str", "none", choices=("none", "tanh"))}),
     Activation("Clip", _clip, c=_clip_c, tvm=lambda req, xs, b: tvm_clip(b, xs[0], req.attrs["min"], req.attrs["max"]),
                attrs={"min": Attr("float", None), "max": Attr("float", None)},
-               onnx=OnnxMap(const_inputs={1: ("min", "like:0"), 2: ("max", "like:0")}), fusable=True),
+               onnx=OnnxMap(const_inputs={1: ("min", "like:0"), 2: ("max", "like:0")}), fusable=True,
+               store=lambda a: _clamp_steps(a["min"], a["max"])),
 ):
     register_activation(_act)
 

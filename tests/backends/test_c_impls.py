@@ -28,6 +28,11 @@ def _randn(rng, shape):
     return rng.standard_normal(shape).astype(np.float32)
 
 
+def test_the_store_forms_are_the_activations_that_have_one():
+    from cnnc.ops.activation import ACTIVATIONS
+    assert set(STORE_FORMS) == {""} | {n for n, a in ACTIVATIONS.items() if a.store is not None}
+
+
 def test_the_tables():
     assert TABLES["Conv"] == ["direct", "gemm", "gemm_padded", "gemm_t", "gemm_padded_t", "winograd_f2",
                               "winograd_f4", "depthwise"]
@@ -44,8 +49,11 @@ def conv_cases(rng):
     return out
 
 
+#: the activations with a store form (Activation.store: applied in the microkernel's store)
+STORE_FORMS = ("", "Relu", "Clip", "LeakyRelu", "HardSigmoid", "HardSwish")
 #: rows of at least a tile of pixels (the store epilogue of tiles inside one output row of
-#: a padded-planes grid), with ReLU and Clip (both bounds, or one), and both residual orders
+#: a padded-planes grid), with every store form (Clip with both bounds, or one), and both
+#: residual orders
 WIDE_FUSED = [((1, 8, 5, 70), (16, 8, 3, 3), {"pads": (1, 1, 1, 1)}),
               ((1, 3, 9, 75), (8, 3, 3, 3), {"pads": (0, 1, 0, 1), "strides": (2, 1)})]
 
@@ -55,7 +63,7 @@ def fused_cases(rng):
     for xs, ws, window in WIDE_FUSED:
         w, b, z = _randn(rng, ws), _randn(rng, ws[0]), _randn(rng, _conv_out(xs, ws, window))
         nodes = [("FusedConv", [w, b] + ([z] if res else []), _attrs(window, act, res))
-                 for act in ("", "Relu", "Clip") for res in (None, "pre", "post")]
+                 for act in STORE_FORMS for res in (None, "pre", "post")]
         nodes += [("FusedConv", [w, b], _attrs(window, "Clip", None, **bound)) for bound in ({"min": 0.0}, {"max": 0.25})]
         out.append((_randn(rng, xs), nodes))
     for i, (xs, ws, window) in enumerate(FUSED_CASES):
