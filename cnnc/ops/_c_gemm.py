@@ -100,6 +100,15 @@ def ukernel_helper(isa, mr: int = 0, store: dict | None = None, indirect: bool =
     return ("c/ukernels/f32_gemm.c.j2", name, params)
 
 
+def pixel_tile(cols: int, isa) -> int:
+    """The pixel panel width of transposed tiles for ``cols`` columns: the microkernel's
+    rows, at most the ISA's, fewest padded pixels for the rows' fixed cost (one more
+    row's worth per tile: its B loads and loop), so a 7x7 map takes 7 rows, not 8 with a
+    tile of 7 padded pixels."""
+    top = isa.gemm_mr
+    return min(range(max(2, top - 3), top + 1), key=lambda r: (-(-cols // r) * (r + 1), -r))
+
+
 def applies(req: KernelRequest) -> bool:
     """fp32 with the weight a constant (packed at compile time).  A padded conv whose weight
     holds an Inf or NaN is left to the direct kernel, which skips padding taps: the GEMM
@@ -140,20 +149,20 @@ def estimate(req: KernelRequest, padded: bool, transposed: bool = False) -> floa
     geo = sp.window_geometry(req)
     g, isa = geo.group, req.isa
     mg, kk = y.shape[1] // g, w.shape[1] * int(np.prod(geo.kernel))
-    mr, nr = isa.gemm_mr, isa.gemm_nr
-    rows, pw = (nr, mr) if transposed else (mr, nr)
-    rate = GEMM_FLOPS_PER_LANE * isa.vector if isa.vector else SCALAR_GEMM_FLOPS
     p = int(np.prod(geo.oshape))
-    store = epilogue_steps(req.attrs) is not None and isa.vector and not transposed
     pl = planes(geo) if padded else None
     cols = pl.cols if padded else p
+    mr, nr = pixel_tile(cols, isa) if transposed else isa.gemm_mr, isa.gemm_nr
+    rows, pw = (nr, mr) if transposed else (mr, nr)
+    rate = GEMM_FLOPS_PER_LANE * isa.vector if isa.vector else SCALAR_GEMM_FLOPS
+    store = epilogue_steps(req.attrs) is not None and isa.vector and not transposed
     compute = 2.0 * -(-mg // rows) * rows * kk * -(-cols // pw) * pw / rate
     if padded:
         copy = x.shape[1] * pl.phases * pl.psize / PLANE_ELEMENTS / g if pl.copy else 0.0
         pack = copy if indirect(pl, transposed) else kk * cols / RUN_PACK_ELEMENTS + copy
     else:
         pack = kk * cols / PACK_ELEMENTS
-    epi = STORE_ELEMENTS if store and cols == p else TILE_ELEMENTS / (2 if transposed else 1)
+    epi = STORE_ELEMENTS if store and cols == p else TILE_ELEMENTS
     return x.shape[0] * g * (compute + pack + mg * cols / epi)
 
 
@@ -225,14 +234,14 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
     geo = sp.window_geometry(req)
     ishape, oshape, k, s, d, pads, g = geo
     isa = req.isa
-    mr, nr = isa.gemm_mr, isa.gemm_nr
     n, c, m = x.shape[0], x.shape[1], y.shape[1]
     cg, mg = c // g, m // g
     kk, p = cg * int(np.prod(k)), int(np.prod(oshape))
-    rows, pw = (nr, mr) if transposed else (mr, nr)   # W's block height, the pixel panel width
-    mb = -(-mg // rows)
     pl = planes(geo) if padded else None
     cols = pl.cols if padded else p
+    mr, nr = pixel_tile(cols, isa) if transposed else isa.gemm_mr, isa.gemm_nr
+    rows, pw = (nr, mr) if transposed else (mr, nr)   # W's block height, the pixel panel width
+    mb = -(-mg // rows)
     ind = indirect(pl, transposed)            # B's rows read from the planes
     # reduction blocks: KC_MAX rows, or with no packed panel to keep in L1 (indirect) even
     # blocks of at most KC_INDIRECT (fewer passes over the sums)
@@ -254,7 +263,7 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
               "KC": kc, "NC": nc, "NCB": ncb, "MR": mr, "NR": nr, "NS": ns, "SB": sb,
               "MCB": max(1, A_BYTES // (4 * mr * kc)), "cols": cols, "planes": padded, "transposed": transposed,
               "ACC_LD": sb * nr, "indirect": ind,
-              "ukernel": ukernel_helper(isa, indirect=ind)[1], "bias": bias, "residual": residual, "act": act, "tasks": tasks}
+              "ukernel": ukernel_helper(isa, mr, indirect=ind)[1], "bias": bias, "residual": residual, "act": act, "tasks": tasks}
     planes_bytes = 0
     if padded:
         # run q starts at: channel plane, stride phase of each tap, tap // stride in E's pitches
@@ -279,7 +288,7 @@ def conv_gemm(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", a
             t = tq[:, i]
             tables[f"olo{i}"] = np.clip(-((t) // s[i]), 0, oshape[i])
             tables[f"ohi{i}"] = np.clip(-((t - ishape[i]) // s[i]), 0, oshape[i])
-    helpers = [ukernel_helper(isa, indirect=ind)]
+    helpers = [ukernel_helper(isa, mr, indirect=ind)]
     # the epilogue in the microkernel's store, for full tiles of columns that are all
     # output pixels, contiguous in Y (im2col; planes whose virtual grid is the output's, or
     # a tile within one output row of a grid whose rows are at least a tile wide)

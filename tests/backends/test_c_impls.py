@@ -287,3 +287,15 @@ def test_a_slot_for_every_worker(rng, impl):
     feeds = {"x": _randn(rng, (1, 3, 40, 40))}
     outs = [cnnc.compile(g, target="c", impl={"Conv": impl}, threads=t).run(feeds)["y"] for t in (1, 3)]
     assert np.array_equal(outs[0], outs[1])
+
+
+def test_transposed_tiles_fit_the_pixels():
+    """The pixel panel of transposed tiles leaves few padded pixels: 7 rows for a 7x7 map
+    (49 pixels: 7 tiles, none padded) on AVX-512's 8-row tile, 8 for 28x28."""
+    from cnnc.ops._c_gemm import pixel_tile
+    avx512, avx2 = isa.resolve("x86-64-v4"), isa.resolve("x86-64-v3")
+    assert [pixel_tile(p, avx512) for p in (49, 196, 784, 64)] == [7, 7, 8, 8]
+    assert pixel_tile(49, avx2) == 5 and pixel_tile(36, avx2) == 6
+    for p in range(1, 300):
+        r = pixel_tile(p, avx512)
+        assert 5 <= r <= 8 and -(-p // r) * r - p < r
