@@ -276,11 +276,13 @@ def _c_kernel(kind):
     return hook
 
 
-#: rough rates of the cost model, elements a second: the direct kernel's taps, and the rows
-#: plan's taps, plane copies and outputs
+#: rough rates of the cost model: the direct kernel's taps a second; the rows plan's taps a
+#: second per vector lane, elements copied into its planes a second, and a fixed cost per
+#: plane (loops, copies of a few elements: what a map of one window pays)
 DIRECT_TAPS = 0.8e9
-ROWS_TAPS = 6e9
-ROWS_COPY = 2e9
+ROWS_TAPS_PER_LANE = 1e9
+ROWS_COPY = 6e9
+ROWS_PLANE_SECONDS = 40e-9
 
 
 def _direct_cost(req) -> float:
@@ -289,7 +291,7 @@ def _direct_cost(req) -> float:
 
 def _rows_cost(req) -> float:
     pl = RowPlanes(req, ops_per_tap=1)
-    per_plane = pl.grid_columns() * pl.taps / ROWS_TAPS + pl.planes / ROWS_COPY
+    per_plane = pl.grid_columns() * pl.taps / (ROWS_TAPS_PER_LANE * pl.lanes) + pl.planes / ROWS_COPY + ROWS_PLANE_SECONDS
     return pl.items * per_plane * req.workers / min(req.workers, pl.tasks)
 
 
