@@ -1,7 +1,9 @@
 """cnnc's C target beside onnxruntime on mobile-style CNNs built with the DSL (random
-weights, batch norm folded): MobileNetV2 (depthwise 3x3, ReLU6, inverted residuals) and a
-PP-LCNet-like stack (depthwise 3x3/5x5, hard-swish), at 1 and 2 threads.  Neither is in
-the test suite; they exercise the depthwise and pool plans.  Run by hand; not a test.
+weights, batch norm folded): MobileNetV2 (depthwise 3x3, ReLU6, inverted residuals), a
+PP-LCNet-like stack (depthwise 3x3/5x5, hard-swish) and a YOLOv8n-like detector at 320x320
+(SiLU, C2f split/concat blocks, SPPF's 5x5 max pools, nearest upsampling), at 1 and 2
+threads.  None is in the test suite; they exercise the depthwise and pool plans and the
+activations' epilogues.  Run by hand; not a test.
 
     python bench/bench_mobile.py [--repeat 15] [--threads 1,2]
 """
@@ -56,6 +58,38 @@ def lcnet() -> cnnc.Graph:
     return m.build()
 
 
+def _c2f(x, out, n):
+    y = _conv_bn(x, out, 1, activation="silu")
+    a, b = nn.split(y, 2)
+    parts = [a, b]
+    for _ in range(n):
+        h = _conv_bn(parts[-1], out // 2, 3, activation="silu")
+        parts.append(parts[-1] + _conv_bn(h, out // 2, 3, activation="silu"))
+    return _conv_bn(nn.concat(parts), out, 1, activation="silu")
+
+
+def yolo_ish() -> cnnc.Graph:
+    m = nn.Model("yolo_ish")
+    x = m.input("images", (1, 3, 320, 320))
+    y = _conv_bn(x, 16, 3, 2, activation="silu")
+    y = _conv_bn(y, 32, 3, 2, activation="silu")
+    y = _c2f(y, 32, 1)
+    y = _conv_bn(y, 64, 3, 2, activation="silu")
+    p3 = _c2f(y, 64, 2)
+    y = _conv_bn(p3, 128, 3, 2, activation="silu")
+    p4 = _c2f(y, 128, 2)
+    y = _conv_bn(p4, 256, 3, 2, activation="silu")
+    y = _c2f(y, 256, 1)
+    s = _conv_bn(y, 128, 1, activation="silu")                       # SPPF
+    p1 = nn.max_pool(s, 5, 1, "same")
+    p2 = nn.max_pool(p1, 5, 1, "same")
+    y = _conv_bn(nn.concat([s, p1, p2, nn.max_pool(p2, 5, 1, "same")]), 256, 1, activation="silu")
+    y = _c2f(nn.concat([nn.upsample(y, 2), p4]), 128, 1)
+    y = _c2f(nn.concat([nn.upsample(y, 2), p3]), 64, 1)
+    m.output(nn.conv(y, 80 + 64, 1), "head")
+    return m.build()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=15)
@@ -63,7 +97,7 @@ def main() -> None:
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        for build in (mobilenet_v2, lcnet):
+        for build in (mobilenet_v2, lcnet, yolo_ish):
             g = build()
             path = Path(tmp) / f"{g.name}.onnx"
             cnnc.save_onnx(g, path)

@@ -1,7 +1,7 @@
 /*
  * cnnc runtime: the small helpers generated kernels share.  Header-only C99, libm only.
  *
- *   cnnc_sigmoidf / cnnc_erff helpers      shared math, written once
+ *   cnnc_expf / cnnc_sigmoidf / cnnc_erff  shared math, written once (cnnc_expf: libm-free, vectorizable)
  *   CNNC_MIN / CNNC_MAX                     integer helpers
  *   cnnc_arena_ok()                         the arena checks every <model>_run performs
  *   cnnc_overlap(), cnnc_buffers_overlap()  its check that outputs share no byte with other buffers
@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cnnc_status.h"
 
@@ -37,14 +38,43 @@
 #define CNNC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define CNNC_MAX(a, b) ((a) > (b) ? (a) : (b))
 
-/* 1 / (1 + exp(-x)), without overflow for large |x| */
+/* exp(x) in float without libm, branch-free, so that a loop calling it vectorizes (expf
+ * is a library call no loop around it vectorizes).  Cephes' reduction x = n ln2 + r
+ * (ln2 in two parts; n = x / ln2 rounded to nearest by adding and subtracting 1.5 * 2^23,
+ * as floorf keeps GCC from vectorizing), its degree-6 polynomial for exp(r), and 2^n as
+ * 2^(n/2) * 2^(n - n/2) from exponent bits, n clamped to [-150, 128] so that both are
+ * normal floats (the products overflow to +inf past 88.72, and round into the denormals as
+ * expf does).  Within 2 ulp of expf on normal results; 0 below -104; +inf for +inf; NaN
+ * stays NaN.  The clamps are selects between a value and a constant, and so is the rest:
+ * GCC if-converts those, and no float-to-int conversion sees a NaN or an overflow. */
+CNNC_HELPER float cnnc_expf(float x)
+{
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    n = n < 128.0f ? n : 128.0f;
+    n = n > -150.0f ? n : -150.0f;                         /* NaN: -150 */
+    float r = x - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const float e = p * r * r + r + 1.0f;
+    const int32_t ni = (int32_t)n, n1 = (ni + 256) / 2 - 128, n2 = ni - n1;   /* n1 = floor(n / 2) */
+    const int32_t b1 = (n1 + 127) * 8388608, b2 = (n2 + 127) * 8388608;   /* (n + 127) << 23 */
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    float y = e * s1 * s2;
+    y = x >= -104.0f ? y : 0.0f;
+    return x == x ? y : x;
+}
+
+/* 1 / (1 + exp(-x)): exp(-x) overflows to +inf for x < -88.7, giving 0; vectorizable */
 CNNC_HELPER float cnnc_sigmoidf(float x)
 {
-    if (x >= 0.0f) {
-        return 1.0f / (1.0f + expf(-x));
-    }
-    float e = expf(x);
-    return e / (1.0f + e);
+    return 1.0f / (1.0f + cnnc_expf(-x));
 }
 
 CNNC_HELPER double cnnc_sigmoid(double x)

@@ -22,15 +22,18 @@ from pathlib import Path
 
 from ..ir import GENERIC, CnncError, Isa
 
+#: flags of every vector build: no FP exception is ever read, so GCC may if-convert selects
+#: whose arms compute (cnnc_expf's clamps: its loops vectorize on AVX2 too); no value changes
+VECTOR_FLAGS = ("-fno-trapping-math",)
 AVX2 = dict(kind="avx2", vector=8, gemm_mr=6, gemm_nv=2)
 AVX512 = dict(kind="avx512", vector=16, gemm_mr=8, gemm_nv=2)
 NEON = dict(kind="neon", vector=4, gemm_mr=8, gemm_nv=2)
 
 CPUS: dict[str, Isa] = {
     "generic": GENERIC,
-    "x86-64-v3": Isa("x86-64-v3", cflags=("-march=x86-64-v3",), **AVX2),
-    "x86-64-v4": Isa("x86-64-v4", cflags=("-march=x86-64-v4", "-mprefer-vector-width=512"), **AVX512),
-    "armv8-a": Isa("armv8-a", cflags=("-march=armv8-a",), **NEON),
+    "x86-64-v3": Isa("x86-64-v3", cflags=("-march=x86-64-v3", *VECTOR_FLAGS), **AVX2),
+    "x86-64-v4": Isa("x86-64-v4", cflags=("-march=x86-64-v4", "-mprefer-vector-width=512", *VECTOR_FLAGS), **AVX512),
+    "armv8-a": Isa("armv8-a", cflags=("-march=armv8-a", *VECTOR_FLAGS), **NEON),
 }
 
 #: /proc/cpuinfo flags that an AVX-512 (x86-64-v4) or AVX2 (x86-64-v3) build needs
@@ -55,11 +58,11 @@ def native() -> Isa:
     flags = host_flags()
     if machine in ("x86_64", "amd64"):
         if _V4_FLAGS <= flags:
-            return Isa("native", cflags=("-march=native", "-mprefer-vector-width=512"), **AVX512)
+            return Isa("native", cflags=("-march=native", "-mprefer-vector-width=512", *VECTOR_FLAGS), **AVX512)
         if _V3_FLAGS <= flags:
-            return Isa("native", cflags=("-march=native",), **AVX2)
+            return Isa("native", cflags=("-march=native", *VECTOR_FLAGS), **AVX2)
     if machine in ("aarch64", "arm64"):
-        return Isa("native", cflags=("-march=native",), **NEON)
+        return Isa("native", cflags=("-march=native", *VECTOR_FLAGS), **NEON)
     return Isa("native")
 
 
