@@ -13,10 +13,10 @@ gate, so the values are the same).  The gate's attributes must be the activation
 (HardSigmoid's alpha 1/6 and beta 1/2, as float32).  The Mul and the gate go.
 
 Not in the default pipelines (run it with ``optimize(g, passes=[...])``): on the C target
-a SiLU in a conv's epilogue is slower today than the conv followed by the separate,
-vectorized Sigmoid and Mul kernels (a YOLOv8n-like net at 1 thread: 1.43x onnxruntime
-fused against 1.08x not; ``bench/bench_mobile.py``), because the epilogues evaluate the
-exponential element by element.
+a SiLU in a conv's epilogue is still slower than the conv followed by the separate,
+vectorized Sigmoid and Mul kernels (a YOLOv8n-like net at 1 thread, ``bench/bench_mobile.py``
+shapes: 1.20x onnxruntime fused against 1.09x not), as the GEMM's microkernel has no
+store form of the exponential and its tile epilogue makes a second pass over each tile.
 
 Contract: outputs keep their names and types and their values; ensures
 ``no_activation_patterns``.  Nothing is required before the pass.
