@@ -74,6 +74,9 @@ def main() -> None:
     ap.add_argument("--threads", default="1,2", help="thread counts to run (default 1,2)")
     ap.add_argument("--target", choices=("c", "tvm"), default="c")
     ap.add_argument("--db", help="tvm: a MetaSchedule database written by `cnnc tune`")
+    ap.add_argument("--cpu", default="native",
+                    help="c: the ISA to build for (native, x86-64-v3, x86-64-v4, armv8-a, generic); "
+                         "onnxruntime keeps its own choice, so x86-64-v3 on an AVX-512 host is a worst case")
     args = ap.parse_args()
     names = args.models.split(",")
     if args.target == "tvm":
@@ -84,12 +87,12 @@ def main() -> None:
     for name in names:
         path, g = _load(name)
         for t in threads:
-            res = bench(g, onnx_model=path, threads=t, repeat=args.repeat)
+            res = bench(g, onnx_model=path, threads=t, repeat=args.repeat, cpu=args.cpu)
             c, o = statistics.median(res.cnnc_ms), statistics.median(res.ort_ms)
             rows[name, t] = (c, o)
             print(f"{name} ({t} thread{'s' * (t > 1)}): cnnc-c {c:.1f} ms, onnxruntime {o:.1f} ms, "
                   f"ratio {c / o:.2f}x", flush=True)
-    print(f"\n{_cpu_name()}, {len(names)} models, medians of {args.repeat} alternating turns (untimed runs for 0.25 s, then a timed one)\n")
+    print(f"\n{_cpu_name()} (cnnc built for {args.cpu}), {len(names)} models, medians of {args.repeat} alternating turns (untimed runs for 0.25 s, then a timed one)\n")
     print("| model | " + " | ".join(f"cnnc / ORT, {t} thr (ms)" for t in threads) + " |")
     print("|---|" + "---|" * len(threads))
     for name in names:

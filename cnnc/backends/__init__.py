@@ -97,7 +97,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
         "sanitize": Option("sanitizer flags to build with (-fsanitize=...)", write=False)},
         doc="plain C99 built with the system C compiler, loaded through cffi"),
     Target("cuda", "cnnc.backends.cuda", "compile_cuda", "write_folder", "CudaModel", options={
-        "weights": WEIGHTS, "build": BUILD, "arch": ARCH, "out_dir": OUT_DIR,
+        "weights": WEIGHTS, "build": BUILD, "arch": ARCH, "impl": IMPL, "out_dir": OUT_DIR,
         "exe": Option("build the shared library and the standalone executable <model>_main with nvcc "
                       "(no GPU needed to build)", flag=True, compile=False),
         "precision": Option("fp32 (the default), or tf32: conv/GEMM operands rounded to TF32 (10-bit mantissa) "

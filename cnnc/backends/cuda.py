@@ -10,10 +10,11 @@ timing), the weights (host arrays in ``<m>.cu`` or the linked blob ``<m>_weights
 uploaded once at creation), the runtime headers, a ``Makefile``, a ``CMakeLists.txt`` and
 the manifest.
 
-Kernels come from the ops' kernel hooks: an op's ``kernels["cuda"]`` if it has one, else
-its ``kernels["c"]`` Kernel -- the same specialized parameters the C backend renders --
-with the CUDA template of the same stem (``c/kernels/conv.c.j2`` -> ``cuda/kernels/
-conv.cu.j2``), rendered with the same context.  Each CUDA template renders its
+Kernels come from the ops' kernel hooks: an op's ``kernels["cuda"]`` if it has one (the
+conv family's implementation table, ``ops/_cuda_conv.py``: the algorithm chosen per layer
+in Python, the parameters made for the GPU), else its ``kernels["c"]`` Kernel -- the same
+specialized parameters the C backend renders -- with the CUDA template of the same stem
+(``c/kernels/pool.c.j2`` -> ``cuda/kernels/pool.cu.j2``), rendered with the same context.  Each CUDA template renders its
 ``__global__`` kernels and one host launcher (``templates/cuda/kernels/_macros.j2``).
 
 Storage is the C backend's (``codegen.plan_storage``): arena values at their memory-plan
@@ -89,18 +90,21 @@ def _env() -> jinja2.Environment:
 
 
 def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto", arch: str = "sm_80",
-             precision: str = "fp32", name: str | None = None, source: str | None = None) -> Path:
+             precision: str = "fp32", name: str | None = None, source: str | None = None,
+             impl: dict | None = None) -> Path:
     """Write the CUDA model folder for ``graph`` into ``out_dir`` (created; files replaced).
     ``weights``: "c" (host arrays in the source), "blob" (a linked-in binary file) or
     "auto"; ``arch``: the Makefile's default ``ARCH``; ``precision``: "fp32", or "tf32"
-    (the convolution and GEMM kernels round their operands to TF32, accumulating in fp32)."""
+    (the convolution and GEMM kernels round their operands to TF32, accumulating in fp32);
+    ``impl``: op name -> the implementation to force (``{"Conv": "implicit_gemm"}``; the
+    conv family's CUDA table is ``ops/_cuda_conv.py``)."""
     if precision not in PRECISIONS:
         raise CnncError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if not (isinstance(arch, str) and arch.startswith("sm_") and arch[3:].isdigit()):
         raise CnncError(f"arch must look like 'sm_80', got {arch!r}")
     # the weights live in device memory at offsets of one block, whatever the host mode
     p = prepare(graph, ("cuda", "c"), weights=weights, name=name, storage_weights="blob", weights_base="w",
-                portable_only=True)
+                portable_only=True, impl=impl)
     m, st, env = p.m, p.storage, _env()
     ops: dict[str, set] = {}
     for node_name, fn, _ in p.per_node:
@@ -330,11 +334,12 @@ class CudaModel(CompiledModel):
 
 
 def compile_cuda(graph: Graph, *, out_dir: str | os.PathLike | None = None, arch: str = "sm_80",
-                 precision: str = "fp32", emulate: bool = False, weights: str = "auto") -> CudaModel:
+                 precision: str = "fp32", emulate: bool = False, weights: str = "auto",
+                 impl: dict | None = None) -> CudaModel:
     """Generate, build and load ``graph`` (``cnnc.compile(g, target="cuda")``); without
     ``out_dir`` a temporary folder is used (gone once loaded).  ``emulate=True`` runs it on the CPU emulator."""
     def make(folder: Path) -> None:
-        generate(graph, folder, weights=weights, arch=arch, precision=precision)
+        generate(graph, folder, weights=weights, arch=arch, precision=precision, impl=impl)
         build_library(folder, emulate=emulate)
     if out_dir is not None:
         with staged_folder(out_dir) as tmp:
@@ -347,11 +352,11 @@ def compile_cuda(graph: Graph, *, out_dir: str | os.PathLike | None = None, arch
 
 def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None, build: bool = False,
                  exe: bool = False, arch: str | None = None, weights: str | None = None,
-                 precision: str | None = None) -> tuple[Path, str]:
+                 precision: str | None = None, impl: dict | None = None) -> tuple[Path, str]:
     """``cnnc compile --target cuda``: the model folder; with ``build`` or ``exe`` also the
     library and the standalone driver, built with nvcc (which needs no GPU)."""
     folder = generate(graph, out_dir, source=source, weights=weights or "auto", arch=arch or "sm_80",
-                      precision=precision or "fp32")
+                      precision=precision or "fp32", impl=impl)
     if not (build or exe):
         return folder, ""
     m = _model_name(folder)

@@ -96,6 +96,11 @@ def resolve_pads(in_shape: Sequence[int], kernel: Sequence[int], strides: Sequen
     return tuple(begin + end)
 
 
+def dims_tag(v) -> str:
+    """``(3, 3)`` -> ``3x3`` for kernel names (a negative value -1 is ``n1``)."""
+    return "x".join(str(i) if i >= 0 else f"n{-i}" for i in v)
+
+
 class WindowGeometry(NamedTuple):
     """A window op's node geometry as its C kernels plan it: spatial input and output
     shapes, kernel, strides, dilations, the resolved pads (begins, ends) and the group."""

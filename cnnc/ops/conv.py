@@ -27,7 +27,8 @@ from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._c import SHORT, contiguous_strides, ctype
 from ._common import require_float, same_dtype
-from ._c_conv import conv_impls
+from ._c_conv import DIRECT_TEMPLATE, conv_impls
+from ._cuda_conv import cuda_conv_impls
 from ._precision import acc_bytes, acc_ctype, wide
 
 
@@ -128,11 +129,6 @@ def _conv_ref(inputs, a):
 CONV_BLOCK = 8
 
 
-def _dims(v) -> str:
-    """``(3, 3)`` -> ``3x3`` for kernel names (a negative pad -1 is ``n1``)."""
-    return "x".join(str(i) if i >= 0 else f"n{-i}" for i in v)
-
-
 def direct_conv(req, tag: str, *, tiles=None, bias: str = "", residual: str = "",
                 act: str = "", act_name: str = "") -> Kernel:
     """The conv.c.j2 kernel of a node with Conv's window attributes.  ``tiles``: the
@@ -158,12 +154,7 @@ def direct_conv(req, tag: str, *, tiles=None, bias: str = "", residual: str = ""
     edge = [o for o in range(ow) if o not in blocked]
     taps = [[t for t, r in enumerate(reach[-1]) if r[0] <= o < r[1]] for o in edge]
     acc = acc_ctype(y.dtype, cg * ksize)
-    # the CUDA kernel's form: one sum per output element, whose padding taps are skipped,
-    # or an implicit GEMM, which multiplies zero-filled padding (so not with an Inf or NaN
-    # weight: 0 * Inf is NaN)
-    nonfinite = sp.weight_meets_padding_nonfinite(req)
-    per_output = cg == 1 or any(t > 1 for t in tiles) or nonfinite
-    params = {"ctype": ctype(y.dtype), "acc_ctype": acc, "per_output": per_output,
+    params = {"ctype": ctype(y.dtype), "acc_ctype": acc,
               "N": x.shape[0], "C": c, "CG": cg, "G": group, "M": m, "MG": m // group,
               "ishape": ishape, "oshape": oshape, "kshape": k, "strides": s, "dilations": d,
               "pads": pads[:nd], "check": check, "block": CONV_BLOCK, "nblocks": nblocks,
@@ -177,14 +168,14 @@ def direct_conv(req, tag: str, *, tiles=None, bias: str = "", residual: str = ""
     tables = {"col": np.array(edge, np.int64),
               "klo": np.array([t[0] if t else 0 for t in taps], np.int64),
               "khi": np.array([t[-1] + 1 if t else 0 for t in taps], np.int64)} if edge else {}
-    name = (f"cnnc_{tag}{nd}d_{SHORT[y.dtype]}_k{_dims(k)}_s{_dims(s)}_d{_dims(d)}_p{_dims(pads)}"
-            f"_g{group}" + (f"_t{_dims(tiles)}" if any(t > 1 for t in tiles) else "")
+    name = (f"cnnc_{tag}{nd}d_{SHORT[y.dtype]}_k{sp.dims_tag(k)}_s{sp.dims_tag(s)}_d{sp.dims_tag(d)}_p{sp.dims_tag(pads)}"
+            f"_g{group}" + (f"_t{sp.dims_tag(tiles)}" if any(t > 1 for t in tiles) else "")
             + ("_b" if bias else "") + (f"_z{residual}" if residual else "")
-            + (f"_{act_name.lower()}" if act else "") + ("_nf" if nonfinite else "") + f"_{_dims(x.shape)}_m{m}")
+            + (f"_{act_name.lower()}" if act else "") + f"_{sp.dims_tag(x.shape)}_m{m}")
     comment = (f"{req.node.op} {nd}-D kernel {k} strides {s} dilations {d} pads {pads} group {group}"
                + (f" {act_name}" if act else "") + (f" residual {residual}" if residual else "")
                + f" -> {y}")
-    return Kernel("c/kernels/conv.c.j2", name, params, tables=tables, comment=comment)
+    return Kernel(DIRECT_TEMPLATE, name, params, tables=tables, comment=comment)
 
 
 def channel_bias(y, bias, b):
@@ -261,8 +252,8 @@ def _convt_c(req):
               "isize": int(np.prod(ishape)), "osize": int(np.prod(oshape)), "ksize": int(np.prod(k)),
               "istrides": tuple(contiguous_strides(ishape)), "ostrides": tuple(contiguous_strides(oshape)),
               "kstrides": tuple(contiguous_strides(k))}
-    name = (f"cnnc_convt{nd}d_{SHORT[y.dtype]}_k{_dims(k)}_s{_dims(s)}_d{_dims(d)}_p{_dims(pads)}"
-            f"_g{group}" + ("_b" if params["bias"] else "") + f"_{_dims(x.shape)}_m{y.shape[1]}")
+    name = (f"cnnc_convt{nd}d_{SHORT[y.dtype]}_k{sp.dims_tag(k)}_s{sp.dims_tag(s)}_d{sp.dims_tag(d)}_p{sp.dims_tag(pads)}"
+            f"_g{group}" + ("_b" if params["bias"] else "") + f"_{sp.dims_tag(x.shape)}_m{y.shape[1]}")
     comment = (f"ConvTranspose {nd}-D kernel {k} strides {s} dilations {d} pads {pads} group {group}"
                f" -> {y}")
     return Kernel("c/kernels/conv_transpose.c.j2", name, params,
@@ -279,7 +270,7 @@ register(OpDef(
     reference=_conv_ref,
     onnx=OnnxMap(exporter=sp.export_explicit_pads),
     flops=conv_flops,
-    kernels={"c": conv_impls(_conv_c, "conv", _conv_epilogue)},
+    kernels={"c": conv_impls(_conv_c, "conv", _conv_epilogue), "cuda": cuda_conv_impls("conv", _conv_epilogue)},
     tvm=conv_tvm,
     zero_padded=lambda a: True,
     conv=True,
@@ -401,7 +392,7 @@ def _convt_tvm(req, xs, b):
         xd = b.emit_te(b.topi.nn.dilate, xd, (1, 1, *s), name="convt_dilate")
     lo = [d[i] * (k[i] - 1) - pads[i] for i in range(nd)]
     hi = [d[i] * (k[i] - 1) - pads[nd + i] + a["output_padding"][i] for i in range(nd)]
-    wt = b.R.permute_dims(b.R.reshape(xs[1], (g, c // g, mg, *k)), (0, 2, 1, *range(3, 3 + nd)))
+    wt = b.R.permutesp.dims_tag(b.R.reshape(xs[1], (g, c // g, mg, *k)), (0, 2, 1, *range(3, 3 + nd)))
     wt = b.R.reshape(wt, (g * mg, c // g, *k))
     for axis in range(2, 2 + nd):
         wt = b.R.flip(wt, axis)

@@ -24,6 +24,7 @@ from ..ir import Attr, KernelRequest, Node, OnnxMap, OpDef, ShapeError, Unsuppor
 from . import _spatial as sp
 from .activation import ACTIVATIONS, EPILOGUE_ATTRS
 from ._c_conv import conv_impls
+from ._cuda_conv import cuda_conv_impls
 from .conv import conv_flops, conv_nd, conv_tvm, direct_conv
 
 ACT_PARAMS = EPILOGUE_ATTRS
@@ -175,7 +176,7 @@ register(OpDef(
     reference=_reference,
     onnx=OnnxMap(domain="cnnc", exporter=_export),
     flops=_flops,
-    kernels={"c": conv_impls(_c_kernel, "fconv", _plan_epilogue)},
+    kernels={"c": conv_impls(_c_kernel, "fconv", _plan_epilogue), "cuda": cuda_conv_impls("fconv", _plan_epilogue)},
     tvm=_tvm,
     in_place=(3,),  # the residual Z, read only by the epilogue of Y[i]
     zero_padded=lambda a: True,

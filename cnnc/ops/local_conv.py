@@ -24,6 +24,7 @@ import numpy as np
 from ..ir import OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._common import require_float, same_dtype
+from ._cuda_conv import cuda_conv_impls
 from ._precision import wide
 from .conv import channel_bias, direct_conv
 
@@ -165,4 +166,6 @@ for _name, _kind, _ref, _doc in (
     register(OpDef(name=_name, inputs=("X", "W", "B?"), attrs=sp.window_attrs(),
                    canonicalize=_canon, infer=_infer(_kind), reference=_ref,
                    onnx=OnnxMap(domain="cnnc", exporter=_export(_kind)),
-                   kernels={"c": _c_kernel(_kind)}, tvm=_tvm(_kind), zero_padded=lambda a: True, doc=_doc))
+                   kernels={"c": _c_kernel(_kind), "cuda": cuda_conv_impls(
+                       f"{_kind[0]}conv", lambda req: {"bias": len(req.in_types) > 2}, positional=True,
+                       position_bias=_kind == "local")}, tvm=_tvm(_kind), zero_padded=lambda a: True, doc=_doc))

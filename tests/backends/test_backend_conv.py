@@ -3,8 +3,8 @@ over the attribute sets of tests/ops/test_conv.py (1-D/2-D/3-D, strides, dilatio
 every padding mode, output_padding, output_shape), with and without bias, float32 and
 float64 (float16 on TVM): the C kernels' blocked interior, the TVM lowering (Relax
 conv1d/2d/3d; ConvTranspose a Conv over the stride-dilated input with the regrouped,
-flipped weight), and the CUDA kernels (templates/cuda/kernels/conv.cu.j2,
-conv_transpose.cu.j2: the implicit GEMM with several tiles in every GEMM dimension, partial
+flipped weight), and the CUDA kernels (templates/cuda/kernels/conv_igemm.cu.j2, conv_direct.cu.j2 and
+conv_transpose.cu.j2, as ops/_cuda_conv.py chooses them: the implicit GEMM with several tiles in every GEMM dimension, partial
 tiles, double sums beyond LONG_REDUCTION; the direct kernel for depthwise and channel
 multipliers) run by the CPU emulator (backend "cuda-emu": the generated .cu built with g++
 and runtime/cnnc_cuda_emu.h -- NOT a GPU run).  On CUDA alone: TF32 (its accuracy bound),
@@ -193,7 +193,7 @@ def test_conv_cuda_only_tf32_accuracy(backend, rng):
 
 
 def kernel_variants(rng):
-    """(x, nodes) cases covering every code path of conv.cu.j2, conv_transpose.cu.j2 and
+    """(x, nodes) cases covering every code path of conv_igemm.cu.j2, conv_direct.cu.j2, conv_transpose.cu.j2 and
     gemm.cu.j2 once, with as few tiled-GEMM kernels (nvcc's slow part) as that takes:
     implicit GEMM 2-D with bias, 3-D grouped, float sums in double, float64, the fused
     epilogue with a residual; the direct kernel with every activation (their helpers) and

@@ -1,7 +1,7 @@
 """FusedConv agrees with the reference on every backend of ``helpers.BACKENDS`` (the C
 kernel; on TVM Conv's rule, then the residual add and the activation's own Relax rule; on
-CUDA conv.cu.j2's epilogue of the implicit GEMM and of the direct kernel, run by the CPU
-emulator) for every fusable activation, with no residual, a residual added before the
+CUDA the epilogue of the implicit GEMM and of the direct kernel, conv_igemm.cu.j2 and
+conv_direct.cu.j2, run by the CPU emulator) for every fusable activation, with no residual, a residual added before the
 activation and one added after, over the window attributes of tests/ops/test_fused_conv.py;
 Clip bounds and float64; in place over the residual (the memory plan gives Y Z's buffer);
 and the graphs ``cnnc.optimize`` (levels 2 and 3) makes of a small model with every
