@@ -43,18 +43,20 @@ def _tiles(req: KernelRequest, positional: bool) -> tuple[int, ...]:
 
 
 def _geometry(req: KernelRequest, positional: bool) -> dict:
-    """What both templates take: sizes, per-axis geometry, strides, and per axis whether a
-    tap can land before the input (``lo_check``) or past its end (``hi_check``)."""
+    """What both templates take: sizes, per-axis geometry, strides, and per axis (from the
+    loop plan, ``_spatial.loop_axes``) whether a tap can land before the input
+    (``lo_check``) or past its end (``hi_check``)."""
     x, y = req.in_types[0], req.out_types[0]
-    ishape, oshape, k, s, d, pads, group = sp.window_geometry(req)
+    geo = sp.window_geometry(req)
+    ishape, oshape, k, s, d, pads, group = geo
+    axes = sp.loop_axes(geo)
     nd = len(ishape)
     c, m = x.shape[1], y.shape[1]
     cg, ksize = c // group, int(np.prod(k))
     return {"ctype": ctype(y.dtype), "acc_ctype": acc_ctype(y.dtype, cg * ksize), "N": x.shape[0], "C": c,
             "CG": cg, "G": group, "M": m, "MG": m // group, "KG": cg * ksize, "ishape": ishape, "oshape": oshape,
             "kshape": k, "strides": s, "dilations": d, "pads": pads[:nd],
-            "lo_check": [pads[a] > 0 for a in range(nd)],
-            "hi_check": [(oshape[a] - 1) * s[a] + (k[a] - 1) * d[a] - pads[a] >= ishape[a] for a in range(nd)],
+            "lo_check": [ax.reads_before for ax in axes], "hi_check": [ax.reads_past for ax in axes],
             "isize": int(np.prod(ishape)), "osize": int(np.prod(oshape)), "ksize": ksize,
             "istrides": tuple(contiguous_strides(ishape)), "ostrides": tuple(contiguous_strides(oshape)),
             "kstrides": tuple(contiguous_strides(k)), "total": x.shape[0] * m * int(np.prod(oshape))}

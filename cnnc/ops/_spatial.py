@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -274,3 +275,54 @@ def output_taps(n_in: int, n_out: int, k: int, s: int, d: int, p: int) -> tuple[
         end = min(k, (n_in - 1 - start) // d + 1)  # past the last t with start + t*d < n_in
         out.append((first, max(first, end)))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class AxisPlan:
+    """One spatial axis of a window op's loop nest (the stride-aware loop plan the kernels
+    consume: ``conv.direct_conv``'s interior blocks and border tables, the CUDA conv's bounds
+    tests; ``passes.padding.loop_plan`` gives it per graph node).  Output ``o`` reads input
+    index ``starts[o] + k * dilation`` for kernel tap ``k``; the taps ``range(*taps[o])`` lie
+    on the input, the others on padding."""
+
+    extent: int                       #: input extent
+    out_extent: int
+    kernel: int
+    stride: int
+    dilation: int
+    pad_begin: int
+    pad_end: int
+    starts: tuple[int, ...]           #: o * stride - pad_begin, per output index
+    taps: tuple[tuple[int, int], ...]  #: [first, end) kernel taps on the input, per output index
+    interior: tuple[int, int]         #: [begin, end) outputs whose taps all lie on the input
+
+    @property
+    def border(self) -> tuple[tuple[int, int], ...]:
+        """The [begin, end) output ranges outside the interior (at most two)."""
+        b, e = self.interior
+        return tuple(r for r in ((0, b), (e, self.out_extent)) if r[0] < r[1])
+
+    @property
+    def reads_before(self) -> bool:
+        """Some output's window starts in the begin padding."""
+        return any(t[0] > 0 for t in self.taps)
+
+    @property
+    def reads_past(self) -> bool:
+        """Some output's window ends in the end padding."""
+        return any(t[1] < self.kernel for t in self.taps)
+
+
+def axis_plan(n: int, out: int, k: int, s: int, d: int, pb: int, pe: int) -> AxisPlan:
+    starts = tuple(o * s - pb for o in range(out))
+    taps = output_taps(n, out, k, s, d, pb)
+    inner = [o for o, t in enumerate(taps) if t == (0, k)]
+    interior = (inner[0], inner[-1] + 1) if inner else (0, 0)
+    return AxisPlan(n, out, k, s, d, pb, pe, starts, taps, interior)
+
+
+def loop_axes(geo: WindowGeometry) -> tuple[AxisPlan, ...]:
+    """The loop plan of a window op, per spatial axis, from its geometry."""
+    nd = len(geo.ishape)
+    return tuple(axis_plan(geo.ishape[i], geo.oshape[i], geo.kernel[i], geo.strides[i], geo.dilations[i],
+                           geo.pads[i], geo.pads[nd + i]) for i in range(nd))

@@ -142,17 +142,17 @@ def direct_conv(req, tag: str, *, tiles=None, bias: str = "", residual: str = ""
     c, m = x.shape[1], y.shape[1]
     cg, ksize = c // group, int(np.prod(k))
     tiles = tuple(tiles) if tiles is not None else (1,) * nd
-    # outputs o reached by tap t (input o*s + t*d - p inside the input), per axis
-    reach = [[sp.tap_reach(ishape[i], oshape[i], t, s[i], d[i], pads[i]) for t in range(k[i])]
-             for i in range(nd)]
-    check = tuple(any(r != (0, oshape[i]) for r in reach[i]) for i in range(nd - 1))
-    # interior columns: reached by every tap; in blocks when the weight is shared
+    # the loop plan: outer axes with a border check their taps; the innermost axis's
+    # interior columns (every tap on the input) go in blocks when the weight is shared,
+    # the others each with their range of taps on the input
+    axes = sp.loop_axes(sp.window_geometry(req))
+    check = tuple(bool(ax.border) for ax in axes[:-1])
     ow = oshape[-1]
-    lo, hi = max(r[0] for r in reach[-1]), min(r[1] for r in reach[-1])
-    nblocks = max(0, hi - lo) // CONV_BLOCK if all(t == 1 for t in tiles) else 0
+    lo, hi = axes[-1].interior
+    nblocks = (hi - lo) // CONV_BLOCK if all(t == 1 for t in tiles) else 0
     blocked = range(lo, lo + nblocks * CONV_BLOCK)
     edge = [o for o in range(ow) if o not in blocked]
-    taps = [[t for t, r in enumerate(reach[-1]) if r[0] <= o < r[1]] for o in edge]
+    taps = [axes[-1].taps[o] for o in edge]
     acc = acc_ctype(y.dtype, cg * ksize)
     params = {"ctype": ctype(y.dtype), "acc_ctype": acc,
               "N": x.shape[0], "C": c, "CG": cg, "G": group, "M": m, "MG": m // group,
@@ -166,8 +166,8 @@ def direct_conv(req, tag: str, *, tiles=None, bias: str = "", residual: str = ""
               "bias": bias, "residual": residual, "act": act}
     # a tap range is contiguous: the input column grows with the tap
     tables = {"col": np.array(edge, np.int64),
-              "klo": np.array([t[0] if t else 0 for t in taps], np.int64),
-              "khi": np.array([t[-1] + 1 if t else 0 for t in taps], np.int64)} if edge else {}
+              "klo": np.array([t[0] for t in taps], np.int64),
+              "khi": np.array([t[1] for t in taps], np.int64)} if edge else {}
     name = (f"cnnc_{tag}{nd}d_{SHORT[y.dtype]}_k{sp.dims_tag(k)}_s{sp.dims_tag(s)}_d{sp.dims_tag(d)}_p{sp.dims_tag(pads)}"
             f"_g{group}" + (f"_t{sp.dims_tag(tiles)}" if any(t > 1 for t in tiles) else "")
             + ("_b" if bias else "") + (f"_z{residual}" if residual else "")
@@ -392,7 +392,7 @@ def _convt_tvm(req, xs, b):
         xd = b.emit_te(b.topi.nn.dilate, xd, (1, 1, *s), name="convt_dilate")
     lo = [d[i] * (k[i] - 1) - pads[i] for i in range(nd)]
     hi = [d[i] * (k[i] - 1) - pads[nd + i] + a["output_padding"][i] for i in range(nd)]
-    wt = b.R.permutesp.dims_tag(b.R.reshape(xs[1], (g, c // g, mg, *k)), (0, 2, 1, *range(3, 3 + nd)))
+    wt = b.R.permute_dims(b.R.reshape(xs[1], (g, c // g, mg, *k)), (0, 2, 1, *range(3, 3 + nd)))
     wt = b.R.reshape(wt, (g * mg, c // g, *k))
     for axis in range(2, 2 + nd):
         wt = b.R.flip(wt, axis)

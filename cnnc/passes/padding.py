@@ -1,4 +1,4 @@
-"""Plan zero-padding and strides: two passes and two analyses the backends consume.
+"""Plan zero-padding and strides: two passes and the loop plan the kernels consume.
 
 Passes
 ------
@@ -30,34 +30,27 @@ pool's own end padding is dropped).  Each foldable use is folded; the Pad goes w
 last use does.  Cost: the Pad's copy of the tensor (its output's bytes written and read
 once more) disappears; FLOPs are unchanged.
 
-Analyses
+Analysis
 --------
-Plain functions, not passes: the C and CUDA backends consume them, so that no template
-redoes padding arithmetic.
-
 ``loop_plan(g, node)``: per spatial axis of a window op, the output extent, the input index
 where each output's window starts (``o * stride - pad_begin``), the dilation step, the
 range of kernel taps of each output that lie on the input, and the output range whose taps
-all do (the *interior*: no bounds checks; the rest is the *border*).
+all do (the *interior*: no bounds checks; the rest is the *border*).  It is
+``_spatial.loop_axes`` of the node's geometry, the plan the kernels consume: the C direct
+conv's blocked interior columns and border tap tables, the CUDA conv kernels' bounds tests.
 
-``buffer_plan(g)``: which values should live in a halo-padded buffer so that their
-zero-padding window consumers (``OpDef.zero_padded``) read without bounds checks.
-
-**Padded buffer layout.** A value of logical shape ``(N, C, S1..Sd)`` with halo
-``(b1..bd, e1..ed)`` is one row-major (C order) array of shape
-``(N, C, S1+b1+e1, ..., Sd+bd+ed)``; logical element ``[n, c, i1..id]`` lives at
-``[n, c, i1+b1, ..., id+bd]`` (``PaddedBuffer.interior_offset`` is the flat offset of
-``[0, 0, 0..0]``, ``PaddedBuffer.strides`` the element strides).  Batch and channel axes
-carry no halo: every ``(n, c)`` plane is framed by its own.  Every element outside the
-interior is zero, written once when the buffer is allocated (a memory planner that lets
-other values share the buffer's storage must re-zero the halo whenever the buffer becomes
-live); the producer writes only the interior, every run.  The halo is the per-axis max
-of what the consumers need (their pads, with ceil_mode's overhang: ``buffer_pads``); a
-consumer with pads ``p`` reads the buffer as an unpadded input starting at
-``HaloRead.origin = halo_begin - p_begin`` per axis: its output ``o`` reads buffer index
-``origin + o * stride + k * dilation``.  A value that also exists unpadded (a graph input or
-output, a constant) or that another op reads (one that does not know the padded layout) is
-marked ``materialize``: the padded buffer is a copy, made before its first padded read.
+**No halo-padded arena buffers.**  The kernels that read a padded input without bounds
+checks copy it into zero-padded scratch of their own: the GEMM convolution packs im2col
+panels (or runs of padded planes, ``gemm_padded``), Winograd transforms input tiles, and
+the depthwise conv and the row pools copy each plane into padded phase planes that stay in
+L1/L2 (``ops/_c_rows.py``).  A halo buffer placed by the memory plan (producers writing the
+interior of a padded array) was planned here and measured, then removed: on this project's
+Zen 4 bench machine (1 thread) the same kernels reading an input that is already padded
+gain -2 to +3 % on the GEMM and Winograd convs, and the copy that a halo buffer could
+remove (at stride 1 only; a strided window still deals its input out to phase planes) is
+2 % of a 14x14 5x5 depthwise layer, 12 % of a 56x56 one and 28 % of a 112x112 one, about
+2 % of MobileNetV2.  Every producer kernel would have had to write strided interiors, and
+the arena to re-zero halos of reused storage, for that.
 """
 from __future__ import annotations
 
@@ -66,7 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import CnncError, Graph, Node, ShapeError, TensorType, Value, get_op
+from ..ir import CnncError, Graph, Node, ShapeError, Value, get_op
 from ..ops import _spatial as sp
 from ..ops.conv import convt_pads
 from ..ops.pad import pad_widths
@@ -88,12 +81,6 @@ def window_pads(g: Graph, node: Node) -> tuple[int, ...]:
         return tuple(convt_pads(spatial, a))
     dil = a.get("dilations") or (1,) * len(spatial)
     return sp.resolve_pads(spatial, a["kernel_shape"], a["strides"], dil, a["auto_pad"], a["pads"])
-
-
-def _reading_pads(g: Graph, node: Node) -> tuple[int, ...]:
-    """The pads of the buffer a zero-padded window op reads (ceil_mode's overhang too)."""
-    ceil = bool(node.attrs.get("ceil_mode"))
-    return sp.buffer_pads(_in_spatial(g, node), node.attrs, ceil_mode=ceil)
 
 
 def _is_zero_padded(node: Node) -> bool:
@@ -200,36 +187,12 @@ def fold_pad(g: Graph) -> Graph:
 
 # ---------------------------------------------------------------- loop plan
 @dataclass(frozen=True)
-class AxisPlan:
-    """One spatial axis of a window op's loop nest.  Output ``o`` reads input index
-    ``starts[o] + k * dilation`` for kernel tap ``k``; the taps ``range(*taps[o])`` lie on
-    the input, the others on padding."""
-
-    extent: int                       #: input extent
-    out_extent: int
-    kernel: int
-    stride: int
-    dilation: int
-    pad_begin: int
-    pad_end: int
-    starts: tuple[int, ...]           #: o * stride - pad_begin, per output index
-    taps: tuple[tuple[int, int], ...]  #: [first, end) kernel taps on the input, per output index
-    interior: tuple[int, int]         #: [begin, end) outputs whose taps all lie on the input
-
-    @property
-    def border(self) -> tuple[tuple[int, int], ...]:
-        """The [begin, end) output ranges outside the interior (at most two)."""
-        b, e = self.interior
-        return tuple(r for r in ((0, b), (e, self.out_extent)) if r[0] < r[1])
-
-
-@dataclass(frozen=True)
 class LoopPlan:
     """Stride-aware loop plan of one window op; ``axes`` follow the spatial axes."""
 
     node: str
     op: str
-    axes: tuple[AxisPlan, ...]
+    axes: tuple[sp.AxisPlan, ...]
 
     @property
     def out_shape(self) -> tuple[int, ...]:
@@ -239,14 +202,6 @@ class LoopPlan:
     def checks_free(self) -> bool:
         """True when every output is interior: the op needs no bounds checks at all."""
         return not any(a.border for a in self.axes)
-
-
-def _axis_plan(n, out, k, s, d, pb, pe) -> AxisPlan:
-    starts = tuple(o * s - pb for o in range(out))
-    taps = sp.output_taps(n, out, k, s, d, pb)
-    inner = [o for o, t in enumerate(taps) if t == (0, k)]
-    interior = (inner[0], inner[-1] + 1) if inner else (0, 0)
-    return AxisPlan(n, out, k, s, d, pb, pe, starts, taps, interior)
 
 
 def loop_plan(g: Graph, node_name: str) -> LoopPlan:
@@ -259,94 +214,6 @@ def loop_plan(g: Graph, node_name: str) -> LoopPlan:
     a, spatial, out = node.attrs, _in_spatial(g, node), node.types[0].shape[2:]
     nd = len(spatial)
     pads, dil = window_pads(g, node), a.get("dilations") or (1,) * nd
-    return LoopPlan(node.name, node.op, tuple(
-        _axis_plan(spatial[i], out[i], a["kernel_shape"][i], a["strides"][i], dil[i], pads[i],
-                   pads[nd + i]) for i in range(nd)))
-
-
-# ---------------------------------------------------------------- buffer plan
-@dataclass(frozen=True)
-class PaddedBuffer:
-    """A value stored with a zero halo (layout: the module docstring)."""
-
-    value: Value
-    type: TensorType                  #: the logical (unpadded) type
-    halo: tuple[int, ...]             #: (begin..., end...) per spatial axis
-    materialize: bool                 #: the padded buffer is a copy of the value
-    reason: str = ""                  #: why it must be a copy
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        nd = len(self.halo) // 2
-        n, c, *spatial = self.type.shape
-        return (n, c, *(s + self.halo[i] + self.halo[nd + i] for i, s in enumerate(spatial)))
-
-    @property
-    def strides(self) -> tuple[int, ...]:
-        """Row-major element strides of the padded buffer."""
-        return tuple(int(np.prod(self.shape[i + 1:], dtype=np.int64)) for i in range(len(self.shape)))
-
-    @property
-    def interior_offset(self) -> int:
-        """Flat element offset of logical element ``[0, 0, 0..0]``."""
-        nd = len(self.halo) // 2
-        return sum(b * s for b, s in zip(self.halo[:nd], self.strides[2:]))
-
-    @property
-    def halo_elements(self) -> int:
-        """Elements to zero (the cost of zero-filling the halo once)."""
-        return int(np.prod(self.shape)) - self.type.size
-
-
-@dataclass(frozen=True)
-class HaloRead:
-    """How window op ``node`` reads its padded input ``value``: as an unpadded input of
-    spatial extent ``extent`` starting at buffer index ``origin`` per axis."""
-
-    node: str
-    value: Value
-    origin: tuple[int, ...]
-    extent: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class BufferPlan:
-    buffers: tuple[PaddedBuffer, ...]
-    reads: tuple[HaloRead, ...]
-
-    def buffer(self, value: Value) -> PaddedBuffer | None:
-        return next((b for b in self.buffers if b.value == value), None)
-
-    def read(self, node: str) -> HaloRead | None:
-        return next((r for r in self.reads if r.node == node), None)
-
-
-def _copy_reason(g: Graph, value: Value, readers: set[str]) -> str:
-    producer = g.node(value.node).op
-    if producer in ("Input", "Constant"):
-        return f"a {'graph input' if producer == 'Input' else 'constant'}"
-    if g.is_output(value):
-        return "a graph output"
-    others = sorted({u for u, port in g.users(value) if u not in readers or port})
-    return f"also read by {', '.join(others)}" if others else ""
-
-
-def buffer_plan(g: Graph) -> BufferPlan:
-    """Halo-padded buffers for the values zero-padding window ops read (see the module
-    docstring); values no consumer pads get none."""
-    pads_by_value: dict[Value, dict[str, tuple[int, ...]]] = {}
-    for node in g.nodes():
-        if _is_zero_padded(node):
-            pads_by_value.setdefault(g.operands(node.name)[0], {})[node.name] = _reading_pads(g, node)
-    buffers, reads = [], []
-    for value, readers in pads_by_value.items():
-        halo = tuple(np.max(list(readers.values()), axis=0).tolist())
-        if not any(halo):
-            continue
-        reason = _copy_reason(g, value, set(readers))
-        buffers.append(PaddedBuffer(value, g.type_of(value), halo, bool(reason), reason))
-        spatial, nd = g.type_of(value).shape[2:], len(halo) // 2
-        for name, p in readers.items():
-            reads.append(HaloRead(name, value, tuple(halo[i] - p[i] for i in range(nd)),
-                                  tuple(s + p[i] + p[nd + i] for i, s in enumerate(spatial))))
-    return BufferPlan(tuple(buffers), tuple(reads))
+    return LoopPlan(node.name, node.op, sp.loop_axes(sp.WindowGeometry(
+        tuple(spatial), tuple(out), tuple(a["kernel_shape"]), tuple(a["strides"]), tuple(dil), tuple(pads),
+        a.get("group", 1))))

@@ -132,3 +132,22 @@ def test_only_window_ops():
         if n.op in ("Relu", "ConvTranspose"):
             with pytest.raises(CnncError, match="loop_plan needs a sliding-window op"):
                 loop_plan(g, n.name)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stride,dilation", ((1, 1), (2, 1), (3, 2)))
+def test_the_direct_conv_kernel_consumes_the_plan(mode, stride, dilation):
+    """The C direct conv's interior blocks and border tap tables are the loop plan's: its
+    blocked columns lie in the interior, and each border column's taps are the plan's."""
+    from cnnc.backends.codegen import collect_kernels
+    m = nn.Model("t")
+    m.output(nn.conv(m.input("x", (1, 2, 5, 40)), 2, 3, stride, padding(mode, 2), dilation), "y")
+    g = m.build()
+    node = next(n for n in g.nodes() if n.op == "Conv")
+    (_, _, k), = collect_kernels(g, "c", impl={"Conv": "direct"})[1]
+    axis = loop_plan(g, node.name).axes[-1]
+    lo, hi = axis.interior
+    assert lo <= k.params["interior"] and k.params["interior"] + k.params["nblocks"] * k.params["block"] <= hi
+    cols = k.tables["col"].tolist() if k.tables else []
+    assert [(a, b) for a, b in zip(k.tables["klo"], k.tables["khi"])] == [axis.taps[c] for c in cols] if cols else True
+    assert k.params["check"] == (bool(loop_plan(g, node.name).axes[0].border),)
