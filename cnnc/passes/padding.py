@@ -46,10 +46,11 @@ the depthwise conv and the row pools copy each plane into padded phase planes th
 L1/L2 (``ops/_c_rows.py``).  A halo buffer placed by the memory plan (producers writing the
 interior of a padded array) was planned here and measured, then removed: on this project's
 Zen 4 bench machine (1 thread) the same kernels reading an input that is already padded
-gain -2 to +3 % on the GEMM and Winograd convs, and the copy that a halo buffer could
+gain -20 to +3 % on the GEMM and Winograd convs (no gain), and the copy that a halo buffer could
 remove (at stride 1 only; a strided window still deals its input out to phase planes) is
 2 % of a 14x14 5x5 depthwise layer, 12 % of a 56x56 one and 28 % of a 112x112 one, and
-2-4 % of MobileNetV2 (medians 8.7 against 9.0 ms with the stride-1 copies compiled out).  Every producer kernel would have had to write strided interiors, and
+2-4 % of MobileNetV2 (medians 8.7 against 9.0 ms with the stride-1 copies compiled out).
+Every producer kernel would have had to write strided interiors, and
 the arena to re-zero halos of reused storage, for that.
 """
 from __future__ import annotations
