@@ -132,19 +132,56 @@ def elementwise(req: KernelRequest, expr: str, tag: str, comment: str = "") -> K
                   comment=comment or f"{req.node.op} {out}", parallel=tasks > 1)
 
 
+#: the shortest innermost run the gather kernel walks as rows (a shorter one: nested loops)
+GATHER_ROW_MIN = 4
+
+
 def gather(req: KernelRequest, view: Sequence[int], tables: Sequence[np.ndarray], tag: str,
            fill=0, comment: str = "") -> Kernel:
     """Y (seen as ``view``, a row-major factorization of its shape) from operand 0 by one
-    offset table per view axis; an entry < 0 makes the element ``fill``."""
+    offset table per view axis; an entry < 0 makes the element ``fill``.
+
+    C plan: with an innermost run of at least ``GATHER_ROW_MIN``, the kernel walks rows (the
+    outer view positions, split into tasks on the parallel-for hook); a row whose source
+    row equals its predecessor's in the same task (nearest upsampling's repeated rows) is a
+    copy of the row just written; a row's elements are one contiguous run (``memcpy``), each
+    source element repeated ``rep`` times (integer nearest upsampling), or a table lookup
+    (``int32`` offsets, a loop the compiler vectorizes)."""
     out = req.out_types[0]
     view = tuple(int(v) for v in view)
     assert int(np.prod(view, dtype=np.int64)) == out.size, (view, out.shape)
     maps = {f"m{d}": np.asarray(t, np.int64) for d, t in enumerate(tables)}
     padded = any((t < 0).any() for t in maps.values())
     name = f"cnnc_{tag}_{SHORT[out.dtype]}_" + "x".join(map(str, view))
-    return Kernel("c/kernels/gather.c.j2", name,
-                  {"view": view, "padded": padded, "fill": num(fill, out.dtype),
-                   "ctype": ctype(out.dtype)}, tables=maps, comment=comment or f"{req.node.op} -> {out}")
+    params = {"view": view, "padded": padded, "fill": num(fill, out.dtype), "ctype": ctype(out.dtype), "rows": False}
+    inner = maps[f"m{len(view) - 1}"] if view else None
+    if view and view[-1] >= GATHER_ROW_MIN and out.size and int(np.abs(inner).max()) < 2 ** 31:
+        rows = int(np.prod(view[:-1], dtype=np.int64))
+        width = view[-1]
+        kind, rep = "table", 1
+        if (inner >= 0).all():
+            steps = np.diff(inner)
+            if (steps == 1).all():
+                kind = "run"
+            else:
+                # the first run of equal offsets gives rep; the table must then be
+                # inner[0] + (i // rep) for every i
+                rep = int(np.argmax(inner != inner[0])) if (inner != inner[0]).any() else width
+                if rep > 1 and width % rep == 0 and (inner == inner[0] + np.arange(width) // rep).all():
+                    kind = "repeat"
+        outer_tables = [maps[f"m{d}"] for d in range(len(view) - 1)]
+        # do two consecutive rows read the same source row? (the innermost outer axis
+        # repeats an entry)
+        dedup = bool(outer_tables) and bool((np.diff(outer_tables[-1]) == 0).any())
+        tasks = parallel_tasks(rows, out.size, req.workers)
+        per = -(-rows // tasks)
+        maps[f"m{len(view) - 1}"] = inner.astype(np.int32)
+        params.update(rows=True, R=rows, W=width, kind=kind, rep=rep, dedup=dedup, per=per, tasks=-(-rows // per),
+                      ostrides=tuple(int(np.prod(view[d + 1:-1], dtype=np.int64)) for d in range(len(view) - 1)),
+                      inner_padded=bool((inner < 0).any()))
+        return Kernel("c/kernels/gather.c.j2", name, params, tables=maps, parallel=params["tasks"] > 1,
+                      comment=comment or f"{req.node.op} -> {out}")
+    return Kernel("c/kernels/gather.c.j2", name, params, tables=maps, comment=comment or f"{req.node.op} -> {out}")
 
 
 def axis_offsets(extent: int, stride: int) -> np.ndarray:
