@@ -319,49 +319,69 @@ DENSE_TEMPLATE = "c/kernels/gemm_packed.c.j2"
 
 
 def dense_applies(req: KernelRequest) -> bool:
-    """fp32 with B a constant (packed at compile time), not batched."""
-    b = req.in_types[1]
-    return (req.out_types[0].dtype == "float32" and req.constants[1] is not None
-            and (b.rank <= 2 or all(d == 1 for d in b.shape[:-2])) and req.out_types[0].size > 0
-            and req.in_types[0].size > 0)
+    """fp32, non-empty (B constant or not, batched or not)."""
+    return (req.out_types[0].dtype == "float32" and req.out_types[0].size > 0 and req.in_types[0].size > 0
+            and req.in_types[1].size > 0)
+
+
+#: B packed at run time: the budget of one task's packed panels (all of K), in bytes
+B_RUN_BYTES = 512 << 10
 
 
 def dense_cost(req: KernelRequest, m: int, k: int, n: int) -> float:
+    """``m`` counts every batch's rows; a B that is not constant is packed at run time, once
+    per batch (``PACK_ELEMENTS``) when batched."""
     isa = req.isa
     rate = GEMM_FLOPS_PER_LANE * isa.vector if isa.vector else SCALAR_GEMM_FLOPS
     mr = min(isa.gemm_mr, m)
-    return 2.0 * -(-m // mr) * mr * k * -(-n // isa.gemm_nr) * isa.gemm_nr / rate + 4.0 * k * n / 8e9
+    b = req.in_types[1]
+    packing = b.size / PACK_ELEMENTS if req.constants[1] is None else 0.0
+    return 2.0 * -(-m // mr) * mr * k * -(-n // isa.gemm_nr) * isa.gemm_nr / rate + 4.0 * k * n / 8e9 + packing
 
 
-def dense_gemm(req: KernelRequest, tag: str, *, m: int, k: int, n: int, a_strides, b: np.ndarray,
-               alpha=1.0, beta=1.0, c_strides=None) -> Kernel:
-    """``Y (m, n) = alpha * A'(m, k) . B'(k, n) (+ beta * C)`` on the GEMM microkernel, B' a
-    constant packed at compile time as NR-column panels ``[K blocks][NB][kc][NR]``; the rows of A'
-    (``A'(i, k) = x0[i * a_strides[0] + k * a_strides[1]]``) packed per MR-row and
-    KC-reduction block.  Tasks are runs of B's panels; sums are fp32, the reduction
-    blocked (``KC``) through a block of sums per task."""
+def dense_gemm(req: KernelRequest, tag: str, *, m: int, k: int, n: int, a_strides, b: np.ndarray | None,
+               b_strides=(0, 0), offsets: dict | None = None, alpha=1.0, beta=1.0, c_strides=None) -> Kernel:
+    """``Y (m, n) = alpha * A'(m, k) . B'(k, n) (+ beta * C)`` on the GEMM microkernel, per
+    batch when ``offsets`` gives each batch's A and B element offsets (``aoff``, ``boff``;
+    Y's batches are contiguous).  B' is a constant ``b`` packed at compile time as NR-column
+    panels ``[K blocks][NB][kc][NR]``, or, with ``b`` None, read at run time
+    (``B'(k, j) = x1[boff + k * b_strides[0] + j * b_strides[1]]``) and packed by each task,
+    once, as its own panels in the same layout (at most ``B_RUN_BYTES``).  The rows of A'
+    (``A'(i, k) = x0[aoff + i * a_strides[0] + k * a_strides[1]]``) are packed per MR-row
+    and KC-reduction block.  Tasks are (batch, run of B's panels); sums are fp32, the
+    reduction blocked (``KC``) through a block of sums per task, the same blocks whatever
+    the tasks, so every thread count gives the same bits."""
     isa = req.isa
     mr, nr = min(isa.gemm_mr, m), isa.gemm_nr
     nb = -(-n // nr)
     kc = min(k, KC_MAX)
-    packed = pack_weight(b.T, 1, nr, kc)          # B' as NR-column panels, as W's NR-channel ones
+    batch = len(offsets["aoff"]) if offsets else 1
+    runtime_b = b is None
     mb = -(-m // mr)
-    # tasks: runs of panels, a few per worker when the work is worth splitting
-    tasks = parallel_tasks(nb, 2.0 * m * k * n, req.workers, min_work=1 << 20)
-    per = -(-nb // tasks)
-    tasks = -(-nb // per)
+    # tasks: (batch, run of panels), a few per worker when the work is worth splitting
+    want = parallel_tasks(batch * nb, 2.0 * batch * m * k * n, req.workers, min_work=1 << 20)
+    per = max(1, min(nb, -(-batch * nb // want)))
+    if runtime_b:
+        per = max(1, min(per, B_RUN_BYTES // (4 * k * nr)))
+    chunks = -(-nb // per)
+    tasks = batch * chunks
     lanes = max(16, nr)
     ncb = -(-per * nr // lanes) * lanes
     apack = -(-kc * mr // 16) * 16             # the sums after it stay 64-byte aligned
-    slot = -(-4 * (apack + mr * ncb) // 64) * 64
+    bpack = per * nr * k if runtime_b else 0
+    slot = -(-4 * (apack + mr * ncb + bpack) // 64) * 64
     helper = ukernel_helper(isa, mr)
     params = {"M": m, "N": n, "K": k, "MR": mr, "NR": nr, "NB": nb, "MB": mb, "KC": kc, "PER": per,
+              "CHUNKS": chunks, "batch": batch, "runtime_b": runtime_b, "bsk": b_strides[0], "bsj": b_strides[1],
               "NCB": ncb, "tasks": tasks, "slot_bytes": slot, "APACK": apack, "asi": a_strides[0], "ask": a_strides[1],
               "alpha": "" if alpha == 1 else num(alpha, "float32"), "c": c_strides is not None,
               "beta": "" if beta == 1 else num(beta, "float32"),
               "csi": (c_strides or (0, 0))[0], "csj": (c_strides or (0, 0))[1], "ukernel": helper[1]}
-    name = f"cnnc_{tag}p_f32_{mr}x{nr}_{m}x{k}x{n}"
-    comment = (f"{req.node.op} on the {mr}x{nr} microkernel (B packed, KC {kc}, {tasks} tasks) "
-               f"{', '.join(map(str, req.in_types))} -> {req.out_types[0]}")
-    return Kernel(DENSE_TEMPLATE, name, params, scratch_bytes=slot * worker_slots(tasks, req.workers),
-                  comment=comment, helpers=(helper,), packed={1: packed}, parallel=tasks > 1)
+    name = (f"cnnc_{tag}{'r' if runtime_b else 'p'}_f32_{mr}x{nr}_" + (f"{batch}x" if batch > 1 else "")
+            + f"{m}x{k}x{n}")
+    comment = (f"{req.node.op} on the {mr}x{nr} microkernel (B packed {'per task' if runtime_b else 'at compile time'}, "
+               f"KC {kc}, {tasks} tasks) {', '.join(map(str, req.in_types))} -> {req.out_types[0]}")
+    tables = {key: np.asarray(v, np.int64) for key, v in (offsets or {}).items()} if batch > 1 else {}
+    return Kernel(DENSE_TEMPLATE, name, params, tables=tables, scratch_bytes=slot * worker_slots(tasks, req.workers),
+                  comment=comment, helpers=(helper,), packed={} if runtime_b else {1: pack_weight(b.T, 1, nr, kc)},
+                  parallel=tasks > 1)

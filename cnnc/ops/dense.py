@@ -35,6 +35,18 @@ from ._precision import acc_bytes, acc_ctype, wide
 DOT_LANES = 8
 
 
+def batch_offsets(batch, a_batch, b_batch, a_size: int, b_size: int) -> dict[str, np.ndarray]:
+    """The element offsets of each batch's A and B matrices (``aoff``, ``boff``; row-major
+    over ``batch``), the operands' batch shapes broadcast to it, each matrix a contiguous
+    block of ``a_size`` / ``b_size`` elements."""
+    idx = np.indices(batch).reshape(len(batch), -1)
+    tables = {}
+    for key, shape, size in (("aoff", a_batch, a_size), ("boff", b_batch, b_size)):
+        strides = np.array(broadcast_strides(shape, batch), np.int64) * size
+        tables[key] = (strides[:, None] * idx).sum(axis=0)
+    return tables
+
+
 def _gemm_kernel(req, tag: str, *, m: int, k: int, n: int, a_strides, b_strides, batch=(),
                  a_batch=(), b_batch=(), alpha=1.0, beta=1.0, c_strides=None) -> Kernel:
     """The gemm.c.j2 kernel: ``A'(i, k) = A[i*a_strides[0] + k*a_strides[1]]``, likewise
@@ -44,12 +56,7 @@ def _gemm_kernel(req, tag: str, *, m: int, k: int, n: int, a_strides, b_strides,
     order = "ijk" if b_strides[0] == 1 else "ikj"
     assert order == "ijk" or b_strides[1] == 1, b_strides
     count = int(np.prod(batch, dtype=np.int64))
-    tables = {}
-    if count > 1:
-        idx = np.indices(batch).reshape(len(batch), -1)
-        for key, shape, size in (("aoff", a_batch, m * k), ("boff", b_batch, k * n)):
-            strides = np.array(broadcast_strides(shape, batch), np.int64) * size
-            tables[key] = (strides[:, None] * idx).sum(axis=0)
+    tables = batch_offsets(batch, a_batch, b_batch, m * k, k * n) if count > 1 else {}
     acc = acc_ctype(dtype, k)
     lanes = DOT_LANES if order == "ijk" and a_strides[1] == 1 and k >= 2 * DOT_LANES else 0
     params = {"ctype": ctype(dtype), "acc_ctype": acc, "batch": count, "M": m, "N": n, "K": k,
@@ -120,11 +127,14 @@ def _gemm_c(req):
 
 
 def _gemm_packed_c(req):
+    """Gemm on the microkernel: a constant B packed at compile time, else per task at run time."""
     a = req.attrs
     m, k, n, c, tag, a_strides = _gemm_dims(req)
-    b = req.constants[1].T if a["transB"] else req.constants[1]
-    return dense_gemm(req, tag, m=m, k=k, n=n, a_strides=a_strides, b=b, alpha=a["alpha"],
-                      beta=a["beta"], c_strides=c)
+    b = req.constants[1]
+    if b is not None:
+        b = b.T if a["transB"] else b
+    return dense_gemm(req, tag, m=m, k=k, n=n, a_strides=a_strides, b=b,
+                      b_strides=(1, k) if a["transB"] else (n, 1), alpha=a["alpha"], beta=a["beta"], c_strides=c)
 
 
 def _matmul_dims(req):
@@ -135,17 +145,26 @@ def _matmul_dims(req):
 
 
 def _matmul_packed_c(req):
-    """MatMul by a constant 2-D B: A's batch axes fold into its rows."""
+    """MatMul on the microkernel.  A B of one matrix (no batch axes above 1): A's batch axes
+    fold into its rows, and a constant B is packed at compile time.  A batched B (attention's
+    Q.K^T and P.V): one product per broadcast batch, B packed per task at run time."""
     a2, b2 = _matmul_dims(req)
     k, n = b2[-2], b2[-1]
-    m = int(np.prod(a2[:-1]))
-    b = req.constants[1].reshape(k, n)
-    return dense_gemm(req, "matmul", m=m, k=k, n=n, a_strides=(k, 1), b=b)
+    b = req.constants[1]
+    if all(d == 1 for d in b2[:-2]):
+        m = int(np.prod(a2[:-1]))
+        return dense_gemm(req, "matmul", m=m, k=k, n=n, a_strides=(k, 1),
+                          b=None if b is None else b.reshape(k, n), b_strides=(n, 1))
+    batch = broadcast_shapes(a2[:-2], b2[:-2])
+    m = a2[-2]
+    return dense_gemm(req, "matmul", m=m, k=k, n=n, a_strides=(k, 1), b=None, b_strides=(n, 1),
+                      offsets=batch_offsets(batch, a2[:-2], b2[:-2], m * k, k * n))
 
 
 def _dense_impls(direct, packed, dims) -> tuple[Impl, ...]:
     """A dense op's C table: the plain ``direct`` kernel (portable: the CUDA backend renders
-    it too) and ``gemm``, the packed microkernel plan."""
+    it too) and ``gemm``, the microkernel plan (B packed at compile time when constant, else
+    at run time)."""
     return (Impl("direct", direct, cost=lambda req: 2.0 * req.out_types[0].size * dims(req) / 2e9),
             Impl("gemm", packed, applies=dense_applies, portable=False, template=DENSE_TEMPLATE,
                  cost=lambda req: dense_cost(req, *_mkn(req, dims))))

@@ -299,3 +299,39 @@ def test_transposed_tiles_fit_the_pixels():
     for p in range(1, 300):
         r = pixel_tile(p, avx512)
         assert 5 <= r <= 8 and -(-p // r) * r - p < r
+
+
+#: MatMul (A shape, B shape) with B a graph input: attention's batched products, broadcast
+#: batches, a 1-D A, B of one matrix under a batched A, and K beyond a reduction block with
+#: more panels than one task packs (B_RUN_BYTES)
+RUNTIME_B_MATMULS = [((2, 3, 17, 9), (2, 3, 9, 40)), ((3, 1, 5, 70), (1, 4, 70, 33)), ((4,), (2, 4, 5)),
+                     ((2, 5, 300), (300, 65)), ((9, 530), (530, 300)), ((1, 8, 33, 16), (1, 8, 16, 33))]
+
+
+def _runtime_b_graph(rng):
+    from helpers import add
+    g, feeds = Graph("runtime_b"), {}
+    for a, b in RUNTIME_B_MATMULS:
+        add(g, feeds, "MatMul", [_randn(rng, a), _randn(rng, b)])
+    add(g, feeds, "Gemm", [_randn(rng, (9, 530)), _randn(rng, (33, 530)), _randn(rng, (33,))],
+        {"transB": 1, "alpha": 0.5, "beta": 2.0})
+    add(g, feeds, "Gemm", [_randn(rng, (40, 7)), _randn(rng, (40, 70))], {"transA": 1})
+    return g.verify(), feeds
+
+
+@pytest.mark.parametrize("cpu", ["generic", "native"])
+def test_gemm_with_b_at_run_time(rng, cpu):
+    """MatMul and Gemm whose B is not a constant run on the microkernel (B packed per task at
+    run time): the reference's outputs, and the same bits on 1 and 2 threads."""
+    g, feeds = _runtime_b_graph(rng)
+    want = cnnc.compile(g).run(feeds)
+    runs = [cnnc.compile(g, target="c", cpu=cpu, threads=t, impl={"MatMul": "gemm", "Gemm": "gemm"}).run(feeds)
+            for t in (1, 2)]
+    for name in want:
+        np.testing.assert_allclose(runs[0][name], want[name], rtol=1e-4, atol=1e-4, err_msg=name)
+        np.testing.assert_array_equal(runs[1][name], runs[0][name], err_msg=name)
+
+
+def test_gemm_with_b_at_run_time_is_sanitizer_clean(rng, tmp_path):
+    from helpers import check_graph
+    check_graph(*_runtime_b_graph(rng), tmp_path, rtol=1e-4, atol=1e-4, impl={"MatMul": "gemm", "Gemm": "gemm"})
