@@ -38,7 +38,32 @@ def parse_input_shapes(specs) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def load_model(path: str, input_shapes=None) -> Graph:
+def parse_bindings(specs) -> dict[str, np.ndarray]:
+    """``--bind NAME=file.npy`` or ``--bind NAME=1,2,3`` (a 1-D list of numbers) as
+    ``load_onnx``'s ``constants``."""
+    values = {}
+    for spec in specs or ():
+        name, sep, text = spec.partition("=")
+        if not sep or not name or not text:
+            raise CnncError(f"--bind expects NAME=FILE.npy or NAME=v0,v1,... got {spec!r}")
+        if text.endswith(".npy"):
+            try:
+                values[name] = np.load(text, allow_pickle=False)
+            except (OSError, ValueError) as e:
+                raise CnncError(f"--bind {name}: cannot read {text!r} as .npy: {e}") from None
+            continue
+        items = [v.strip() for v in text.split(",") if v.strip()]
+        try:
+            values[name] = np.array([int(v) for v in items], np.int64)
+        except ValueError:
+            try:
+                values[name] = np.array([float(v) for v in items], np.float64)
+            except ValueError:
+                raise CnncError(f"--bind {name}: {text!r} is neither a .npy file nor a list of numbers") from None
+    return values
+
+
+def load_model(path: str, input_shapes=None, constants=None) -> Graph:
     p = Path(path)
     if p.is_dir():
         raise CnncError(f"{path}: is a folder; this command takes a model file (.onnx, or .py defining build()); "
@@ -46,12 +71,13 @@ def load_model(path: str, input_shapes=None) -> Graph:
     if not p.is_file():
         raise CnncError(f"model file {path!r} does not exist")
     if p.suffix == ".onnx":
-        return load_onnx(p, input_shapes)
+        return load_onnx(p, input_shapes, constants=constants)
     if p.suffix != ".py":
         raise CnncError(f"{path}: unsupported model file type {p.suffix!r}; cnnc reads ONNX "
                         "files (.onnx) and Python model files (.py defining build())")
-    if input_shapes:
-        raise CnncError("--input-shape applies to ONNX models; a Python model fixes its own shapes")
+    if input_shapes or constants:
+        raise CnncError(f"{'--input-shape' if input_shapes else '--bind'} applies to ONNX models; a Python "
+                        "model fixes its own shapes and constants")
     try:
         ns = runpy.run_path(str(p), run_name="__cnnc_model__")
     except CnncError:
@@ -106,20 +132,20 @@ def cmd_show(args) -> int:
             raise CnncError("--input-shape applies to ONNX models; a model folder has fixed shapes")
         print(show_folder(Path(args.model)))
         return 0
-    g = load_model(args.model, parse_input_shapes(args.input_shape)).verify()
+    g = load_model(args.model, parse_input_shapes(args.input_shape), parse_bindings(args.bind)).verify()
     print(g.dump())
     return 0
 
 
 def cmd_export(args) -> int:
-    g = load_model(args.model, parse_input_shapes(args.input_shape))
+    g = load_model(args.model, parse_input_shapes(args.input_shape), parse_bindings(args.bind))
     out = save_onnx(g, args.output)
     print(f"wrote {out} (ONNX opset {EXPORT_OPSET}, {len(g)} nodes)")
     return 0
 
 
 def _optimized(args) -> Graph:
-    g = load_model(args.model, parse_input_shapes(args.input_shape))
+    g = load_model(args.model, parse_input_shapes(args.input_shape), parse_bindings(args.bind))
     passes = [p for p in args.passes.split(",") if p] if args.passes is not None else None
     g, report = optimize(g, level=args.level, passes=passes, dump_ir=args.dump_ir, report=True)
     if report.stats and not args.quiet:
@@ -200,12 +226,13 @@ def cmd_verify(args) -> int:
     could not be loaded or compiled."""
     from .verify import verify
     try:
-        g = load_model(args.model, parse_input_shapes(args.input_shape))
+        bound = parse_bindings(args.bind)
+        g = load_model(args.model, parse_input_shapes(args.input_shape), bound)
         given = {spec.partition("=")[0] for spec in args.input or ()}
         feeds = {k: v for k, v in _parse_inputs(args.input, _Signature(g)).items() if k in given}
         report = verify(g, args.target, onnx_model=args.model if args.model.endswith(".onnx") else None,
                         inputs=feeds, seed=args.seed, atol=args.atol, rtol=args.rtol, max_ulp=args.max_ulp,
-                        per_layer=args.per_layer, level=args.level)
+                        per_layer=args.per_layer, level=args.level, bound=bound)
     except CnncError as e:
         print(f"cnnc: error: {e}", file=sys.stderr)
         return 2
@@ -256,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     shapes = argparse.ArgumentParser(add_help=False)
     shapes.add_argument("--input-shape", action="append", metavar="NAME=d0,d1,...",
                         help="bind an ONNX input's shape (repeatable)")
+    shapes.add_argument("--bind", action="append", metavar="NAME=FILE.npy|v0,v1,...",
+                        help="bind an ONNX input's value: it becomes a constant of the model, as an input "
+                             "that gives a Pad's pads, a Resize's sizes or a Reshape's shape must (repeatable)")
     levels = argparse.ArgumentParser(add_help=False)  # optimize(): compile, run and tune apply the same
     levels.add_argument("-O", "--level", type=int, default=2, choices=sorted(LEVELS),
                         help="optimization level (default 2)")

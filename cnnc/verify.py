@@ -135,8 +135,10 @@ def random_inputs(types: Mapping, seed: int = 0) -> dict[str, np.ndarray]:
     return out
 
 
-def _onnxruntime(onnx_model, graph: Graph, feeds) -> tuple[dict | None, str]:
-    """onnxruntime's outputs by graph-output name, or None and why not."""
+def _onnxruntime(onnx_model, graph: Graph, feeds, bound: Mapping | None = None) -> tuple[dict | None, str]:
+    """onnxruntime's outputs by graph-output name, or None and why not.  ``bound``: values of
+    the ONNX model's inputs that cnnc took as constants (``load_onnx(constants=)``), fed to
+    onnxruntime with the others."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -153,7 +155,12 @@ def _onnxruntime(onnx_model, graph: Graph, feeds) -> tuple[dict | None, str]:
         so.log_severity_level = 3
         sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
         names = [o.name for o in sess.get_outputs()]
-        return dict(zip(names, sess.run(None, feeds))), ""
+        kinds = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
+                 "tensor(int32)": np.int32, "tensor(float16)": np.float16, "tensor(bool)": np.bool_}
+        wanted = {i.name: kinds.get(i.type) for i in sess.get_inputs()}
+        given = {k: np.asarray(v, wanted[k]) if wanted[k] is not None else v
+                 for k, v in {**(bound or {}), **feeds}.items() if k in wanted}
+        return dict(zip(names, sess.run(None, given))), ""
     except Exception as e:  # noqa: BLE001 - any failure of the other runtime means: use the reference
         first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         return None, f"onnxruntime could not run the model ({first})"
@@ -161,10 +168,11 @@ def _onnxruntime(onnx_model, graph: Graph, feeds) -> tuple[dict | None, str]:
 
 def verify(graph: Graph, target: str = "c", *, onnx_model=None, inputs: Mapping | None = None, seed: int = 0,
            atol: float = 1e-4, rtol: float = 1e-3, max_ulp: int | None = None, per_layer: bool = False,
-           level: int = 2, **options) -> VerifyReport:
+           level: int = 2, bound: Mapping | None = None, **options) -> VerifyReport:
     """Compile ``graph`` (optimized at ``level``) for ``target`` (``options`` as for
     ``cnnc.compile``), run it and onnxruntime (on ``onnx_model``: a path or ModelProto, else
     the exported graph) on ``inputs`` (default: seeded random ones), and compare every output.
+    ``bound``: the ``constants`` the graph was loaded with, which onnxruntime is fed.
     A model that cannot be compiled raises its CnncError."""
     if not isinstance(graph, Graph):
         raise CnncError(f"cnnc.verify expects a cnnc.Graph, got {type(graph).__name__}")
@@ -177,7 +185,7 @@ def verify(graph: Graph, target: str = "c", *, onnx_model=None, inputs: Mapping 
     optimized = optimize(graph, level=level)
     model = compile_model(optimized, target=target, **options)
     got = model.run(feeds)
-    want, note = _onnxruntime(onnx_model, graph, feeds)
+    want, note = _onnxruntime(onnx_model, graph, feeds, bound)
     source = "onnxruntime"
     if want is None or list(want) != list(got):
         if want is not None:

@@ -21,8 +21,8 @@ def rng():
 # pytest-xdist run has the hooks whatever paths are given.  Case and model names have no
 # hyphen, so the backend is everything before the last one.
 _CONFORMANCE: dict = defaultdict(Counter)
-_CONFORMANCE_ID = re.compile(r"test_(?P<kind>node_case|light_model)\[(?P<backend>[\w-]+)-[^-\]]+\]")
-_KIND = {"node_case": "node cases", "light_model": "light models"}
+_CONFORMANCE_ID = re.compile(r"test_(?P<kind>node_case|light_model|pytorch_case)\[(?P<backend>[\w-]+)-[^-\]]+\]")
+_KIND = {"node_case": "node cases", "light_model": "light models", "pytorch_case": "PyTorch-exported models"}
 
 
 def pytest_runtest_logreport(report):

@@ -65,3 +65,18 @@ def test_installed_wheel_finds_a_template(wheel, tmp_path):
 def test_python_dash_m():
     res = subprocess.run([sys.executable, "-m", "cnnc", "ops"], capture_output=True, text=True)
     assert res.returncode == 0 and "Conv " in res.stdout and "SpatialPyramidPool" in res.stdout
+
+
+def test_a_shadowing_namespace_package_is_a_clear_error():
+    """A folder named cnnc without __init__.py found first by `import cnnc` (a clone of the
+    repository beside a script; with an editable install it wins over the package) makes cnnc
+    a namespace package whose __init__ never runs: the first cnnc import says so, instead of
+    a DSL call failing later with "unknown op 'Input'".  Simulated here: cnnc as a namespace
+    module over the package's folder."""
+    code = ("import sys, types\n"
+            "ns = types.ModuleType('cnnc'); ns.__path__ = [sys.argv[1]]; ns.__file__ = None\n"
+            "sys.modules['cnnc'] = ns\n"
+            "import cnnc.dsl\n")
+    res = subprocess.run([sys.executable, "-c", code, str(ROOT / "cnnc")], capture_output=True, text=True)
+    assert res.returncode != 0
+    assert "ImportError: `import cnnc` found" in res.stderr and "a folder named cnnc without an __init__.py" in res.stderr

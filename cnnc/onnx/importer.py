@@ -157,9 +157,15 @@ class ImportBuilder:
         """The constant value of input ``i``; an error if it is only known at run time."""
         ref = self.input(i)
         if not ref.is_const:
+            names = _inputs_upstream(self.graph, ref.value)
+            listed = ", ".join(map(repr, names)) or "?"
+            first = names[0] if names else "NAME"
             raise UnsupportedError(
                 f"input {i} ({what or self.node.inputs[i]!r}) must be a constant: cnnc compiles "
-                "static shapes ahead of time; bind the graph inputs it depends on with input_shapes")
+                f"static shapes ahead of time, and it is computed from graph input{'s' * (len(names) > 1)} "
+                f"{listed}; bind {'their values' if len(names) > 1 else 'its value'} with "
+                f"load_onnx(..., constants={{{first!r}: array}}) (CLI: --bind {first}=file.npy or "
+                f"--bind {first}=1,2,3)")
         return ref.array
 
     def reserve(self, t: TensorType) -> None:
@@ -288,17 +294,68 @@ def _fixed(d) -> bool:
     return d.HasField("dim_value") and d.dim_value >= 0
 
 
+def _bound_value(vi, given, where: str) -> np.ndarray:
+    """``constants[vi.name]`` as an array of the input's declared dtype and a shape that
+    agrees with its declared fixed dims; else a CnncError saying what was expected."""
+    t = vi.type.tensor_type
+    dtype = np_dtype(t.elem_type)
+    try:
+        arr = np.asarray(given)
+    except (TypeError, ValueError) as e:
+        raise CnncError(f"the value bound to it (constants / --bind) is not an array ({e})") from None
+    if arr.dtype.kind not in "biuf" or (arr.dtype.kind == "f" and np.dtype(dtype).kind in "iub"
+                                        and not np.array_equal(arr, np.round(arr))):
+        raise CnncError(f"the value bound to it (constants / --bind) has dtype {arr.dtype}"
+                        f"{' with fractions' if arr.dtype.kind == 'f' else ''}; the input is {dtype}")
+    cast = arr.astype(dtype)
+    if np.dtype(dtype).kind in "iub" and not np.array_equal(cast.astype(arr.dtype), arr):
+        raise CnncError(f"the value bound to it (constants / --bind) does not fit its dtype {dtype}")
+    dims = list(t.shape.dim) if t.HasField("shape") else None
+    if dims is not None and not dims and cast.size == 1:
+        cast = cast.reshape(())  # a scalar input given as one number
+    if dims is not None and (len(dims) != cast.ndim
+                             or any(_fixed(d) and d.dim_value != n for d, n in zip(dims, cast.shape))):
+        declared = tuple(d.dim_value if _fixed(d) else (d.dim_param or "?") for d in dims)
+        raise CnncError(f"the value bound to it (constants / --bind) has shape {cast.shape}; the input is "
+                        f"declared {declared}")
+    return cast
+
+
+def _inputs_upstream(graph: Graph, value: Value) -> list[str]:
+    """The graph inputs ``value`` is computed from (names, in graph order)."""
+    seen, stack, found = set(), [value], set()
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        node = graph.node(v.node)
+        if node.op == "Input":
+            found.add(v)
+        stack.extend(graph.operands(node.name))
+    return [graph.node(v.node).label for v in graph.inputs if v in found]
+
+
 def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | None = None,
-              *, name: str | None = None) -> Graph:
+              *, constants: Mapping | None = None, name: str | None = None) -> Graph:
     """Import an ONNX model (a path or a ModelProto) as a verified cnnc Graph.
 
     ``input_shapes`` maps graph-input names to concrete shapes; it binds symbolic dims and
-    may override declared ones (their fixed dims must agree).
+    may override declared ones (their fixed dims must agree).  ``constants`` maps graph-input
+    names to values (arrays of the input's dtype and declared shape): those inputs become
+    constants of the model, as a model whose Pad ``pads``, Clip bounds, Resize ``sizes`` or
+    Reshape ``shape`` come from an input needs (CLI: ``--bind NAME=file.npy``).
     """
     model, where = load_model(source)
     if input_shapes is not None and not isinstance(input_shapes, Mapping):
         raise CnncError(f"input_shapes must map input names to shapes, got {type(input_shapes).__name__}")
-    input_shapes = dict(input_shapes or {})
+    if constants is not None and not isinstance(constants, Mapping):
+        raise CnncError(f"constants must map input names to arrays, got {type(constants).__name__}")
+    input_shapes, constants = dict(input_shapes or {}), dict(constants or {})
+    both = sorted(set(input_shapes) & set(constants))
+    if both:
+        raise CnncError(f"{where}: {', '.join(map(repr, both))} given both a shape (input_shapes) and a value "
+                        "(constants); a bound value fixes the shape")
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is None:
         raise CnncError(f"{where}: the model imports no version of the default ONNX domain")
@@ -319,14 +376,19 @@ def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | No
             errors.append(f"initializer {comment_safe(t.name)!r}: {e.detail}")
     init_names = {t.name for t in g.initializer}
     real_inputs = [vi for vi in g.input if vi.name not in init_names]
-    unknown = sorted(set(input_shapes) - {vi.name for vi in real_inputs})
-    if unknown:
-        raise CnncError(f"{where}: input_shapes names {', '.join(map(repr, unknown))}, which "
-                        f"{'is' if len(unknown) == 1 else 'are'} not a graph input; inputs are "
-                        f"{', '.join(repr(vi.name) for vi in real_inputs)}")
+    for what, given in (("input_shapes (--input-shape)", input_shapes), ("constants (--bind)", constants)):
+        unknown = sorted(set(given) - {vi.name for vi in real_inputs})
+        if unknown:
+            raise CnncError(f"{where}: {what} names {', '.join(map(repr, unknown))}, which "
+                            f"{'is' if len(unknown) == 1 else 'are'} not a graph input; inputs are "
+                            f"{', '.join(repr(vi.name) for vi in real_inputs)}")
     for vi in real_inputs:
         try:
-            env[vi.name] = Ref(value=graph.add_input(vi.name, _shape_of(vi, input_shapes, where)), label=vi.name)
+            if vi.name in constants:
+                env[vi.name] = Ref(array=_bound_value(vi, constants[vi.name], where), label=vi.name)
+                budget.reserve(env[vi.name].array.nbytes, f"the bound value of input {comment_safe(vi.name)!r}")
+            else:
+                env[vi.name] = Ref(value=graph.add_input(vi.name, _shape_of(vi, input_shapes, where)), label=vi.name)
         except CnncError as e:
             errors.append(f"graph input {comment_safe(vi.name)!r}: {e.detail}")
 

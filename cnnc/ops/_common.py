@@ -54,3 +54,30 @@ def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
 def erf(x: np.ndarray) -> np.ndarray:
     """Elementwise error function (numpy has none), in the input's dtype."""
     return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype)
+
+
+def align_at_axis(b, ref, rank: int, axis: int, where: str):
+    """ONNX opsets 1-6's broadcast of operand ``ref`` (an import builder's reference) into a
+    rank-``rank`` operand with its dims starting at ``axis``: numpy's rule aligns trailing
+    dims, so ``ref`` gets trailing unit dims.  ``where`` names the operand in errors."""
+    shape = b.type(ref).shape
+    axis = axis + rank if axis < 0 else axis
+    trailing = rank - axis - len(shape)
+    if not 0 <= axis < rank or trailing < 0:
+        raise ShapeError(f"{where} {shape} cannot be broadcast at axis {axis} of a rank-{rank} operand")
+    return b.op("Reshape", [ref], {"shape": shape + (1,) * trailing}) if trailing else ref
+
+
+def legacy_binary_import(node, b):
+    """Opsets 1-6 of the broadcasting binary ops: ``broadcast=1`` lets B broadcast to A,
+    aligned at ``axis`` when given (else at A's trailing dims, numpy's rule);
+    ``consumed_inputs`` (opset 1's in-place hint) is dropped; ``broadcast=0`` asks for equal
+    shapes, which numpy's rule accepts too."""
+    a = node.attrs
+    x, y = b.input(0), b.input(1)
+    if a.get("broadcast", 0) and a.get("axis") is not None:
+        y = align_at_axis(b, y, b.type(x).rank, a["axis"], "B")
+    elif not a.get("broadcast", 0) and b.type(x).shape != b.type(y).shape:
+        raise ShapeError(f"operands {b.type(x).shape} and {b.type(y).shape} differ, and broadcast=0 "
+                         f"(opset {node.opset}) asks for equal shapes")
+    return b.op(node.op_type, [x, y])

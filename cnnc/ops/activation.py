@@ -18,7 +18,7 @@ import numpy as np
 
 from ..ir import Attr, Attrs, CnncError, OnnxMap, OpDef, ShapeError, register, unregister
 from ._c import cfn, elementwise, num
-from ._common import broadcast_shapes, erf, require_float
+from ._common import align_at_axis, broadcast_shapes, erf, require_float
 
 
 def _unary_infer(types, a):
@@ -323,8 +323,18 @@ def _prelu_infer(types, a):
     return (x,)
 
 
+def _prelu_import_v1(node, b):
+    """Opsets 1-6: a 1-D slope of C entries is per channel (axis 1), one entry is shared;
+    ``consumed_inputs`` is dropped."""
+    x, slope = b.input(0), b.input(1)
+    xt, st = b.type(x), b.type(slope)
+    if st.rank == 1 and st.size > 1 and xt.rank > 2:
+        slope = align_at_axis(b, slope, xt.rank, 1, "slope")
+    return b.op("PRelu", [x, slope])
+
+
 register(OpDef(
-    name="PRelu", inputs=("X", "slope"), infer=_prelu_infer,
+    name="PRelu", inputs=("X", "slope"), infer=_prelu_infer, onnx=OnnxMap(importers={1: _prelu_import_v1, 7: None}),
     reference=lambda inputs, a: np.where(inputs[0] >= 0, inputs[0], inputs[0] * inputs[1]).astype(inputs[0].dtype),
     kernels={"c": lambda req: elementwise(req, "a0 >= 0 ? a0 : a0 * a1", "prelu")},
     tvm=lambda req, xs, b: b.R.where(b.R.greater_equal(xs[0], b.const(0, b.dtype(xs[0]))), xs[0],

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attr, Impl, Kernel, OpDef, ShapeError, register
+from ..ir import Attr, Impl, Kernel, OnnxMap, OpDef, ShapeError, register
 from ._c import SHORT, broadcast_strides, ctype, num
 from ._c_gemm import DENSE_TEMPLATE, dense_applies, dense_cost, dense_gemm
 from ._common import broadcast_shapes, require_float, same_dtype
@@ -200,6 +200,8 @@ register(OpDef(
     reference=_gemm_ref,
     kernels={"c": _dense_impls(_gemm_c, _gemm_packed_c, lambda req: _gemm_dims(req)[1])},
     tvm=_gemm_tvm,
+    # opsets 1-6: ``broadcast`` says whether C broadcasts; cnnc's C always may (one way)
+    onnx=OnnxMap(importers={1: lambda node, b: b.generic(attrs={"broadcast": None}), 7: None}),
     doc="general matrix multiply alpha*A'B' + beta*C (a fully connected layer)",
 ))
 

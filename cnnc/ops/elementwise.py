@@ -46,10 +46,10 @@ import functools
 
 import numpy as np
 
-from ..ir import ANY_OPERAND, OpDef, ShapeError, TensorType, if_one_operand, register
+from ..ir import ANY_OPERAND, OnnxMap, OpDef, ShapeError, TensorType, if_one_operand, register
 from ..ir.types import DTYPES
 from ._c import ctype, elementwise, num
-from ._common import FLOATS, broadcast_shapes, same_dtype
+from ._common import FLOATS, broadcast_shapes, legacy_binary_import, same_dtype
 
 NUMERIC = tuple(d for d in DTYPES if d != "bool")
 POW_BASE = FLOATS + ("int64", "int32")
@@ -101,6 +101,11 @@ def _broadcast_op(name, inputs, fn, rule, doc, kernel, tvm, **traits):
     # fn keeps the operands' dtype (or gives bool); asarray turns numpy scalars into 0-d arrays
     register(OpDef(name=name, inputs=inputs, infer=infer, kernels={"c": kernel}, tvm=tvm,
                    reference=lambda arrays, a: np.asarray(fn(*arrays)), doc=doc, **traits))
+
+
+#: the binary ops whose ONNX opsets 1-6 carry ``broadcast``/``axis`` (opset 7 brought
+#: numpy's rule)
+_LEGACY_BROADCAST = OnnxMap(importers={1: legacy_binary_import, 7: None})
 
 
 # ---------------------------------------------------------------- C expressions
@@ -240,7 +245,7 @@ _IN_PLACE_BINARY = ("Add", "Sub", "Mul", "Div", "Pow")
 for _name, (_fn, _rule, _c_expr, _tvm) in BINARY.items():
     _broadcast_op(_name, ("X", "Y") if _name == "Pow" else ("A", "B"), _fn, _rule,
                   f"broadcasting elementwise {_name}", _binary_c(_name, _c_expr), _tvm,
-                  in_place=(0, 1) if _name in _IN_PLACE_BINARY else ())
+                  in_place=(0, 1) if _name in _IN_PLACE_BINARY else (), onnx=_LEGACY_BROADCAST)
 
 
 def _mean(*arrays):

@@ -176,13 +176,22 @@ def _bn_c(req):
                        "* (double)a1 + (double)a2", "batchnorm", comment)
 
 
-def _bn_import_v7(node, b):
+def _bn_import_v1(node, b):
+    """Opsets 1-6 also carry ``is_test`` (0: training, with running-statistics outputs, not
+    supported; 1: inference) and ``consumed_inputs`` (an in-place hint, dropped)."""
+    if not node.attrs.get("is_test", 0):
+        raise UnsupportedError("BatchNormalization with is_test=0 (training: batch statistics and "
+                               "running-statistics outputs) is not supported; cnnc compiles inference")
+    return _bn_import_v7(node, b, drop=("is_test", "consumed_inputs"))
+
+
+def _bn_import_v7(node, b, drop=()):
     """Opsets 7-8 carry ``spatial`` (1: statistics per channel, the only form cnnc has);
     training was a different node type then (its extra outputs), refused by the importer."""
     if node.attrs.get("spatial", 1) != 1:
         raise UnsupportedError("BatchNormalization with spatial=0 (statistics per element, "
                                "not per channel) is not supported")
-    return b.generic(attrs={"spatial": None})
+    return b.generic(attrs={"spatial": None, **{k: None for k in drop}})
 
 
 register(OpDef(
@@ -194,7 +203,7 @@ register(OpDef(
     canonicalize=_bn_canon,
     infer=_channel_norm_infer(("scale", "B", "input_mean", "input_var"), (0, 1, 2, 3), False),
     reference=_bn_ref,
-    onnx=OnnxMap(importers={7: _bn_import_v7, 9: None}),
+    onnx=OnnxMap(importers={1: _bn_import_v1, 7: _bn_import_v7, 9: None}),
     kernels={"c": _bn_c},
     tvm=_bn_tvm,
     in_place=(0,),  # Y[i] = f(X[i], per-channel parameters)

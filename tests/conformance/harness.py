@@ -66,6 +66,30 @@ def node_cases() -> dict:
     return cases
 
 
+#: ONNX's suites of models exported by PyTorch (old opsets: 6 and below, IR version 3),
+#: shipped in the onnx package beside the node cases
+PYTORCH_SUITES = ("pytorch-converted", "pytorch-operator")
+
+
+@lru_cache(maxsize=1)
+def pytorch_cases() -> dict:
+    """``suite/name`` -> the model folder (``model.onnx`` and ``test_data_set_*``) of every
+    case of the PyTorch suites."""
+    data = Path(onnx.__file__).parent / "backend" / "test" / "data"
+    return {f"{suite}/{d.name}": d for suite in PYTORCH_SUITES
+            for d in sorted((data / suite).iterdir()) if (d / "model.onnx").is_file()}
+
+
+def run_model_case(folder: Path, backend: str, rtol=1e-4, atol=1e-5) -> None:
+    """A model folder of ONNX's backend test data (``model.onnx``, ``test_data_set_*/
+    input_*.pb``, ``output_*.pb``) on ``backend``: each data set gives the expected outputs."""
+    model = onnx.load(str(folder / "model.onnx"))
+    for ds in sorted(folder.glob("test_data_set_*")):
+        inputs = [numpy_helper.to_array(onnx.load_tensor(str(f))) for f in sorted(ds.glob("input_*.pb"))]
+        expected = [numpy_helper.to_array(onnx.load_tensor(str(f))) for f in sorted(ds.glob("output_*.pb"))]
+        _compare(model, inputs, expected, backend, rtol, atol)
+
+
 def compile_time_inputs(model: onnx.ModelProto) -> set[str]:
     """Graph inputs that cnnc takes as compile-time constants: the int64 ones (shapes,
     axes, pads, sizes) and those read only at ONNX input positions that an op's OnnxMap
@@ -93,31 +117,43 @@ def bind_compile_time_inputs(model: onnx.ModelProto, inputs) -> tuple[onnx.Model
     feeds = {}
     keep = []
     bind = compile_time_inputs(model)
-    for vi, arr in zip(model.graph.input, inputs):
+    # a model of IR version < 4 lists its initializers among the graph inputs too (with
+    # defaults there); the data sets feed the others only
+    inits = {t.name for t in model.graph.initializer}
+    fed = [vi for vi in model.graph.input if vi.name not in inits]
+    for vi, arr in zip(fed, inputs):
         if vi.name in bind:
             m.graph.initializer.append(numpy_helper.from_array(np.asarray(arr), vi.name))
+            if model.ir_version < 4:  # IR < 4: an initializer must be a graph input too
+                inits.add(vi.name)
         else:
             keep.append(vi)
             feeds[vi.name] = np.asarray(arr)
     del m.graph.input[:]
-    m.graph.input.extend(keep)
+    m.graph.input.extend([vi for vi in model.graph.input if vi.name in inits] + keep)
     return m, feeds
 
 
 def run_node_case(case, backend: str, rtol=1e-4, atol=1e-5) -> None:
     """Raises AssertionError (or CnncError) when the case fails on ``backend``."""
     for inputs, expected in case.data_sets:
-        model, feeds = bind_compile_time_inputs(case.model, inputs)
-        g = cnnc.load_onnx(model)
-        outs = compile_for(g, backend).run(feeds)
-        assert len(outs) == len(expected), (list(outs), len(expected))
-        for (name, got), want in zip(outs.items(), expected):
-            want = np.asarray(want)
-            assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
-            if want.dtype.kind in "fc":
-                # some cases store expected values rounded to 4 decimals (RoiAlign, a ceil-mode
-                # AveragePool): those carry +-5e-5 of rounding, so they are compared to 1e-4
-                tol = 1e-4 if want.size and np.array_equal(want, np.round(want, 4)) else atol
-                np.testing.assert_allclose(got, want, rtol=rtol, atol=max(atol, tol), err_msg=name)
-            else:
-                np.testing.assert_array_equal(got, want, err_msg=name)
+        _compare(case.model, inputs, expected, backend, rtol, atol)
+
+
+def _compare(model, inputs, expected, backend: str, rtol, atol) -> None:
+    """``model`` run on ``backend`` with ``inputs`` (the compile-time ones bound) gives
+    ``expected``."""
+    model, feeds = bind_compile_time_inputs(model, inputs)
+    g = cnnc.load_onnx(model)
+    outs = compile_for(g, backend).run(feeds)
+    assert len(outs) == len(expected), (list(outs), len(expected))
+    for (name, got), want in zip(outs.items(), expected):
+        want = np.asarray(want)
+        assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
+        if want.dtype.kind in "fc":
+            # some cases store expected values rounded to 4 decimals (RoiAlign, a ceil-mode
+            # AveragePool): those carry +-5e-5 of rounding, so they are compared to 1e-4
+            tol = 1e-4 if want.size and np.array_equal(want, np.round(want, 4)) else atol
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=max(atol, tol), err_msg=name)
+        else:
+            np.testing.assert_array_equal(got, want, err_msg=name)
