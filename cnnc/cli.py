@@ -133,6 +133,10 @@ def cmd_show(args) -> int:
         print(show_folder(Path(args.model)))
         return 0
     g = load_model(args.model, parse_input_shapes(args.input_shape), parse_bindings(args.bind)).verify()
+    if args.summary:
+        from .summary import summarize
+        print(summarize(optimize(g, level=args.level), cpu=args.cpu or "native", threads=args.threads).table())
+        return 0
     print(g.dump())
     return 0
 
@@ -298,6 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
                          f"{t.name}: {t.doc}" for t in TARGETS.values()))
     s = sub.add_parser("show", help="print a model's IR, or what a model folder holds", parents=[shapes])
     s.add_argument("model", metavar="MODEL", help="an .onnx file, a .py model file (build() or graph), or a model folder written by cnnc compile -o")
+    s.add_argument("--summary", action="store_true",
+                   help="a table of every layer as the c target compiles it (op, key attributes, output shape, "
+                        "parameters, FLOPs, kernel) and the totals (parameters, FLOPs, weights and arena bytes)")
+    s.add_argument("-O", "--level", type=int, default=2, choices=sorted(LEVELS),
+                   help="--summary: the optimization level the table shows (default 2)")
+    s.add_argument("--cpu", help="--summary: the ISA the kernels are planned for (default native)")
+    s.add_argument("--threads", type=int, metavar="N", help="--summary: the workers they are planned for")
     s.set_defaults(fn=cmd_show)
     e = sub.add_parser("export", help="write a model as ONNX", parents=[shapes])
     e.add_argument("model", metavar="MODEL", help="an .onnx file, or a .py file defining build() -> cnnc.Graph (or a module-level graph)")

@@ -43,6 +43,39 @@ def test_show(model_file, capsys):
     assert main(["show", str(model_file)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("graph cli_model(%x: f32[1,2,6,6]) {") and "Relu" in out
+    # sources by file name and line, no path of this machine
+    assert "# model.py:7" in out and str(model_file.parent) not in out
+
+
+def test_show_an_onnx_model_names_its_file_once(model_file, tmp_path, capsys):
+    assert main(["export", str(model_file), "-o", str(tmp_path / "m.onnx")]) == 0
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "m.onnx")]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].endswith("{  # from m.onnx") and str(tmp_path) not in out
+    assert "m.onnx" not in "\n".join(out.splitlines()[1:])
+
+
+def test_show_summary(capsys):
+    """Every layer as the C target compiles it, with its parameters, FLOPs and kernel, and
+    totals that agree with the graph's."""
+    from pathlib import Path
+    from cnnc.cli import load_model
+    from cnnc.passes import graph_flops
+    example = Path(__file__).resolve().parent.parent / "examples" / "resnet.py"
+    assert main(["show", str(example), "--summary", "--cpu", "generic", "--threads", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("resnet18: 25 layers, planned for the c target (generic, 1 worker)")
+    assert out[1].split() == ["layer", "op", "attributes", "output", "params", "FLOPs", "kernel"]
+    stem = next(line for line in out if line.startswith("stem_conv"))
+    assert "FusedConv" in stem and "kernel_shape=7x7, strides=2x2" in stem and "9,472" in stem and " cnnc_" in stem
+    fc = next(line for line in out if line.startswith("fc "))
+    assert "513,000" in fc and "1.02M" in fc
+    g = cnnc.optimize(load_model(str(example)))
+    params = sum(g.type_of(v).size for v in {v for n in g.nodes() for v in g.operands(n.name)
+                                            if g.node(v.node).op == "Constant"})
+    assert re.fullmatch(rf"total: {params:,} parameters, {graph_flops(g) / 1e6:.2f}M FLOPs, weights [0-9.]+ MiB, "
+                        r"arena [0-9.]+ (KiB|MiB)", out[-1]), out[-1]
 
 
 def test_run_with_given_input_and_save(model_file, tmp_path, capsys, rng):

@@ -54,6 +54,16 @@ class Node:
         return f"{loc} ({self.source})" if self.source else loc
 
 
+def _split_source(source: str) -> tuple[str, str]:
+    """``(file name, the rest)`` of a node's source: ``"dir/model.py:14"`` -> ``("model.py",
+    "14")``, ``"/abs/m.onnx: node 'x' (Conv, opset 11)"`` -> ``("m.onnx", "node 'x' ...")``;
+    a source that names no file is all rest."""
+    head, sep, rest = source.partition(":")
+    if not sep or not head or not ("/" in head or "." in head):
+        return "", source
+    return head.replace("\\", "/").rsplit("/", 1)[-1], rest.strip()
+
+
 class Graph:
     """A typed CNN dataflow graph. Build it with the DSL or ``cnnc.load_onnx``."""
 
@@ -224,9 +234,14 @@ class Graph:
 
     # ------------------------------------------------------------------ display
     def dump(self) -> str:
-        """A readable text form, one line per node, in topological order."""
+        """A readable text form, one line per node, in topological order.  Where a node came
+        from is shown by file name and line (a DSL model), not by the full path; nodes imported
+        from one ONNX file name it once, in the header."""
+        files = {_split_source(n.source)[0] for n in self.nodes() if n.source and n.op not in ("Input",)}
+        onnx_file = next(iter(files)) if len(files) == 1 and next(iter(files)).endswith(".onnx") else None
         lines = [f"graph {self.name}("
-                 + ", ".join(f"%{n}: {self.node(n).types[0]}" for n in self._inputs) + ") {"]
+                 + ", ".join(f"%{n}: {self.node(n).types[0]}" for n in self._inputs) + ") {"
+                 + (f"  # from {comment_safe(onnx_file, 60)}" if onnx_file else "")]
         for n in self.nodes():
             if n.op == "Input":
                 continue
@@ -242,7 +257,9 @@ class Graph:
             if n.label != n.name:
                 extra.append(repr(comment_safe(n.label, 40)))
             if n.source:
-                extra.append(comment_safe(n.source, 60))
+                file, rest = _split_source(n.source)
+                if file != onnx_file:
+                    extra.append(comment_safe(f"{file}:{rest}" if rest else file, 60))
             lines.append(f"  {lhs} = {rhs}" + (f"  # {' '.join(extra)}" if extra else ""))
         outs = ", ".join(f"{v} as {comment_safe(lbl, 40)!r}" for lbl, v in self._outputs)
         lines += [f"  return {outs}", "}"]

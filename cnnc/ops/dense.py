@@ -190,6 +190,17 @@ def _gemm_tvm(req, xs, b):
     return y
 
 
+def _gemm_flops(types, a, outs) -> int:
+    """2 * M * K * N, plus the C term's adds."""
+    k = types[0].shape[0] if a["transA"] else types[0].shape[1]
+    return 2 * outs[0].size * k + (outs[0].size if len(types) > 2 else 0)
+
+
+def _matmul_flops(types, a, outs) -> int:
+    """2 * output elements * K."""
+    return 2 * outs[0].size * types[0].shape[-1]
+
+
 _BIT = Attr("int", 0, choices=(0, 1))
 register(OpDef(
     name="Gemm",
@@ -198,6 +209,7 @@ register(OpDef(
            "transA": _BIT, "transB": _BIT},
     infer=_gemm_infer,
     reference=_gemm_ref,
+    flops=_gemm_flops,
     kernels={"c": _dense_impls(_gemm_c, _gemm_packed_c, lambda req: _gemm_dims(req)[1])},
     tvm=_gemm_tvm,
     # opsets 1-6: ``broadcast`` says whether C broadcasts; cnnc's C always may (one way)
@@ -239,6 +251,7 @@ register(OpDef(
     inputs=("A", "B"),
     infer=_matmul_infer,
     reference=_matmul_ref,
+    flops=_matmul_flops,
     kernels={"c": _dense_impls(_matmul_c, _matmul_packed_c, lambda req: _matmul_dims(req)[1][-2])},
     tvm=lambda req, xs, b: b.R.matmul(xs[0], xs[1]),
     doc="numpy.matmul: batched matrix product with broadcasting",

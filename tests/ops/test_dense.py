@@ -73,3 +73,13 @@ def test_gemm_rejects_bad_input(shapes, attrs, msg):
 def test_matmul_rejects_bad_input(a_shape, b_shape, dtypes, msg):
     with pytest.raises(CnncError, match=msg):
         cnnc_run("MatMul", [np.zeros(a_shape, dtypes[0]), np.zeros(b_shape, dtypes[1])])
+
+
+def test_flops():
+    """2 * M * K * N (+ the C term's adds): what the profile's GFLOP/s and `show --summary` use."""
+    from cnnc.ir import TensorType, get_op
+    gemm, matmul = get_op("Gemm"), get_op("MatMul")
+    t = TensorType
+    a = gemm.make_attrs({"transA": 1}, [t((5, 3)), t((5, 7)), t((7,))])
+    assert gemm.cost([t((5, 3)), t((5, 7)), t((7,))], a, [t((3, 7))]) == 2 * 3 * 5 * 7 + 3 * 7
+    assert matmul.cost([t((2, 4, 5)), t((5, 6))], matmul.make_attrs({}, [t((2, 4, 5)), t((5, 6))]), [t((2, 4, 6))]) == 2 * 48 * 5
