@@ -15,7 +15,8 @@ typedef enum cnnc_status {
     CNNC_ERR_SHAPE = 4,          /* an input shape differs from the compiled one */
     CNNC_ERR_DEVICE = 5,         /* a device (CUDA) call failed */
     CNNC_ERR_THREADS = 6,        /* a cnnc_parallel with no run function or too many workers */
-    CNNC_ERR_OVERLAP = 7         /* an output buffer overlaps an input, another output or the arena */
+    CNNC_ERR_OVERLAP = 7,        /* an output buffer overlaps an input, another output or the arena */
+    CNNC_ERR_WEIGHTS = 8         /* weights read at run time: not loaded, or of the wrong size or alignment */
 } cnnc_status;
 
 #define CNNC_ARENA_ALIGN 64
@@ -45,6 +46,7 @@ static inline const char *cnnc_status_str(cnnc_status s)
     case CNNC_ERR_DEVICE: return "device error";
     case CNNC_ERR_THREADS: return "bad parallel hook";
     case CNNC_ERR_OVERLAP: return "overlapping buffers";
+    case CNNC_ERR_WEIGHTS: return "weights not loaded, or of the wrong size or alignment";
     }
     return "unknown status";
 }

@@ -33,8 +33,9 @@ class Option:
     write: bool = True
 
 
-WEIGHTS = Option("weights as C arrays, as a linked-in binary blob, or auto (the default: blob above 8 MB)",
-                 choices=("auto", "c", "blob"))
+WEIGHTS = Option("weights as C arrays, as a linked-in binary blob, external (c: <m>_weights.bin read by the program "
+                 "and handed to <m>_load_weights), or auto (the default: blob above 8 MB)",
+                 choices=("auto", "c", "blob", "external"))
 BUILD = Option("also build the library and the standalone driver (the tvm targets always build)", flag=True,
                compile=False)
 ARCH = Option("GPU architecture, e.g. sm_80 or sm_90", metavar="SM")

@@ -11,6 +11,7 @@ text only inside comments (``comment_safe``).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import tempfile
@@ -24,9 +25,9 @@ from ..resources import template_env
 from .base import CompiledModel, read_manifest, staged_folder
 from . import isa
 from .codegen import (ALIGN, c_array_literal, call_comment, ctype, helper_context, kernel_context, model_context,
-                      prepare, table_definitions, write_folder_files)
+                      prepare, table_definitions, weights_blob, write_folder_files)
 
-RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h", "cnnc_pool.h", "cnnc_pool.c")
+RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h", "cnnc_pool.h", "cnnc_pool.c", "cnnc_npy.h")
 #: the pthreads pool behind the parallel-for hook: built into the cffi library and the
 #: driver, not into the model's own static library (which needs no threads)
 POOL = ("cnnc_pool.c", "-pthread")
@@ -88,12 +89,17 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
                       "code": f"memcpy({param}, {st.exprs[v]}, {t.nbytes})"})
         profile.append({"node": param, "op": "copy", "kernel": "memcpy", "flops": 0})
     weights_list = [{**w, "literal": c_array_literal(w["array"])} for w in st.weights] if p.weights_mode == "c" else []
+    # the model's identity: its weights, its calls and its I/O (the same model and options give the same hash)
+    digest = hashlib.sha256(weights_blob(st))
+    for text in [c["code"] for c in calls] + [f"{io['param']}:{io['descr']}:{io['shape']}" for io in p.io.inputs + p.io.outputs]:
+        digest.update(text.encode())
     helpers = [{"source": env.get_template(h.template).render(helper_context(h))} for h in p.helpers]
     ctx = model_context(p, source, {"c/model.c.j2", "c/model.h.j2"} | {f.kernel.template for f in p.functions}
                         | {h.template for h in p.helpers},
                         inputs=p.io.inputs, outputs=p.io.outputs, weights=weights_list,
                         kernels=helpers + [{"source": _render_kernel(env, f)} for f in p.functions], calls=calls,
                         sources=[f"{m}.c"], cflags=target_isa.cflags, workers=workers,
+                        model_hash=digest.hexdigest()[:16],
                         isa_note=f"cpu {cpu}: {target_isa.kind} kernels" + (
                             f", {target_isa.gemm_mr}x{target_isa.gemm_nr} GEMM tiles" if p.helpers else ""))
     files = {f"{m}.h": "c/model.h.j2", f"{m}.c": "c/model.c.j2", f"{m}_main.c": "c/main.c.j2",
@@ -102,7 +108,8 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
         files[f"{m}_weights.S"] = "c/weights.S.j2"
     return write_folder_files(out_dir, p, {f: env.get_template(t).render(ctx) for f, t in files.items()},
                               RUNTIME_FILES, "c", cpu=cpu if isinstance(cpu, str) else "native",
-                              cflags=list(target_isa.cflags), workers=workers, calls=profile)
+                              cflags=list(target_isa.cflags), workers=workers, calls=profile,
+                              weights_mode=p.weights_mode, model_hash=digest.hexdigest()[:16])
 
 
 def _isa_flags(folder: Path) -> list[str]:
@@ -154,7 +161,9 @@ def run_exe(exe: str | os.PathLike, inputs, outputs, env=None) -> list[np.ndarra
             (tmp / f"in{i}.bin").write_bytes(np.ascontiguousarray(a).tobytes())
             args.append(str(tmp / f"in{i}.bin"))
         args += [str(tmp / f"out{i}.bin") for i in range(len(outputs))]
-        res = subprocess.run([str(exe), *args], capture_output=True, text=True, env=env)
+        # in the driver's folder: an external-weights driver reads <m>_weights.bin there
+        res = subprocess.run([str(Path(exe).resolve()), *args], capture_output=True, text=True, env=env,
+                             cwd=Path(exe).resolve().parent)
         if res.returncode != 0:
             raise CnncError(f"{exe} failed (exit {res.returncode}):\n{res.stderr[-4000:]}")
         return [np.fromfile(tmp / f"out{i}.bin", dtype=t.dtype).reshape(t.shape)
@@ -189,6 +198,8 @@ class CModel(CompiledModel):
                        "const void *cnnc_pool_parallel(void *); unsigned long cnnc_pool_bytes(void);")
         self._lib = self._ffi.dlopen(str(self.lib_path.resolve()))
         self._run_fn = getattr(self._lib, f"{self._m}_run_parallel")
+        if manifest.get("weights_mode") == "external":
+            self._load_weights(folder / f"{self._m}_weights.bin")
         most = int(manifest.get("workers", 1))
         self.threads = most if threads is None else threads
         if not (isinstance(self.threads, int) and 1 <= self.threads <= most):
@@ -204,6 +215,23 @@ class CModel(CompiledModel):
         raw = np.zeros(self.arena_bytes + ALIGN, np.uint8)
         off = (-raw.ctypes.data) % ALIGN
         self._arena = raw[off:off + self.arena_bytes]
+
+    def _load_weights(self, path: Path) -> None:
+        """Read the weights file (weights="external") into aligned memory this object keeps,
+        and hand it to ``<m>_load_weights``."""
+        try:
+            data = np.fromfile(path, np.uint8)
+        except OSError as e:
+            raise CnncError(f"cannot read the weights file {path}: {e.strerror}") from None
+        raw = np.zeros(data.size + ALIGN, np.uint8)
+        off = (-raw.ctypes.data) % ALIGN
+        self._weights = raw[off:off + data.size]
+        self._weights[:] = data
+        self._ffi.cdef(f"int {self._m}_load_weights(const void *, size_t);")
+        status = getattr(self._lib, f"{self._m}_load_weights")(self._ffi.from_buffer(self._weights), data.size)
+        if status != 0:
+            raise CnncError(f"{path}: {self._m}_load_weights returned status {status} (a weights file of another "
+                            "build of the model?)")
 
     def _run(self, arrays):
         outs = [np.empty(t.shape, t.dtype) for t in self.outputs.values()]

@@ -190,6 +190,23 @@ class ModelIO:
     copies: list[tuple[str, Value, object]]
 
 
+def npy_descr(dtype: str) -> str:
+    """numpy's little-endian .npy type string of ``dtype`` (``<f4``, ``|b1``): the drivers
+    check and write them."""
+    return np.dtype(dtype).newbyteorder("<").str
+
+
+def c_string(text: str) -> str:
+    """``text`` as a C string literal that any compiler takes: printable ASCII as itself
+    (but for ``"``, ``\\`` and ``?``, against trigraphs), everything else as octal escapes
+    of its UTF-8 bytes."""
+    out = []
+    for b in text.encode("utf-8"):
+        c = chr(b)
+        out.append(c if 0x20 <= b < 0x7F and c not in '"\\?' else f"\\{b:03o}")
+    return '"' + "".join(out) + '"'
+
+
 def model_io(graph: Graph) -> ModelIO:
     inputs, input_params = [], {}
     for v in graph.inputs:
@@ -198,13 +215,15 @@ def model_io(graph: Graph) -> ModelIO:
         param = f"in_{n.name}"
         input_params[v] = param
         inputs.append({"param": param, "ctype": ctype(t.dtype), "dtype": t.dtype, "shape": t.shape,
-                       "size": t.size, "nbytes": t.nbytes, "comment": f"{comment_safe(n.label, 60)}: {t}"})
+                       "size": t.size, "nbytes": t.nbytes, "comment": f"{comment_safe(n.label, 60)}: {t}",
+                       "name": c_string(n.label), "descr": npy_descr(t.dtype)})
     outputs, output_params, copies = [], {}, []
     for i, (label, v) in enumerate(graph.outputs):
         t = graph.type_of(v)
         param = f"out{i}_{sanitize(label)}"
         outputs.append({"param": param, "ctype": ctype(t.dtype), "dtype": t.dtype, "shape": t.shape,
-                        "size": t.size, "nbytes": t.nbytes, "comment": f"{comment_safe(label, 60)}: {t}"})
+                        "size": t.size, "nbytes": t.nbytes, "comment": f"{comment_safe(label, 60)}: {t}",
+                        "name": c_string(label), "descr": npy_descr(t.dtype)})
         producer = graph.node(v.node).op
         if v in output_params or producer in ("Input", "Constant"):
             copies.append((param, v, t))     # written by a copy after everything else
@@ -238,10 +257,16 @@ def call_comment(graph: Graph, node_name: str, k: Kernel) -> str:
 AUTO_BLOB_BYTES = 1 << 20
 
 
+#: how a model folder holds its weights: C arrays in the source, a blob linked in by
+#: .incbin, a blob file the program reads and hands to <m>_load_weights (C only), or auto
+WEIGHT_MODES = ("auto", "c", "blob", "external")
+
+
 def weights_mode(graph: Graph, weights: str) -> str:
-    """The weights mode "c" or "blob" that ``weights`` ("c", "blob" or "auto") means for ``graph``."""
-    if weights not in ("c", "blob", "auto"):
-        raise CnncError(f"weights must be 'c', 'blob' or 'auto', got {weights!r}")
+    """The weights mode "c", "blob" or "external" that ``weights`` (one of WEIGHT_MODES)
+    means for ``graph``."""
+    if weights not in WEIGHT_MODES:
+        raise CnncError(f"weights must be one of {', '.join(map(repr, WEIGHT_MODES))}, got {weights!r}")
     if weights == "auto":
         total = sum(n.types[0].nbytes for n in graph.nodes() if n.op == "Constant")
         return "blob" if total > AUTO_BLOB_BYTES else "c"
@@ -351,11 +376,11 @@ def model_context(p: Program, source: str | None, templates: Iterable[str], **ex
 
 def write_folder_files(out_dir: str | os.PathLike, p: Program, files: dict[str, str], runtime_files: Iterable[str],
                        target: str, **manifest) -> Path:
-    """Write the rendered ``files`` (name -> text), the weights blob (blob mode), the
+    """Write the rendered ``files`` (name -> text), the weights blob (blob and external modes), the
     runtime headers and the manifest into ``out_dir`` (created; files replaced)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if p.weights_mode == "blob":
+    if p.weights_mode in ("blob", "external"):
         (out / f"{p.m}_weights.bin").write_bytes(weights_blob(p.storage))
     for fname, text in files.items():
         (out / fname).write_text(text)

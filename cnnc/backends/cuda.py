@@ -45,7 +45,7 @@ from .base import CompiledModel, read_manifest, staged_folder
 from .codegen import (c_array_literal, call_comment, ctype, kernel_context, model_context, prepare,
                       table_definitions, write_folder_files)
 
-RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h", "cnnc_cuda.cuh", "cnnc_cuda_emu.h")
+RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h", "cnnc_cuda.cuh", "cnnc_cuda_emu.h", "cnnc_npy.h")
 ARCHS = ("sm_80", "sm_90")
 PRECISIONS = ("fp32", "tf32")
 #: nvcc's flags for every build: host warnings and nvcc's own are errors
@@ -54,12 +54,6 @@ NVCC_FLAGS = ("-std=c++17", "-O3", "-Xcompiler", "-Wall,-Wextra", "-Werror", "al
 #: test is all compile time (a 189-kernel FusedConv grid: g++ -O2 100 s, -O0 22-35 s; its
 #: run 0.45 s at -O2, 1.2 s at -O0)
 EMU_FLAGS = ("-x", "c++", "-std=c++17", "-include", "cnnc_cuda_emu.h", "-O0", "-Wall", "-Wextra", "-Werror")
-
-
-def npy_descr(dtype: str) -> str:
-    """numpy's little-endian .npy type string of ``dtype`` (``<f4``, ``|b1``): the driver
-    checks and writes them."""
-    return np.dtype(dtype).newbyteorder("<").str
 
 
 def cuda_template(template: str) -> str:
@@ -98,6 +92,9 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
     (the convolution and GEMM kernels round their operands to TF32, accumulating in fp32);
     ``impl``: op name -> the implementation to force (``{"Conv": "implicit_gemm"}``; the
     conv family's CUDA table is ``ops/_cuda_conv.py``)."""
+    if weights == "external":
+        raise CnncError("weights='external' (read at run time by <m>_load_weights) is the c target's; the cuda "
+                        "target uploads its weights from host arrays or a linked-in blob ('c', 'blob' or 'auto')")
     if precision not in PRECISIONS:
         raise CnncError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if not (isinstance(arch, str) and arch.startswith("sm_") and arch[3:].isdigit()):
@@ -127,8 +124,7 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
     blob = p.weights_mode == "blob"
     ctx = model_context(p, source, {"cuda/model.cu.j2", "cuda/model.h.j2"}
                         | {cuda_template(f.kernel.template) for f in p.functions},
-                        inputs=[{**d, "descr": npy_descr(d["dtype"])} for d in p.io.inputs],
-                        outputs=[{**d, "descr": npy_descr(d["dtype"])} for d in p.io.outputs],
+                        inputs=p.io.inputs, outputs=p.io.outputs,
                         weights=weights_list, kernels=[{"source": _render_kernel(env, f, ops)} for f in p.functions],
                         calls=calls, tf32=precision == "tf32", arch=arch, nvcc_flags=" ".join(NVCC_FLAGS),
                         emu_flags=" ".join(EMU_FLAGS), objects=[f"{m}_weights.o"] if blob else [])

@@ -60,6 +60,9 @@ def test_hostile_names_compile_run_and_never_escape(tmp_path, rng):
         text = f.read_text()
         assert text.isascii(), f
         code = _code_outside_comments(text)
+        # the header's name macros are C strings (escaped: test_c_firmware.py compiles them)
+        code = "\n".join(ln for ln in code.splitlines()
+                         if not re.match(r"#define \w+_(NAME|DTYPE|CNNC_VERSION|MODEL_HASH) \"", ln))
         if not f.name.endswith("_main.c"):   # the driver's own messages are its only strings
             assert '"' not in code and "\\" not in code, f
         for label in HOSTILE:
