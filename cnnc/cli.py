@@ -152,7 +152,7 @@ def _optimized(args) -> Graph:
     g = load_model(args.model, parse_input_shapes(args.input_shape), parse_bindings(args.bind))
     passes = [p for p in args.passes.split(",") if p] if args.passes is not None else None
     g, report = optimize(g, level=args.level, passes=passes, dump_ir=args.dump_ir, report=True)
-    if report.stats and not args.quiet:
+    if report.stats and args.verbose and not args.quiet:
         print(report)
     return g
 
@@ -295,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="optimization level (default 2)")
     levels.add_argument("--passes", metavar="P1,P2,...", help="run these passes instead of the level's")
     levels.add_argument("--dump-ir", metavar="DIR", help="write the IR after every pass (.txt/.dot/.svg)")
-    levels.add_argument("-q", "--quiet", action="store_true", help="no per-pass statistics")
+    levels.add_argument("-v", "--verbose", action="store_true", help="print the per-pass statistics table")
+    levels.add_argument("-q", "--quiet", action="store_true", help="no per-pass statistics (the default; overrides -v)")
     opt = argparse.ArgumentParser(add_help=False, parents=[levels])
     opt.add_argument("--target", default="reference", choices=sorted(TARGETS),
                      help="what to compile for (default reference): " + "; ".join(

@@ -138,7 +138,7 @@ def test_symbolic_onnx_needs_input_shape(tmp_path, capsys):
 
 def test_compile_with_passes_and_dump_ir(model_file, tmp_path, capsys):
     assert main(["compile", str(model_file), "--passes", "fuse_conv_norm_act,eliminate_dead_code",
-                 "--dump-ir", str(tmp_path / "ir")]) == 0
+                 "--dump-ir", str(tmp_path / "ir"), "-v"]) == 0
     out = capsys.readouterr().out
     assert "fuse_conv_norm_act" in out and "compiled for reference" in out
     assert (tmp_path / "ir" / "01_fuse_conv_norm_act.svg").is_file()
@@ -235,3 +235,12 @@ def test_the_output_does_not_depend_on_where_the_model_lies(model_file, tmp_path
     match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", names, shallow=False)
     assert not mismatch and not errors and len(match) == len(names)
     assert str(tmp_path) not in (tmp_path / "a" / "cli_model.h").read_text()
+
+
+def test_the_pass_table_is_off_by_default(model_file, capsys):
+    """`cnnc run` prints its outputs; the per-pass statistics only with -v."""
+    assert main(["run", str(model_file)]) == 0
+    out = capsys.readouterr().out
+    assert "fuse_conv_norm_act" not in out and "nodes" not in out and "y:" in out
+    assert main(["run", str(model_file), "-v"]) == 0
+    assert "fuse_conv_norm_act" in capsys.readouterr().out

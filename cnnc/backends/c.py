@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..ir import progress
 from ..ir import CnncError, Graph, get_op
 from ..ir.naming import comment_safe
 from ..resources import template_env
@@ -129,7 +130,8 @@ def build_library(folder: str | os.PathLike, *, cc: str | None = None, flags=("-
     lib = (Path(out) if out is not None else folder / f"lib{m}.so").resolve()  # the compiler runs in folder
     cmd = [cc, "-std=c99", *WARNINGS, *flags, *_isa_flags(folder), *sanitize_flags, "-fPIC", "-shared", "-o",
            str(lib), *srcs, "-lm"]
-    res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
+    res = progress.run(cmd, f"compiling {m}.c ({Path(cc).name} {' '.join(flags)})", cwd=folder, capture_output=True,
+                       text=True)
     if res.returncode != 0:
         msgs = "\n".join(ln for ln in res.stderr.splitlines() if "error" in ln or "warning" in ln)
         raise CnncError(f"the C compiler failed on the generated code in {folder}:\n"
@@ -145,7 +147,8 @@ def build_exe(folder: str | os.PathLike, *, cc: str | None = None, flags=("-O2",
     srcs = [f"{m}_main.c", f"{m}.c", *POOL] + ([f"{m}_weights.S"] if (folder / f"{m}_weights.S").exists() else [])
     cmd = [cc or os.environ.get("CC", "cc"), "-std=c99", *WARNINGS, *flags, *_isa_flags(folder), *sanitize_flags,
            "-o", f"{m}_main", *srcs, "-lm"]
-    res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
+    res = progress.run(cmd, f"compiling {m}_main ({Path(cmd[0]).name} {' '.join(flags)})", cwd=folder,
+                       capture_output=True, text=True)
     if res.returncode != 0:
         raise CnncError(f"the C compiler failed on the generated code in {folder}:\n{res.stderr.strip()}")
     return folder / f"{m}_main"

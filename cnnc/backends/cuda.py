@@ -38,6 +38,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
+from ..ir import progress
 from ..ir import CnncError, Graph, UnsupportedError
 from ..ir.naming import comment_safe
 from ..resources import runtime_dir, template_env
@@ -151,7 +152,7 @@ def _model_name(folder: Path) -> str:
 
 def _run_compiler(cmd: list[str], folder: Path, what: str) -> None:
     try:
-        res = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
+        res = progress.run(cmd, f"{Path(cmd[0]).name}: {what}", cwd=folder, capture_output=True, text=True)
     except FileNotFoundError:
         raise CnncError(f"{cmd[0]} is not installed (needed to {what})") from None
     if res.returncode != 0:

@@ -28,12 +28,14 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..ir import CnncError, Graph, KernelRequest, UnsupportedError, Value, get_op
+from ..ir import progress
 from ..ir.naming import sanitize
 from .base import CompiledModel, read_manifest, write_manifest
 
@@ -241,7 +243,8 @@ def build(graph: Graph, kind: str = "tvm", *, arch: str | None = None, db: str |
     target = _target(kind, arch, cpu)
     mod = _prepare(lower(graph), target, db)
     try:
-        return tvm.compile(mod, target=target), target
+        with progress.step(f"TVM: building {graph.name} for {target.kind.name}"):
+            return tvm.compile(mod, target=target), target
     except Exception as e:  # TVM raises its own error types from C++; keep one cnnc error
         raise CnncError(f"TVM failed to build {graph.name!r} for {kind}: {str(e).strip()[-2000:]}") from None
 
@@ -284,6 +287,19 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
     population = min(512, max(32, 8 * per_task))
     strategy = ms.search_strategy.EvolutionarySearch(population_size=population,
                                                      init_min_unmeasured=min(50, population // 2))
+    # progress on a terminal: the database's records (candidates measured) of the budget
+    shown = progress.Progress(f"TVM: tuning {graph.name} for {kind}", total=trials)
+    stop = threading.Event()
+
+    def watch():
+        while not stop.wait(1.0):
+            try:
+                kernels, measured, failed = tuning_summary(db)
+            except CnncError:   # not written yet
+                continue
+            shown.update(measured + failed, f"candidates measured ({failed} failed), {kernels} kernels")
+    if shown.on:
+        threading.Thread(target=watch, daemon=True).start()
     try:
         ms.relax_integration.tune_relax(
             mod, params={}, target=target, work_dir=str(db), max_trials_global=trials,
@@ -292,8 +308,12 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
             runner=ms.runner.LocalRunner(timeout_sec=_TUNE_TIMEOUT_S),
             strategy=strategy, cost_model=cost_model, seed=0)
     except Exception as e:  # TVM's own error types, from C++ or the worker pools
+        stop.set()
+        shown.finish("failed")
         raise CnncError(f"MetaSchedule tuning of {graph.name!r} for {kind} failed: {str(e).strip()[-2000:]}") from None
+    stop.set()
     kernels, measured, failed = tuning_summary(db)
+    shown.finish(f"{measured} candidates measured, {failed} failed, {kernels} kernels")
     if not measured:
         raise CnncError(f"MetaSchedule tuning of {graph.name!r} for {kind}: none of the {failed} candidates built and "
                         f"ran (their errors are in {db / 'logs'})")
