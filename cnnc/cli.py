@@ -137,6 +137,17 @@ def cmd_show(args) -> int:
         from .summary import summarize
         print(summarize(optimize(g, level=args.level), cpu=args.cpu or "native", threads=args.threads).table())
         return 0
+    if args.memory is not None:
+        from .passes.memory import plan_memory
+        from .passes.render import memory_svg
+        opt = optimize(g, level=args.level)
+        plan = plan_memory(opt, concat_slices=True)
+        out = Path(args.memory or f"{sanitize(g.name)}_memory.svg")
+        out.write_text(memory_svg(plan, opt))
+        print(plan.summary())
+        print(f"wrote {out} (the arena timeline: buffers over the node order and the arena's bytes, the lower "
+              "bound marked)")
+        return 0
     print(g.dump())
     return 0
 
@@ -303,11 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
                          f"{t.name}: {t.doc}" for t in TARGETS.values()))
     s = sub.add_parser("show", help="print a model's IR, or what a model folder holds", parents=[shapes])
     s.add_argument("model", metavar="MODEL", help="an .onnx file, a .py model file (build() or graph), or a model folder written by cnnc compile -o")
+    s.add_argument("--memory", nargs="?", const="", metavar="FILE.svg",
+                   help="draw the c target's arena timeline (each buffer over the nodes it is live at and the "
+                        "bytes it takes; the lower bound marked) into FILE.svg (default <model>_memory.svg)")
     s.add_argument("--summary", action="store_true",
                    help="a table of every layer as the c target compiles it (op, key attributes, output shape, "
                         "parameters, FLOPs, kernel) and the totals (parameters, FLOPs, weights and arena bytes)")
     s.add_argument("-O", "--level", type=int, default=2, choices=sorted(LEVELS),
-                   help="--summary: the optimization level the table shows (default 2)")
+                   help="--summary, --memory: the optimization level they show (default 2)")
     s.add_argument("--cpu", help="--summary: the ISA the kernels are planned for (default native)")
     s.add_argument("--threads", type=int, metavar="N", help="--summary: the workers they are planned for")
     s.set_defaults(fn=cmd_show)

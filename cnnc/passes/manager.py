@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..ir import CnncError, Graph, VerifyError, get_op
-from .render import to_dot, to_svg
+from .render import write_pictures
 
 PROPERTIES: dict[str, Callable[[Graph], bool]] = {}
 
@@ -176,5 +176,4 @@ class PassManager:
     def _dump(self, g: Graph, index: int, name: str) -> None:
         stem = self.dump_dir / f"{index:02d}_{name}"
         stem.with_suffix(".txt").write_text(g.dump() + "\n")
-        stem.with_suffix(".dot").write_text(to_dot(g))
-        stem.with_suffix(".svg").write_text(to_svg(g))
+        write_pictures(g, stem)
