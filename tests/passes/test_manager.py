@@ -1,5 +1,7 @@
 """The pass manager: contracts checked, purity enforced, broken passes named, dumps and
 statistics written."""
+import shutil
+
 import numpy as np
 import pytest
 
@@ -62,11 +64,12 @@ def test_dump_ir_writes_text_dot_and_svg(tmp_path):
     g = small()
     PassManager([Pass("noop", lambda g: g.copy())], dump_dir=tmp_path / "ir").run(g)
     names = sorted(p.name for p in (tmp_path / "ir").iterdir())
-    assert names == ["00_input.dot", "00_input.svg", "00_input.txt", "01_noop.dot", "01_noop.svg", "01_noop.txt"]
+    kinds = ["dot", "svg", "txt"] + (["png"] if shutil.which("dot") else [])   # Graphviz draws the PNG
+    assert names == sorted(f"{stem}.{k}" for stem in ("00_input", "01_noop") for k in kinds)
     assert (tmp_path / "ir" / "01_noop.txt").read_text().startswith("graph small(")
     assert "->" in (tmp_path / "ir" / "00_input.dot").read_text()
     svg = (tmp_path / "ir" / "00_input.svg").read_text()
-    assert svg.startswith("<svg") and "Conv" in svg and svg.rstrip().endswith("</svg>")
+    assert "<svg" in svg and "Conv" in svg and svg.rstrip().endswith("</svg>")
 
 
 def test_unknown_pass_and_level():

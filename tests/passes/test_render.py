@@ -83,3 +83,11 @@ def test_memory_timeline(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "lower bound" in out and "wrote" in out
     xml.dom.minidom.parse(str(tmp_path / "mem.svg"))
+
+
+def test_without_graphviz_cnnc_draws_the_svg(tmp_path, monkeypatch):
+    import cnnc.passes.render as render
+    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    written = write_pictures(residual_net(), tmp_path / "g")
+    assert [p.suffix for p in written] == [".dot", ".svg"] and not (tmp_path / "g.png").exists()
+    assert 'marker-end="url(#arrow)"' in (tmp_path / "g.svg").read_text()
