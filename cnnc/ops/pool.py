@@ -289,9 +289,21 @@ def _direct_cost(req) -> float:
     return req.out_types[0].size * int(np.prod(req.attrs["kernel_shape"])) / DIRECT_TAPS
 
 
+def _separable(pl: RowPlanes) -> bool:
+    """Whether the rows plan takes a window of stride 1 in two passes: the max (or sum) of
+    each position's k1 row taps, in place over the padded plane, then of k0 of those down
+    the column: k0 + k1 - 1 taps an output instead of k0 * k1 (the same values: max and the
+    order of an exact window of -inf or a NaN are kept, sums are reassociated)."""
+    return pl.phases == 1 and pl.k[0] > 1 and pl.k[1] > 1
+
+
 def _rows_cost(req) -> float:
     pl = RowPlanes(req, ops_per_tap=1)
-    per_plane = pl.grid_columns() * pl.taps / (ROWS_TAPS_PER_LANE * pl.lanes) + pl.planes / ROWS_COPY + ROWS_PLANE_SECONDS
+    if _separable(pl):
+        taps = pl.grid_columns() * pl.k[0] + pl.psize * (pl.k[1] - 1)
+    else:
+        taps = pl.grid_columns() * pl.taps
+    per_plane = taps / (ROWS_TAPS_PER_LANE * pl.lanes) + pl.planes / ROWS_COPY + ROWS_PLANE_SECONDS
     return pl.items * per_plane * req.workers / min(req.workers, pl.tasks)
 
 
@@ -301,19 +313,24 @@ def _rows_kernel(kind):
         pl = RowPlanes(req, ops_per_tap=1)
         geo = sp.window_geometry(req)
         nd = x.rank - 2
-        tables = {"koff": np.asarray(pl.koff, np.int64)}
+        separable = _separable(pl)
+        # separable: the column taps (k1 = 0) after the row pass; else every tap
+        koff = [k0 * pl.d[0] * pl.e1 for k0 in range(pl.k[0])] if separable else pl.koff
+        tables = {"koff": np.asarray(koff, np.int64)}
         if kind.c_rows == "sum":
             for i, (n, k, s, d) in enumerate(zip(geo.ishape, geo.kernel, geo.strides, geo.dilations)):
                 cnt = _axis_tables(kind, n, k, s, d, geo.pads[i], geo.pads[nd + i], a)["cnt"]
                 tables[f"cnt{i + 2 - nd}"] = cnt.astype(np.float32)
             if nd == 1:
                 tables["cnt0"] = np.ones(1, np.float32)
-        params = {**pl.params(), "reduce": kind.c_rows,
+        params = {**pl.params(), "reduce": kind.c_rows, "koff": koff, "T": len(koff),
+                  "hoff": [k1 * pl.d[1] for k1 in range(1, pl.k[1])] if separable else [],
                   "fill": "0" if kind.c_rows == "sum" else neg_infinity("float32")}
         name = (f"cnnc_{kind.tag}rows{nd}d_f32_{_x((x.shape[0] * x.shape[1], *geo.ishape))}_k{_x(geo.kernel)}"
                 f"_s{_x(geo.strides)}_d{_x(geo.dilations)}_p{'_'.join(map(str, geo.pads))}_o{_x(geo.oshape)}"
                 + ("_cip" if a.get("count_include_pad") else ""))
-        comment = (f"{kind.name} on rows of padded phase planes ({pl.phases} of {pl.e0}x{pl.e1} per plane) kernel "
+        comment = (f"{kind.name} on rows of padded phase planes ({pl.phases} of {pl.e0}x{pl.e1} per plane"
+                   f"{', separable' if separable else ''}) kernel "
                    f"{geo.kernel} strides {geo.strides} dilations {geo.dilations} pads {geo.pads} "
                    f"ceil_mode {a['ceil_mode']} -> {y}")
         return Kernel("c/kernels/pool_rows.c.j2", name, params, tables=tables, scratch_bytes=pl.scratch,

@@ -104,7 +104,10 @@ def gemm_cases(rng):
 POOL_WINDOWS = [c for c in POOL_CASES if len(c[0]) <= 4] + [
     ((1, 3, 40, 75), {"kernel_shape": (3, 3), "strides": (2, 2), "pads": (1, 1, 1, 1)}),
     ((2, 2, 13, 13), {"kernel_shape": (13, 13)}),
-    ((1, 2, 9, 30), {"kernel_shape": (2, 5), "strides": (3, 4), "auto_pad": "SAME_UPPER", "ceil_mode": 1})]
+    ((1, 2, 9, 30), {"kernel_shape": (2, 5), "strides": (3, 4), "auto_pad": "SAME_UPPER", "ceil_mode": 1}),
+    # stride 1, wide: the separable rows plan (row pass in place, dilated row taps)
+    ((1, 3, 20, 37), {"kernel_shape": (5, 5), "pads": (2, 2, 2, 2), "dilations": (1, 2)}),
+    ((1, 3, 20, 37), {"kernel_shape": (3, 4), "pads": (1, 0, 1, 2)})]
 
 
 def pool_cases(op):
@@ -114,7 +117,7 @@ def pool_cases(op):
         out = []
         for i, (xs, attrs) in enumerate(POOL_WINDOWS):
             x = _randn(rng, xs)
-            if i % 4 == 1:
+            if i % 4 == 1 or i >= len(POOL_WINDOWS) - 2:
                 x.flat[::7] = np.nan
                 x.flat[3::11] = -np.inf
             out.append((x, [(op, [], {**attrs, **e}) for e in extras]))
@@ -335,3 +338,19 @@ def test_gemm_with_b_at_run_time(rng, cpu):
 def test_gemm_with_b_at_run_time_is_sanitizer_clean(rng, tmp_path):
     from helpers import check_graph
     check_graph(*_runtime_b_graph(rng), tmp_path, rtol=1e-4, atol=1e-4, impl={"MatMul": "gemm", "Gemm": "gemm"})
+
+
+def test_stride_one_pools_are_separable():
+    """A 2-D window of stride 1 on the rows plan folds its row taps first (params hoff),
+    then the column taps (koff: one per kernel row); a strided window folds every tap."""
+    from cnnc.backends.codegen import collect_kernels
+    g = Graph("pools")
+    x = g.add_input("x", TensorType((1, 4, 20, 20)))
+    for name, attrs in (("s1", {"kernel_shape": (5, 5), "pads": (2, 2, 2, 2)}),
+                        ("s2", {"kernel_shape": (3, 3), "strides": (2, 2)})):
+        (y,) = g.add_node("MaxPool", [x], attrs, label=name)
+        g.add_output(y, name)
+    plans = {n: k for n, _, k in collect_kernels(g.verify(), "c", impl={"MaxPool": "rows"})[1]}
+    s1, s2 = (plans[n] for n in sorted(plans))
+    assert s1.params["hoff"] == [1, 2, 3, 4] and s1.params["T"] == 5 and "separable" in s1.comment
+    assert s2.params["hoff"] == [] and s2.params["T"] == 9
