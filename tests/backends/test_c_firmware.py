@@ -9,6 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
+import test_c_model
 
 import cnnc
 import cnnc.dsl as nn
@@ -18,11 +19,7 @@ from cnnc.ir import CnncError, Graph, TensorType
 
 
 def small_model(name="fw"):
-    m = nn.Model(name, seed=1)
-    x = m.input("x", (1, 2, 6, 6))
-    y = nn.conv(x, 3, 3, padding="same", activation="relu")
-    m.output(nn.global_avg_pool(nn.max_pool(y, 2)), "y")
-    return m.build()
+    return test_c_model.small_model(name)
 
 
 def _macros(header: str) -> dict[str, str]:
