@@ -179,9 +179,8 @@ def gather(req: KernelRequest, view: Sequence[int], tables: Sequence[np.ndarray]
         params.update(rows=True, R=rows, W=width, kind=kind, rep=rep, dedup=dedup, per=per, tasks=-(-rows // per),
                       ostrides=tuple(int(np.prod(view[d + 1:-1], dtype=np.int64)) for d in range(len(view) - 1)),
                       inner_padded=bool((inner < 0).any()))
-        return Kernel("c/kernels/gather.c.j2", name, params, tables=maps, parallel=params["tasks"] > 1,
-                      comment=comment or f"{req.node.op} -> {out}")
-    return Kernel("c/kernels/gather.c.j2", name, params, tables=maps, comment=comment or f"{req.node.op} -> {out}")
+    return Kernel("c/kernels/gather.c.j2", name, params, tables=maps, parallel=params.get("tasks", 1) > 1,
+                  comment=comment or f"{req.node.op} -> {out}")
 
 
 def axis_offsets(extent: int, stride: int) -> np.ndarray:

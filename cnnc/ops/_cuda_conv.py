@@ -42,12 +42,11 @@ def _tiles(req: KernelRequest, positional: bool) -> tuple[int, ...]:
     return tuple(req.in_types[1].shape[:nd]) if positional else (1,) * nd
 
 
-def _geometry(req: KernelRequest, positional: bool) -> dict:
+def _geometry(req: KernelRequest, geo: sp.WindowGeometry) -> dict:
     """What both templates take: sizes, per-axis geometry, strides, and per axis (from the
     loop plan, ``_spatial.loop_axes``) whether a tap can land before the input
     (``lo_check``) or past its end (``hi_check``)."""
     x, y = req.in_types[0], req.out_types[0]
-    geo = sp.window_geometry(req)
     ishape, oshape, k, s, d, pads, group = geo
     axes = sp.loop_axes(geo)
     nd = len(ishape)
@@ -62,20 +61,23 @@ def _geometry(req: KernelRequest, positional: bool) -> dict:
             "kstrides": tuple(contiguous_strides(k)), "total": x.shape[0] * m * int(np.prod(oshape))}
 
 
-def _macs(req: KernelRequest) -> int:
-    g = _geometry(req, False)
-    return g["total"] * g["KG"]
+def _gemm_sizes(req: KernelRequest) -> tuple[int, int, int, int]:
+    """``(groups, rows, columns, K)`` of the conv as per-group GEMMs: output pixels of every
+    image, the group's output channels, and its channels times the kernel's taps."""
+    x, y = req.in_types[0], req.out_types[0]
+    group = req.attrs.get("group", 1)
+    return group, y.size // y.shape[1], y.shape[1] // group, x.shape[1] // group * int(np.prod(req.attrs["kernel_shape"]))
 
 
 def direct_cost(req: KernelRequest) -> float:
-    return float(_macs(req))
+    g, rows, cols, k = _gemm_sizes(req)
+    return float(g * rows * cols * k)
 
 
 def gemm_cost(req: KernelRequest) -> float:
-    g = _geometry(req, False)
+    g, rows, cols, k = _gemm_sizes(req)
     tm, tn, tk = GEMM_TILE
-    padded = g["G"] * _ceil_to(g["N"] * g["osize"], tm) * _ceil_to(g["MG"], tn) * _ceil_to(g["KG"], tk)
-    return padded / GEMM_SPEEDUP
+    return g * _ceil_to(rows, tm) * _ceil_to(cols, tn) * _ceil_to(k, tk) / GEMM_SPEEDUP
 
 
 def gemm_applies(req: KernelRequest) -> bool:
@@ -91,7 +93,8 @@ def cuda_conv_impls(tag: str, epilogue, *, positional: bool = False, position_bi
     def plan(algo: str):
         def make(req: KernelRequest) -> Kernel:
             e = epilogue(req)
-            p = _geometry(req, positional)
+            geo = sp.window_geometry(req)
+            p = _geometry(req, geo)
             tiles = _tiles(req, positional)
             bias = ("position" if position_bias else "channel") if e.get("bias") else ""
             act, act_name, residual = e.get("act", ""), e.get("act_name", ""), e.get("residual", "")
@@ -103,7 +106,7 @@ def cuda_conv_impls(tag: str, epilogue, *, positional: bool = False, position_bi
             nd = len(p["oshape"])
             y = req.out_types[0]
             name = (f"cnnc_cuda_{tag}{nd}d_{algo}_{SHORT[y.dtype]}_k{sp.dims_tag(p['kshape'])}"
-                    f"_s{sp.dims_tag(p['strides'])}_d{sp.dims_tag(p['dilations'])}_p{sp.dims_tag(sp.window_geometry(req).pads)}"
+                    f"_s{sp.dims_tag(p['strides'])}_d{sp.dims_tag(p['dilations'])}_p{sp.dims_tag(geo.pads)}"
                     f"_g{p['G']}" + (f"_t{sp.dims_tag(tiles)}" if positional else "") + ("_b" if bias else "")
                     + (f"_z{residual}" if residual else "") + (f"_{act_name.lower()}" if act else "")
                     + f"_{sp.dims_tag(req.in_types[0].shape)}_m{p['M']}")

@@ -292,8 +292,8 @@ def _direct_cost(req) -> float:
 def _separable(pl: RowPlanes) -> bool:
     """Whether the rows plan takes a window of stride 1 in two passes: the max (or sum) of
     each position's k1 row taps, in place over the padded plane, then of k0 of those down
-    the column: k0 + k1 - 1 taps an output instead of k0 * k1 (the same values: max and the
-    order of an exact window of -inf or a NaN are kept, sums are reassociated)."""
+    the column: k0 + k1 - 1 taps an output instead of k0 * k1.  Max gives the same values
+    (a NaN tap still makes NaN); sums are reassociated."""
     return pl.phases == 1 and pl.k[0] > 1 and pl.k[1] > 1
 
 
@@ -314,8 +314,9 @@ def _rows_kernel(kind):
         geo = sp.window_geometry(req)
         nd = x.rank - 2
         separable = _separable(pl)
-        # separable: the column taps (k1 = 0) after the row pass; else every tap
-        koff = [k0 * pl.d[0] * pl.e1 for k0 in range(pl.k[0])] if separable else pl.koff
+        # separable: the row taps past the first (k0 = 0), then the column taps (k1 = 0) of
+        # the plan's tap offsets (k0-major); else every tap
+        koff = pl.koff[::pl.k[1]] if separable else pl.koff
         tables = {"koff": np.asarray(koff, np.int64)}
         if kind.c_rows == "sum":
             for i, (n, k, s, d) in enumerate(zip(geo.ishape, geo.kernel, geo.strides, geo.dilations)):
@@ -324,7 +325,7 @@ def _rows_kernel(kind):
             if nd == 1:
                 tables["cnt0"] = np.ones(1, np.float32)
         params = {**pl.params(), "reduce": kind.c_rows, "koff": koff, "T": len(koff),
-                  "hoff": [k1 * pl.d[1] for k1 in range(1, pl.k[1])] if separable else [],
+                  "hoff": pl.koff[1:pl.k[1]] if separable else [],
                   "fill": "0" if kind.c_rows == "sum" else neg_infinity("float32")}
         name = (f"cnnc_{kind.tag}rows{nd}d_f32_{_x((x.shape[0] * x.shape[1], *geo.ishape))}_k{_x(geo.kernel)}"
                 f"_s{_x(geo.strides)}_d{_x(geo.dilations)}_p{'_'.join(map(str, geo.pads))}_o{_x(geo.oshape)}"
