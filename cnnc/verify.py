@@ -143,6 +143,8 @@ def _onnxruntime(onnx_model, graph: Graph, feeds, bound: Mapping | None = None) 
         import onnxruntime as ort
     except ImportError:
         return None, "onnxruntime is not installed"
+    from onnx import TensorProto, helper
+
     from .onnx import to_onnx
     try:
         if onnx_model is None:
@@ -155,11 +157,10 @@ def _onnxruntime(onnx_model, graph: Graph, feeds, bound: Mapping | None = None) 
         so.log_severity_level = 3
         sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
         names = [o.name for o in sess.get_outputs()]
-        kinds = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
-                 "tensor(int32)": np.int32, "tensor(float16)": np.float16, "tensor(bool)": np.bool_}
-        wanted = {i.name: kinds.get(i.type) for i in sess.get_inputs()}
-        given = {k: np.asarray(v, wanted[k]) if wanted[k] is not None else v
-                 for k, v in {**(bound or {}), **feeds}.items() if k in wanted}
+        # the session's input types ("tensor(float)") as numpy's, through ONNX's own table
+        wanted = {i.name: helper.tensor_dtype_to_np_dtype(TensorProto.DataType.Value(i.type[7:-1].upper()))
+                  for i in sess.get_inputs()}
+        given = {k: np.asarray(v, wanted[k]) for k, v in {**(bound or {}), **feeds}.items() if k in wanted}
         return dict(zip(names, sess.run(None, given))), ""
     except Exception as e:  # noqa: BLE001 - any failure of the other runtime means: use the reference
         first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__

@@ -19,14 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ir import progress
-from ..ir import CnncError, Graph, get_op
+from ..ir import CnncError, Graph, get_op, progress
 from ..ir.naming import comment_safe
 from ..resources import template_env
 from .base import CompiledModel, read_manifest, staged_folder
 from . import isa
 from .codegen import (ALIGN, c_array_literal, call_comment, ctype, helper_context, kernel_context, model_context,
-                      prepare, table_definitions, weights_blob, write_folder_files)
+                      prepare, table_definitions, write_folder_files)
 
 RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h", "cnnc_pool.h", "cnnc_pool.c", "cnnc_npy.h")
 #: the pthreads pool behind the parallel-for hook: built into the cffi library and the
@@ -90,17 +89,22 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
                       "code": f"memcpy({param}, {st.exprs[v]}, {t.nbytes})"})
         profile.append({"node": param, "op": "copy", "kernel": "memcpy", "flops": 0})
     weights_list = [{**w, "literal": c_array_literal(w["array"])} for w in st.weights] if p.weights_mode == "c" else []
-    # the model's identity: its weights, its calls and its I/O (the same model and options give the same hash)
-    digest = hashlib.sha256(weights_blob(st))
+    # the model's identity: its weights (each array at its offset), its calls and its I/O (the
+    # same model and options give the same hash); the arrays are hashed in place, not copied
+    digest = hashlib.sha256()
+    for w in st.weights:
+        digest.update(f"{w['offset']}:".encode())
+        digest.update(np.ascontiguousarray(w["array"]).reshape(-1).view(np.uint8))
     for text in [c["code"] for c in calls] + [f"{io['param']}:{io['descr']}:{io['shape']}" for io in p.io.inputs + p.io.outputs]:
         digest.update(text.encode())
+    model_hash = digest.hexdigest()[:16]
     helpers = [{"source": env.get_template(h.template).render(helper_context(h))} for h in p.helpers]
     ctx = model_context(p, source, {"c/model.c.j2", "c/model.h.j2"} | {f.kernel.template for f in p.functions}
                         | {h.template for h in p.helpers},
                         inputs=p.io.inputs, outputs=p.io.outputs, weights=weights_list,
                         kernels=helpers + [{"source": _render_kernel(env, f)} for f in p.functions], calls=calls,
                         sources=[f"{m}.c"], cflags=target_isa.cflags, workers=workers,
-                        model_hash=digest.hexdigest()[:16],
+                        model_hash=model_hash,
                         isa_note=f"cpu {cpu}: {target_isa.kind} kernels" + (
                             f", {target_isa.gemm_mr}x{target_isa.gemm_nr} GEMM tiles" if p.helpers else ""))
     files = {f"{m}.h": "c/model.h.j2", f"{m}.c": "c/model.c.j2", f"{m}_main.c": "c/main.c.j2",
@@ -110,7 +114,7 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
     return write_folder_files(out_dir, p, {f: env.get_template(t).render(ctx) for f, t in files.items()},
                               RUNTIME_FILES, "c", cpu=cpu if isinstance(cpu, str) else "native",
                               cflags=list(target_isa.cflags), workers=workers, calls=profile,
-                              weights_mode=p.weights_mode, model_hash=digest.hexdigest()[:16])
+                              weights_mode=p.weights_mode, model_hash=model_hash)
 
 
 def _isa_flags(folder: Path) -> list[str]:

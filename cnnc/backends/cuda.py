@@ -38,8 +38,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from ..ir import progress
-from ..ir import CnncError, Graph, UnsupportedError
+from ..ir import CnncError, Graph, UnsupportedError, progress
 from ..ir.naming import comment_safe
 from ..resources import runtime_dir, template_env
 from .base import CompiledModel, read_manifest, staged_folder

@@ -28,14 +28,12 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ..ir import CnncError, Graph, KernelRequest, UnsupportedError, Value, get_op
-from ..ir import progress
+from ..ir import CnncError, Graph, KernelRequest, UnsupportedError, Value, get_op, progress
 from ..ir.naming import sanitize
 from .base import CompiledModel, read_manifest, write_manifest
 
@@ -288,18 +286,14 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
     strategy = ms.search_strategy.EvolutionarySearch(population_size=population,
                                                      init_min_unmeasured=min(50, population // 2))
     # progress on a terminal: the database's records (candidates measured) of the budget
+    def measured_so_far():
+        try:
+            kernels, measured, failed = tuning_summary(db)
+        except CnncError:   # not written yet
+            return None
+        return measured + failed, f"candidates measured ({failed} failed), {kernels} kernels"
     shown = progress.Progress(f"TVM: tuning {graph.name} for {kind}", total=trials)
-    stop = threading.Event()
-
-    def watch():
-        while not stop.wait(1.0):
-            try:
-                kernels, measured, failed = tuning_summary(db)
-            except CnncError:   # not written yet
-                continue
-            shown.update(measured + failed, f"candidates measured ({failed} failed), {kernels} kernels")
-    if shown.on:
-        threading.Thread(target=watch, daemon=True).start()
+    shown.start_clock(measured_so_far)
     try:
         ms.relax_integration.tune_relax(
             mod, params={}, target=target, work_dir=str(db), max_trials_global=trials,
@@ -308,10 +302,8 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
             runner=ms.runner.LocalRunner(timeout_sec=_TUNE_TIMEOUT_S),
             strategy=strategy, cost_model=cost_model, seed=0)
     except Exception as e:  # TVM's own error types, from C++ or the worker pools
-        stop.set()
         shown.finish("failed")
         raise CnncError(f"MetaSchedule tuning of {graph.name!r} for {kind} failed: {str(e).strip()[-2000:]}") from None
-    stop.set()
     kernels, measured, failed = tuning_summary(db)
     shown.finish(f"{measured} candidates measured, {failed} failed, {kernels} kernels")
     if not measured:

@@ -237,8 +237,8 @@ class Graph:
         """A readable text form, one line per node, in topological order.  Where a node came
         from is shown by file name and line (a DSL model), not by the full path; nodes imported
         from one ONNX file name it once, in the header."""
-        files = {_split_source(n.source)[0] for n in self.nodes() if n.source and n.op not in ("Input",)}
-        onnx_file = next(iter(files)) if len(files) == 1 and next(iter(files)).endswith(".onnx") else None
+        files = {_split_source(n.source)[0] for n in self.nodes() if n.source and n.op != "Input"}
+        onnx_file = files.pop() if len(files) == 1 and next(iter(files)).endswith(".onnx") else None
         lines = [f"graph {self.name}("
                  + ", ".join(f"%{n}: {self.node(n).types[0]}" for n in self._inputs) + ") {"
                  + (f"  # from {comment_safe(onnx_file, 60)}" if onnx_file else "")]

@@ -58,14 +58,18 @@ class Progress:
         self.note = note
         self._draw()
 
-    def start_clock(self) -> None:
-        """Redraw every TICK seconds (the elapsed time) until ``finish``."""
+    def start_clock(self, poll=None) -> None:
+        """Redraw every TICK seconds (the elapsed time) until ``finish``; ``poll()``, when
+        given, is asked each time for ``(done, note)`` (or None: no news)."""
         if not self.on or self._stop is not None:
             return
         self._stop = threading.Event()
 
         def tick():
             while not self._stop.wait(TICK):
+                news = poll() if poll is not None else None
+                if news is not None:
+                    self.done, self.note = news
                 self._draw()
         threading.Thread(target=tick, daemon=True).start()
         self._draw()

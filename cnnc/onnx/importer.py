@@ -294,7 +294,7 @@ def _fixed(d) -> bool:
     return d.HasField("dim_value") and d.dim_value >= 0
 
 
-def _bound_value(vi, given, where: str) -> np.ndarray:
+def _bound_value(vi, given) -> np.ndarray:
     """``constants[vi.name]`` as an array of the input's declared dtype and a shape that
     agrees with its declared fixed dims; else a CnncError saying what was expected."""
     t = vi.type.tensor_type
@@ -385,7 +385,7 @@ def load_onnx(source: str | os.PathLike | ModelProto, input_shapes: Mapping | No
     for vi in real_inputs:
         try:
             if vi.name in constants:
-                env[vi.name] = Ref(array=_bound_value(vi, constants[vi.name], where), label=vi.name)
+                env[vi.name] = Ref(array=_bound_value(vi, constants[vi.name]), label=vi.name)
                 budget.reserve(env[vi.name].array.nbytes, f"the bound value of input {comment_safe(vi.name)!r}")
             else:
                 env[vi.name] = Ref(value=graph.add_input(vi.name, _shape_of(vi, input_shapes, where)), label=vi.name)

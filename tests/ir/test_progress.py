@@ -56,3 +56,15 @@ def test_quiet_off_a_terminal_or_when_turned_off(monkeypatch):
 def test_run_is_subprocess_run():
     res = progress.run([sys.executable, "-c", "print(42)"], "probe", capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.strip() == "42"
+
+
+def test_a_clock_shows_what_poll_reports(monkeypatch):
+    """start_clock(poll): each tick shows poll's (done, note); None keeps the last."""
+    monkeypatch.setattr(progress, "TICK", 0.01)
+    reports = iter([None, (3, "candidates"), None])
+    out = Tty()
+    p = progress.Progress("tuning net", total=10, stream=out)
+    p.start_clock(lambda: next(reports, None))
+    time.sleep(0.08)
+    p.finish("done")
+    assert "cnnc: tuning net 3/10 candidates" in out.getvalue()
