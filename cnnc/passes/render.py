@@ -80,21 +80,26 @@ def _edges(g: Graph):
     return sorted({(u, v) for u, v in g.nx.edges() if u in keep and v in keep})
 
 
-def auto_rankdir(g: Graph) -> str:
-    """"TB" (a compact rank per depth, top to bottom) for a deep, narrow graph -- a chain of
-    layers reads down the page -- else "LR" (left to right)."""
+def _ranks(g: Graph) -> dict[int, list[str]]:
+    """The boxed (non-constant) nodes by depth: the longest path from a source, in graph order."""
+    names = [n.name for n in g.nodes() if n.op != "Constant"]
     sub = nx.DiGraph()
+    sub.add_nodes_from(names)
     sub.add_edges_from(_edges(g))
-    sub.add_nodes_from(name for name, _ in _boxes(g))
-    if not sub:
-        return "LR"
     depth: dict[str, int] = {}
     for n in nx.topological_sort(sub):
         depth[n] = max((depth[p] + 1 for p in sub.predecessors(n)), default=0)
-    widths: dict[int, int] = {}
-    for d in depth.values():
-        widths[d] = widths.get(d, 0) + 1
-    return "TB" if len(widths) > 3 * max(widths.values()) else "LR"
+    ranks: dict[int, list[str]] = {}
+    for n in names:
+        ranks.setdefault(depth[n], []).append(n)
+    return ranks
+
+
+def auto_rankdir(g: Graph) -> str:
+    """"TB" (a compact rank per depth, top to bottom) for a deep, narrow graph -- a chain of
+    layers reads down the page -- else "LR" (left to right)."""
+    ranks = _ranks(g)
+    return "TB" if ranks and len(ranks) > 3 * max(len(r) for r in ranks.values()) else "LR"
 
 
 def _dot_text(s: str) -> str:
@@ -124,15 +129,7 @@ def to_svg(g: Graph, rankdir: str = "auto", gap: int = 36) -> str:
     tools; boxes are as wide as their longest line, edges end in arrowheads."""
     rankdir = auto_rankdir(g) if rankdir == "auto" else rankdir
     boxes = dict(_boxes(g))
-    sub = nx.DiGraph()
-    sub.add_nodes_from(boxes)
-    sub.add_edges_from(_edges(g))
-    depth: dict[str, int] = {}
-    for n in nx.topological_sort(sub):
-        depth[n] = max((depth[p] + 1 for p in sub.predecessors(n)), default=0)
-    ranks: dict[int, list[str]] = {}
-    for n in boxes:
-        ranks.setdefault(depth[n], []).append(n)
+    ranks = _ranks(g)
     size = {n: (min(_text_width(lines), 320), 16 + 14 * len(lines)) for n, lines in boxes.items()}
     pos, extent = {}, [0, 0]
     along = gap                                   # the axis the ranks advance on
