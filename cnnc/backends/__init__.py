@@ -59,6 +59,11 @@ IMPL = Option("force an implementation per op, e.g. {'Conv': 'gemm'} (CLI: Conv=
               "also applies to FusedConv)", type=parse_impl, metavar="OP=NAME,...")
 
 
+LAYOUT = Option("the layout pass: auto (the default: channel-blocked NCHW<lanes>c regions where the cost model "
+                "says they gain), nchwc (every region that can be blocked) or nchw (none)",
+                choices=("auto", "nchwc", "nchw"))
+
+
 @dataclass(frozen=True)
 class Target:
     """A target: ``module``'s function ``compile(graph, **options) -> CompiledModel``, its
@@ -92,7 +97,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
         "weights": WEIGHTS, "build": BUILD, "cpu": CPU, "threads": Option(
             "the most worker threads the model runs on (default: this machine's cores; 1: serial)", metavar="N",
             type=int),
-        "impl": IMPL, "out_dir": OUT_DIR,
+        "impl": IMPL, "layout": LAYOUT, "out_dir": OUT_DIR,
         "cc": Option("the C compiler (default $CC, else cc)", write=False),
         "flags": Option("the compiler's optimization flags (default -O2)", write=False),
         "sanitize": Option("sanitizer flags to build with (-fsanitize=...)", write=False)},

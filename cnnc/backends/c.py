@@ -24,7 +24,8 @@ from ..ir.naming import comment_safe
 from ..resources import template_env
 from .base import CompiledModel, read_manifest, staged_folder
 from . import isa
-from .codegen import (ALIGN, c_array_literal, call_comment, ctype, helper_context, kernel_context, model_context,
+from ..passes.layout import assign_layouts
+from .codegen import (ALIGN, forced_ops, c_array_literal, call_comment, ctype, helper_context, kernel_context, model_context,
                       prepare, table_definitions, write_folder_files)
 
 RUNTIME_FILES = ("cnnc_status.h", "cnnc_runtime.h", "cnnc_pool.h", "cnnc_pool.c", "cnnc_npy.h")
@@ -67,14 +68,18 @@ def _workers(threads) -> int:
 
 def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
              name: str | None = None, source: str | None = None, cpu: str = "native",
-             impl: dict | None = None, threads: int | None = None) -> Path:
+             impl: dict | None = None, threads: int | None = None, layout: str = "auto") -> Path:
     """Write the model folder for ``graph`` into ``out_dir`` (created; files replaced).
     ``weights`` is "c" (exact hex-float arrays in the source), "blob" (a linked-in
     binary file) or "auto" (C arrays up to AUTO_BLOB_BYTES); ``cpu`` the ISA the kernels
     are planned and built for (``isa.CPUS``); ``impl`` forces implementations per op;
-    ``threads`` the most workers of the parallel-for hook (default: this machine's cores)."""
+    ``threads`` the most workers of the parallel-for hook (default: this machine's cores);
+    ``layout`` the layout pass's mode (``passes.layout``: "auto" blocks the regions the
+    cost model says gain, "nchwc" every region, "nchw" none)."""
     target_isa = isa.resolve(cpu)
     workers = _workers(threads)
+    graph = assign_layouts(graph, target_isa.vector, isa=target_isa, workers=workers, mode=layout,
+                           keep=forced_ops(impl))
     p = prepare(graph, "c", weights=weights, name=name, isa=target_isa, impl=impl, workers=workers)
     m, st, env = p.m, p.storage, template_env()
     calls, profile = [], []
@@ -267,13 +272,13 @@ class CModel(CompiledModel):
 
 def compile_c(graph: Graph, *, out_dir: str | os.PathLike | None = None, weights: str = "auto",
               cc: str | None = None, flags=("-O2",), sanitize: tuple[str, ...] = (), cpu: str = "native",
-              impl: dict | None = None, threads: int | None = None) -> CModel:
+              impl: dict | None = None, threads: int | None = None, layout: str = "auto") -> CModel:
     """Generate, build and load ``graph``.  With ``out_dir`` the model folder is kept there
     (written whole or not at all, as ``cnnc.backends.write`` does); without it the folder is
     temporary and is gone once the library is loaded.  ``threads``: the workers it runs on
     (default: this machine's cores)."""
     def make(folder: Path) -> Path:
-        generate(graph, folder, weights=weights, cpu=cpu, impl=impl, threads=threads)
+        generate(graph, folder, weights=weights, cpu=cpu, impl=impl, threads=threads, layout=layout)
         return build_library(folder, cc=cc, flags=flags, sanitize_flags=sanitize)
     if out_dir is not None:
         with staged_folder(out_dir) as tmp:
@@ -285,9 +290,10 @@ def compile_c(graph: Graph, *, out_dir: str | os.PathLike | None = None, weights
 
 def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None,
                  weights: str = "auto", build: bool = False, cpu: str = "native",
-                 threads: int | None = None, impl: dict | None = None) -> tuple[Path, str]:
+                 threads: int | None = None, impl: dict | None = None, layout: str = "auto") -> tuple[Path, str]:
     """``cnnc compile --target c``: the model folder, built (library and driver) on request."""
-    folder = generate(graph, out_dir, weights=weights, source=source, cpu=cpu, threads=threads, impl=impl)
+    folder = generate(graph, out_dir, weights=weights, source=source, cpu=cpu, threads=threads, impl=impl,
+                      layout=layout)
     if not build:
         return folder, ""
     lib, exe = build_library(folder), build_exe(folder)

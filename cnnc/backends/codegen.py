@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..ir import (GENERIC, CnncError, Graph, Impl, Isa, Kernel, KernelRequest, TensorType, UnsupportedError, Value,
-                  get_op)
+                  all_ops, get_op)
 from ..ir.naming import comment_safe, sanitize
 from ..ops._c import ctype, num
 from ..passes.memory import ALIGN, plan_memory
@@ -95,6 +95,13 @@ def check_impl(impl) -> dict[str, str]:
     for op in impl:
         get_op(op)  # an unknown op is an error
     return impl
+
+
+def forced_ops(impl) -> frozenset[str]:
+    """The ops an ``impl`` forces an implementation of (a Conv entry also forces the other
+    conv ops): the layout pass keeps their nodes as they are."""
+    impl = check_impl(impl)
+    return frozenset(n for n, op in all_ops().items() if n in impl or (op.conv and "Conv" in impl))
 
 
 def collect_kernels(g: Graph, backend: str | tuple[str, ...], *, isa: Isa = GENERIC, impl: dict | None = None,

@@ -206,6 +206,36 @@ def if_one_operand(in_types, attrs, out_types) -> bool:
     return len(in_types) == 1
 
 
+#: ``Blocked.operands`` entries: the operand is an activation in the blocked layout, or it
+#: is kept as it is
+ACT, KEEP = "act", "keep"
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """An op's channel-blocked form, the answer of its ``OpDef.blocked`` trait: the node
+    becomes ``op`` (None: the same op) with ``attrs`` (None: the same), each operand is
+    :data:`ACT` (an activation, given in the blocked layout), :data:`KEEP` (unchanged) or
+    ``(src, dst)`` (a constant moved from layout ``src`` to ``dst``: a weight packed), then
+    ``extra`` constants are appended as operands; the result is in the blocked layout."""
+
+    op: str | None = None
+    attrs: Mapping[str, Any] | None = None
+    operands: tuple = ()
+    extra: tuple = ()
+
+
+def any_layout(in_types, attrs, block) -> Blocked:
+    """``OpDef.blocked`` of an elementwise op of one operand: any layout is its own."""
+    return Blocked(operands=(ACT,) * len(in_types))
+
+
+def same_shapes(in_types, attrs, block) -> Blocked | None:
+    """``OpDef.blocked`` of an elementwise op: blocked when its operands have one shape (no
+    broadcasting across the channel blocks)."""
+    return any_layout(in_types, attrs, block) if len({t.shape for t in in_types}) == 1 else None
+
+
 @dataclass(frozen=True)
 class OpDef:
     """One op of the IR.
@@ -240,6 +270,9 @@ class OpDef:
     * ``conv``: a convolution with Conv's operands and attributes (``X, W (M, C/group,
       *K), B``): the fusion pass folds norms and epilogues into it, the separable pass
       decomposes its kernel.
+    * ``blocked(in_types, attrs, block) -> Blocked | None``: the node's form on
+      channel-blocked activations (``NCHW<block>c``), for the layout pass; None where the
+      node has none (``any_layout``, ``same_shapes``).
     """
 
     name: str
@@ -259,6 +292,7 @@ class OpDef:
     zero_padded: Callable[[Attrs], bool] | None = None
     no_op: NoOpFn | None = None
     conv: bool = False
+    blocked: Callable[[Sequence[TensorType], Attrs, int], Blocked | None] | None = None
 
     def __post_init__(self):
         assert self.in_place == ANY_OPERAND or isinstance(self.in_place, tuple), self.in_place

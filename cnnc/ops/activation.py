@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir import Attr, Attrs, CnncError, OnnxMap, OpDef, ShapeError, register, unregister
+from ..ir import Attr, Attrs, CnncError, OnnxMap, OpDef, ShapeError, any_layout, register, unregister
 from ._c import cfn, elementwise, num
 from ._common import align_at_axis, broadcast_shapes, erf, require_float
 
@@ -116,7 +116,7 @@ def register_activation(act: Activation) -> OpDef:
     op = register(OpDef(name=act.name, inputs=("X",), attrs=act.attrs, infer=_unary_infer, onnx=act.onnx,
                         kernels={"c": _c_kernel(act)}, tvm=act.tvm,
                         reference=lambda inputs, a: act.reference(inputs[0], a),
-                        in_place=(0,), doc=f"elementwise {act.name}"))
+                        in_place=(0,), blocked=any_layout, doc=f"elementwise {act.name}"))
     ACTIVATIONS[act.name] = act
     return op
 

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, if_one_operand, register
+from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, any_layout, if_one_operand, register
 from ._c import SHORT, ctype, parallel_tasks, worth_splitting
 from ._common import norm_axis, same_dtype
 
@@ -74,6 +74,7 @@ register(OpDef(
     kernels={"c": lambda req: _chunks_c(req, req.out_types[0], req.in_types, split=False)},
     tvm=lambda req, xs, b: b.R.concat(list(xs), axis=req.attrs["axis"]),
     no_op=if_one_operand,
+    blocked=lambda types, a, block: any_layout(types, a, block) if a["axis"] == 1 else None,
     doc="join tensors along one axis",
 ))
 

@@ -27,6 +27,7 @@ from ..ir import Attr, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._c import SHORT, contiguous_strides, ctype
 from ._common import require_float, same_dtype
+from .layout import conv_blocked
 from ._c_conv import DIRECT_TEMPLATE, conv_impls
 from ._cuda_conv import cuda_conv_impls
 from ._precision import acc_bytes, acc_ctype, wide
@@ -274,6 +275,7 @@ register(OpDef(
     tvm=conv_tvm,
     zero_padded=lambda a: True,
     conv=True,
+    blocked=conv_blocked,
     doc="N-D cross-correlation with stride, dilation, groups and padding modes",
 ))
 

@@ -46,7 +46,7 @@ import functools
 
 import numpy as np
 
-from ..ir import ANY_OPERAND, OnnxMap, OpDef, ShapeError, TensorType, if_one_operand, register
+from ..ir import ANY_OPERAND, OnnxMap, OpDef, ShapeError, TensorType, if_one_operand, register, same_shapes
 from ..ir.types import DTYPES
 from ._c import ctype, elementwise, num
 from ._common import FLOATS, broadcast_shapes, legacy_binary_import, same_dtype
@@ -245,7 +245,8 @@ _IN_PLACE_BINARY = ("Add", "Sub", "Mul", "Div", "Pow")
 for _name, (_fn, _rule, _c_expr, _tvm) in BINARY.items():
     _broadcast_op(_name, ("X", "Y") if _name == "Pow" else ("A", "B"), _fn, _rule,
                   f"broadcasting elementwise {_name}", _binary_c(_name, _c_expr), _tvm,
-                  in_place=(0, 1) if _name in _IN_PLACE_BINARY else (), onnx=_LEGACY_BROADCAST)
+                  in_place=(0, 1) if _name in _IN_PLACE_BINARY else (), onnx=_LEGACY_BROADCAST,
+                  blocked=same_shapes if _name in _IN_PLACE_BINARY else None)
 
 
 def _mean(*arrays):
@@ -287,7 +288,7 @@ VARIADIC = {
 for _name, (_fn, _allowed, _kernel, _tvm) in VARIADIC.items():
     _broadcast_op(_name, ("data_0*",), _fn, _shared(_allowed),
                   f"elementwise {_name} of one or more broadcast operands", _kernel, _tvm,
-                  in_place=ANY_OPERAND, no_op=if_one_operand)
+                  in_place=ANY_OPERAND, no_op=if_one_operand, blocked=same_shapes)
 
 
 def _not_infer(types, a):

@@ -25,6 +25,7 @@ from . import _spatial as sp
 from .activation import ACTIVATIONS, EPILOGUE_ATTRS
 from ._c_conv import conv_impls
 from ._cuda_conv import cuda_conv_impls
+from .layout import conv_blocked
 from .conv import conv_flops, conv_nd, conv_tvm, direct_conv
 
 ACT_PARAMS = EPILOGUE_ATTRS
@@ -87,35 +88,38 @@ def _reference(inputs, a):
     return y.astype(inputs[0].dtype)
 
 
+def export_body(fb, params, a, ishape, dtype) -> str:
+    """Emit FusedConv's meaning in standard ONNX ops into a function body ``fb``: Conv, the
+    residual Add, the activation, in epilogue order, over ``params`` (X, W, B, Z?; X of
+    spatial shape ``ishape``); returns the result's name."""
+    pads = sp.resolve_pads(ishape, a["kernel_shape"], a["strides"], a["dilations"], a["auto_pad"], a["pads"])
+    (y,) = fb.emit("Conv", params[:3], {"kernel_shape": a["kernel_shape"], "strides": a["strides"],
+                                        "dilations": a["dilations"], "pads": pads, "group": a["group"]})
+    if len(params) > 3 and a["residual"] == "pre":
+        (y,) = fb.emit("Add", [y, params[3]])
+    if a["activation"] == "Silu":
+        (s,) = fb.emit("Sigmoid", [y])
+        (y,) = fb.emit("Mul", [y, s])
+    elif a["activation"] == "Clip":
+        lo, hi = (None if a[k] is None else fb.const(np.asarray(a[k], dtype)) for k in ("act_min", "act_max"))
+        (y,) = fb.emit("Clip", [y, lo or "", hi or ""] if hi else [y, lo or ""])
+    elif a["activation"]:
+        (y,) = fb.emit(a["activation"], [y], activation_attrs(a))
+    if len(params) > 3 and a["residual"] == "post":
+        (y,) = fb.emit("Add", [y, params[3]])
+    return y
+
+
 def _export(node, operands, b):
-    """A model-local function: Conv, the residual Add, the activation, in epilogue order."""
+    """A model-local function of standard ops (``export_body``)."""
     a = node.attrs
     t = [b.type(o) for o in operands]
-    pads = sp.resolve_pads(t[0].shape[2:], a["kernel_shape"], a["strides"], a["dilations"],
-                           a["auto_pad"], a["pads"])
-
-    def body(fb, params):
-        (y,) = fb.emit("Conv", params[:3], {"kernel_shape": a["kernel_shape"], "strides": a["strides"],
-                                            "dilations": a["dilations"], "pads": pads, "group": a["group"]})
-        if len(params) > 3 and a["residual"] == "pre":
-            (y,) = fb.emit("Add", [y, params[3]])
-        if a["activation"] == "Silu":
-            (s,) = fb.emit("Sigmoid", [y])
-            (y,) = fb.emit("Mul", [y, s])
-        elif a["activation"] == "Clip":
-            dtype = t[0].dtype
-            lo, hi = (None if a[k] is None else fb.const(np.asarray(a[k], dtype)) for k in ("act_min", "act_max"))
-            (y,) = fb.emit("Clip", [y, lo or "", hi or ""] if hi else [y, lo or ""])
-        elif a["activation"]:
-            (y,) = fb.emit(a["activation"], [y], activation_attrs(a))
-        if len(params) > 3 and a["residual"] == "post":
-            (y,) = fb.emit("Add", [y, params[3]])
-        return [y]
     digest = b.digest([x.shape for x in t], t[0].dtype, sorted(a.items()))
-    return b.function(f"FusedConv_{digest}", operands, body)
+    return b.function(f"FusedConv_{digest}", operands,
+                      lambda fb, params: [export_body(fb, params, a, t[0].shape[2:], t[0].dtype)])
 
 
-def _epilogue(req) -> dict:
+def epilogue(req) -> dict:
     a = req.attrs
     act = ""
     if a["activation"]:
@@ -125,11 +129,11 @@ def _epilogue(req) -> dict:
 
 
 def _c_kernel(req):
-    return direct_conv(req, "fconv", bias="channel", **_epilogue(req))
+    return direct_conv(req, "fconv", bias="channel", **epilogue(req))
 
 
-def _plan_epilogue(req) -> dict:
-    return {"bias": True, **_epilogue(req)}
+def plan_epilogue(req) -> dict:
+    return {"bias": True, **epilogue(req)}
 
 
 def activation_request(req) -> KernelRequest:
@@ -140,7 +144,7 @@ def activation_request(req) -> KernelRequest:
     return KernelRequest(node, [y], [y], [None])
 
 
-def _tvm(req, xs, b):
+def fused_tvm(req, xs, b):
     """Conv's rule (bias included), then the epilogue in the reference's order."""
     a = req.attrs
     y = conv_tvm(req, xs[:3], b)
@@ -176,10 +180,11 @@ register(OpDef(
     reference=_reference,
     onnx=OnnxMap(domain="cnnc", exporter=_export),
     flops=_flops,
-    kernels={"c": conv_impls(_c_kernel, "fconv", _plan_epilogue), "cuda": cuda_conv_impls("fconv", _plan_epilogue)},
-    tvm=_tvm,
+    kernels={"c": conv_impls(_c_kernel, "fconv", plan_epilogue), "cuda": cuda_conv_impls("fconv", plan_epilogue)},
+    tvm=fused_tvm,
     in_place=(3,),  # the residual Z, read only by the epilogue of Y[i]
     zero_padded=lambda a: True,
     conv=True,
+    blocked=conv_blocked,
     doc="convolution with bias, residual add and activation fused into its epilogue",
 ))

@@ -141,8 +141,15 @@ def _fused_graph():
     return cnnc.optimize(m.build(), passes=["fuse_conv_norm_act", "eliminate_dead_code"])
 
 
+def _blocked_graph():
+    """The fused block with its layouts assigned (NCHW4c): LayoutTransform and BlockedConv."""
+    from cnnc.passes.layout import assign_layouts
+    return assign_layouts(_fused_graph(), 4, mode="nchwc")
+
+
 EXTRA = {  # ops whose conformance cases are outside the subset: (graph, input shape)
     "fused_conv": (_fused_graph, (1, 4, 6, 6)),
+    "blocked_conv": (_blocked_graph, (1, 4, 6, 6)),
     "logic": (_logic_graph, (2, 3, 4)),
     "global_lp": (lambda: _one_op("GlobalLpPool", (2, 3, 5, 4), {"p": 3}), (2, 3, 5, 4)),
     "reduce_min": (lambda: _one_op("ReduceMin", (2, 3, 4), {"axes": (1,), "keepdims": 0}), (2, 3, 4)),

@@ -1,0 +1,101 @@
+"""The layout-assignment pass (``cnnc.passes.layout``): it keeps the reference's outputs on
+random inputs and random graphs, keeps the graph's I/O plain, folds the weight packing,
+and blocks by the cost model in mode "auto"."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cnnc
+import cnnc.dsl as nn
+from cnnc.backends import isa
+from cnnc.ir import TensorType
+from cnnc.passes.layout import assign_layouts, choose
+
+AVX512 = isa.CPUS["x86-64-v4"]
+
+
+def _random_net(seed: int):
+    """A random stack of the blockable ops (pointwise, kxk, strided, dilated and depthwise
+    convs with epilogues, Add, Concat) and boundaries (MaxPool, a 12-channel conv)."""
+    r = np.random.default_rng(seed)
+    m = nn.Model(f"net{seed}", seed=seed)
+    c = int(r.choice([8, 16]))
+    x = m.input("x", (1, c, 12, 12))
+    y = x
+    for _ in range(int(r.integers(3, 7))):
+        kind = r.choice(["pw", "kxk", "dw", "add", "concat", "pool", "odd"])
+        c = y.shape[1] if hasattr(y, "shape") else c
+        act = r.choice(["relu", "sigmoid", None])
+        if kind == "pw":
+            y = nn.conv(y, int(r.choice([8, 16, 24])), 1, activation=act)
+        elif kind == "kxk":
+            y = nn.conv(y, int(r.choice([8, 16])), 3, padding=int(r.integers(0, 2)) * 2, dilation=2, activation=act)
+        elif kind == "dw":
+            y = nn.conv(y, c, 3, padding=1, groups=c, activation=act)
+        elif kind == "add":
+            y = nn.relu(nn.add(nn.conv(y, c, 3, padding=1), y))
+        elif kind == "concat":
+            y = nn.concat([y, nn.conv(y, 8, 1)], axis=1)
+        elif kind == "pool" and y.shape[2] >= 4:
+            y = nn.max_pool(y, 2, stride=2)
+        elif kind == "odd":
+            y = nn.conv(nn.conv(y, 12, 1), 16, 1, activation=act)
+    m.output(y, "y")
+    return cnnc.optimize(m.build())
+
+
+@pytest.mark.parametrize("block", [4, 8])
+@pytest.mark.parametrize("seed", range(6))
+def test_the_pass_keeps_the_reference_outputs(rng, seed, block):
+    g = _random_net(seed)
+    b = assign_layouts(g, block, mode="nchwc")
+    assert b.input_types() == g.input_types() and b.output_types() == g.output_types()
+    for n in b.nodes():  # a conv left plain is one that cannot be blocked
+        if n.op in ("Conv", "FusedConv"):
+            c = b.type_of(b.operands(n.name)[0]).shape[1]
+            assert c % block or n.types[0].shape[1] % block or n.attrs["group"] not in (1, c), n.label
+    for n in b.nodes():  # every packed weight is folded into a constant
+        if n.op == "LayoutTransform":
+            assert b.constant(b.operands(n.name)[0]) is None
+    feeds = {"x": rng.standard_normal(g.input_types()["x"].shape).astype(np.float32)}
+    want = cnnc.compile(g).run(feeds)["y"]
+    got = cnnc.compile(b).run(feeds)["y"]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert g.verify() is g
+
+
+def test_a_region_passes_blocked_values_straight_through():
+    """Inside a region the convs hand each other blocked tensors: transforms only at the
+    region's edges, the 3-channel stem staying plain."""
+    m = nn.Model("chain")
+    x = m.input("x", (1, 3, 16, 16))
+    y = nn.conv(x, 16, 3, padding=1, activation="relu")
+    for _ in range(3):
+        y = nn.conv(y, 16, 3, padding=1, activation="relu")
+    m.output(y, "y")
+    g = assign_layouts(cnnc.optimize(m.build()), 8, mode="nchwc")
+    ops = [n.op for n in g.nodes() if n.op not in ("Input", "Constant")]
+    assert ops.count("BlockedConv") == 3 and ops.count("LayoutTransform") == 2
+    assert ops.count("FusedConv") == 1
+
+
+def test_auto_blocks_only_where_the_cost_model_gains():
+    """A region of Relu and Add alone gains nothing (the same kernels), so it stays plain;
+    every region's gain counts its boundary transforms."""
+    g = cnnc.Graph("eltwise")
+    x = g.add_input("x", TensorType((1, 16, 8, 8)))
+    (r,) = g.add_node("Relu", [x])
+    (y,) = g.add_node("Add", [r, x])
+    g.add_output(y, "y")
+    ((region, gain),) = choose(g, 16, isa=AVX512)
+    assert len(region) == 2 and gain < 0
+    assert assign_layouts(g, 16, isa=AVX512) is g
+
+
+def test_a_forced_implementation_keeps_its_convs_plain():
+    from cnnc.backends.codegen import forced_ops
+    g = _random_net(1)
+    assert forced_ops({"Conv": "direct"}) == {"Conv", "FusedConv"}
+    b = assign_layouts(g, 8, mode="nchwc", keep=forced_ops({"Conv": "direct"}))
+    assert "BlockedConv" not in [n.op for n in b.nodes()]
