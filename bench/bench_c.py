@@ -77,22 +77,27 @@ def main() -> None:
     ap.add_argument("--cpu", default="native",
                     help="c: the ISA to build for (native, x86-64-v3, x86-64-v4, armv8-a, generic); "
                          "onnxruntime keeps its own choice, so x86-64-v3 on an AVX-512 host is a worst case")
+    ap.add_argument("--layout", default="auto",
+                    help="the layout pass's modes to run, comma-separated (auto, nchwc, nchw; default auto)")
     args = ap.parse_args()
     names = args.models.split(",")
     if args.target == "tvm":
         bench_tvm(names, args.repeat, args.db)
         return
     threads = [int(t) for t in args.threads.split(",")]
+    layouts = args.layout.split(",")
     rows = {}
     for name in names:
         path, g = _load(name)
         for t in threads:
-            res = bench(g, onnx_model=path, threads=t, repeat=args.repeat, cpu=args.cpu)
-            c, o = statistics.median(res.cnnc_ms), statistics.median(res.ort_ms)
-            rows[name, t] = (c, o)
-            print(f"{name} ({t} thread{'s' * (t > 1)}): cnnc-c {c:.1f} ms, onnxruntime {o:.1f} ms, "
-                  f"ratio {c / o:.2f}x", flush=True)
-    print(f"\n{_cpu_name()} (cnnc built for {args.cpu}), {len(names)} models, medians of {args.repeat} alternating turns (untimed runs for 0.25 s, then a timed one)\n")
+            for layout in layouts:
+                res = bench(g, onnx_model=path, threads=t, repeat=args.repeat, cpu=args.cpu, layout=layout)
+                c, o = statistics.median(res.cnnc_ms), statistics.median(res.ort_ms)
+                if layout == layouts[0]:
+                    rows[name, t] = (c, o)
+                print(f"{name} ({t} thread{'s' * (t > 1)}, layout {layout}): cnnc-c {c:.1f} ms, "
+                      f"onnxruntime {o:.1f} ms, ratio {c / o:.2f}x", flush=True)
+    print(f"\n{_cpu_name()} (cnnc built for {args.cpu}, layout {layouts[0]}), {len(names)} models, medians of {args.repeat} alternating turns (untimed runs for 0.25 s, then a timed one)\n")
     print("| model | " + " | ".join(f"cnnc / ORT, {t} thr (ms)" for t in threads) + " |")
     print("|---|" + "---|" * len(threads))
     for name in names:

@@ -94,6 +94,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--layout", default="auto",
+                    help="the layout pass's modes to run, comma-separated (auto, nchwc, nchw; default auto)")
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,10 +105,11 @@ def main() -> None:
             cnnc.save_onnx(g, path)
             g = cnnc.optimize(cnnc.load_onnx(path))
             for t in threads:
-                res = bench(g, onnx_model=path, threads=t, repeat=args.repeat)
-                c, o = statistics.median(res.cnnc_ms), statistics.median(res.ort_ms)
-                print(f"{g.name} ({t} thread{'s' * (t > 1)}): cnnc-c {c:.2f} ms, onnxruntime {o:.2f} ms, "
-                      f"ratio {c / o:.2f}x", flush=True)
+                for layout in args.layout.split(","):
+                    res = bench(g, onnx_model=path, threads=t, repeat=args.repeat, layout=layout)
+                    c, o = statistics.median(res.cnnc_ms), statistics.median(res.ort_ms)
+                    print(f"{g.name} ({t} thread{'s' * (t > 1)}, layout {layout}): cnnc-c {c:.2f} ms, "
+                          f"onnxruntime {o:.2f} ms, ratio {c / o:.2f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -109,16 +109,17 @@ class BenchResult:
 
 
 def bench(graph: Graph, *, onnx_model=None, threads: int | None = None, repeat: int = 20, profile: bool = False,
-          cpu: str = "native", folder: str | Path | None = None, impl: dict | None = None) -> BenchResult:
+          cpu: str = "native", folder: str | Path | None = None, impl: dict | None = None,
+          layout: str = "auto") -> BenchResult:
     """Time ``graph`` on the C target (``threads`` workers), alternating with onnxruntime on
     ``onnx_model`` (a path or ModelProto; skipped where onnxruntime is not installed): each
     turn of an engine is untimed runs for SETTLE_SECONDS, then the timed one."""
     if folder is None:
         with tempfile.TemporaryDirectory(prefix="cnnc_bench_") as tmp:
             return bench(graph, onnx_model=onnx_model, threads=threads, repeat=repeat, profile=profile, cpu=cpu,
-                         folder=tmp, impl=impl)
+                         folder=tmp, impl=impl, layout=layout)
     folder = Path(folder)
-    cb.generate(graph, folder, cpu=cpu, threads=threads, impl=impl)
+    cb.generate(graph, folder, cpu=cpu, threads=threads, impl=impl, layout=layout)
     model = cb.CModel(folder, cb.build_library(folder))
     rng = np.random.default_rng(0)
     feeds = {n: rng.standard_normal(t.shape).astype(t.dtype) if t.dtype.startswith("float") else np.zeros(t.shape, t.dtype)

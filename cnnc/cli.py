@@ -231,7 +231,7 @@ def cmd_bench(args) -> int:
     g = _optimized(args)
     onnx_model = args.model if args.model.endswith(".onnx") else None
     res = bench(g, onnx_model=onnx_model, threads=args.threads, repeat=args.repeat, profile=args.profile,
-                cpu=args.cpu or "native", impl=args.impl)
+                cpu=args.cpu or "native", impl=args.impl, layout=args.layout)
     print(res.report())
     return 0
 
@@ -364,6 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeat", type=int, default=20, metavar="R", help="timed runs of each (default 20)")
     b.add_argument("--profile", action="store_true", help="also time every layer (a build with -DCNNC_PROFILE)")
     b.add_argument("--impl", type=parse_impl, metavar="OP=NAME,...", help="as for compile: force implementations")
+    b.add_argument("--layout", default="auto", choices=("auto", "nchwc", "nchw"),
+                   help="as for compile: the layout pass's mode (default auto)")
     b.set_defaults(fn=cmd_bench)
     v = sub.add_parser("verify", help="run a model on a target and on onnxruntime (or the reference) on the same "
                        "inputs and compare every output; exit 0 within tolerance, 1 not, 2 if it cannot be compiled",

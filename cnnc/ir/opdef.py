@@ -216,8 +216,10 @@ class Blocked:
     """An op's channel-blocked form, the answer of its ``OpDef.blocked`` trait: the node
     becomes ``op`` (None: the same op) with ``attrs`` (None: the same), each operand is
     :data:`ACT` (an activation, given in the blocked layout), :data:`KEEP` (unchanged) or
-    ``(src, dst)`` (a constant moved from layout ``src`` to ``dst``: a weight packed), then
-    ``extra`` constants are appended as operands; the result is in the blocked layout."""
+    ``(src, dst, pad)`` (a constant zero-padded to ``pad`` entries on axis 0, then moved
+    from layout ``src`` to ``dst``: a weight packed), then ``extra`` constants are
+    appended as operands; the result is in the blocked layout (or plain, for the form
+    asked for with ``y_plain``)."""
 
     op: str | None = None
     attrs: Mapping[str, Any] | None = None
@@ -225,15 +227,16 @@ class Blocked:
     extra: tuple = ()
 
 
-def any_layout(in_types, attrs, block) -> Blocked:
-    """``OpDef.blocked`` of an elementwise op of one operand: any layout is its own."""
-    return Blocked(operands=(ACT,) * len(in_types))
+def any_layout(in_types, attrs, block, x_plain: bool = False, y_plain: bool = False) -> Blocked | None:
+    """``OpDef.blocked`` of an elementwise op of one operand: any layout is its own (and it
+    has no form that changes layout)."""
+    return None if x_plain or y_plain else Blocked(operands=(ACT,) * len(in_types))
 
 
-def same_shapes(in_types, attrs, block) -> Blocked | None:
+def same_shapes(in_types, attrs, block, x_plain: bool = False, y_plain: bool = False) -> Blocked | None:
     """``OpDef.blocked`` of an elementwise op: blocked when its operands have one shape (no
     broadcasting across the channel blocks)."""
-    return any_layout(in_types, attrs, block) if len({t.shape for t in in_types}) == 1 else None
+    return any_layout(in_types, attrs, block, x_plain, y_plain) if len({t.shape for t in in_types}) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -270,9 +273,11 @@ class OpDef:
     * ``conv``: a convolution with Conv's operands and attributes (``X, W (M, C/group,
       *K), B``): the fusion pass folds norms and epilogues into it, the separable pass
       decomposes its kernel.
-    * ``blocked(in_types, attrs, block) -> Blocked | None``: the node's form on
-      channel-blocked activations (``NCHW<block>c``), for the layout pass; None where the
-      node has none (``any_layout``, ``same_shapes``).
+    * ``blocked(in_types, attrs, block, x_plain=False, y_plain=False) -> Blocked | None``:
+      the node's form on channel-blocked activations (``NCHW<block>c``), for the layout
+      pass; with ``x_plain`` the form that reads operand 0 plain, with ``y_plain`` the one
+      that writes its result plain; None where the node has no such form (``any_layout``,
+      ``same_shapes``).
     """
 
     name: str

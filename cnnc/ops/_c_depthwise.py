@@ -22,8 +22,8 @@ TEMPLATE = "c/kernels/conv_dw.c.j2"
 #: elements a second copied into the padded planes and through the epilogue
 FLOPS_PER_LANE = 2.5e9
 SCALAR_FLOPS = 3e9
-COPY_ELEMENTS = 3e9
-EPILOGUE_ELEMENTS = 3e9
+COPY_ELEMENTS = 12e9
+EPILOGUE_ELEMENTS = 12e9
 
 
 def applies(req: KernelRequest) -> bool:

@@ -22,7 +22,7 @@ TEMPLATE = "c/kernels/conv_nchwc.c.j2"
 #: rough rates of the cost model: the tile's flops a second per vector lane at a full tile
 #: (``RO * RW`` accumulators), depthwise flops a second per lane, and a tile's fixed cost
 TILE_FLOPS_PER_LANE = 6.2e9
-DEPTHWISE_FLOPS_PER_LANE = 2.4e9
+DEPTHWISE_FLOPS_PER_LANE = 4.5e9
 TILE_SECONDS = 4e-9
 TASK_SECONDS = 2e-6
 
@@ -36,18 +36,20 @@ class Geometry:
     """A blocked conv's sizes, as the template reads them."""
 
     def __init__(self, req: KernelRequest):
-        x, y = req.in_types[0], req.out_types[0]
+        x, y, w = req.in_types[0], req.out_types[0], req.in_types[1]
         a = req.attrs
-        vl = x.shape[-1]
-        nd = x.rank - 3
+        vl = a["block"]
+        self.x_plain, self.y_plain = not a["x_blocked"], not a["y_blocked"]
+        xs = x.shape[2:] if self.x_plain else x.shape[2:-1]
+        ys = y.shape[2:] if self.y_plain else y.shape[2:-1]
+        nd = len(xs)
         k, s, d = tuple(a["kernel_shape"]), tuple(a["strides"]), tuple(a["dilations"])
-        pads = tuple(sp.resolve_pads(x.shape[2:-1], k, s, d, a["auto_pad"], a["pads"]))
+        pads = tuple(sp.resolve_pads(xs, k, s, d, a["auto_pad"], a["pads"]))
         if nd == 1:
-            k, s, d, pads = (1, *k), (1, *s), (1, *d), (0, pads[0], 0, pads[1])
-        self.vl, self.n = vl, x.shape[0]
-        self.cb, self.ob = x.shape[1], y.shape[1]
-        self.h, self.w = (1, *x.shape[2:-1]) if nd == 1 else x.shape[2:-1]
-        self.oh, self.ow = (1, *y.shape[2:-1]) if nd == 1 else y.shape[2:-1]
+            k, s, d, pads, xs, ys = (1, *k), (1, *s), (1, *d), (0, pads[0], 0, pads[1]), (1, *xs), (1, *ys)
+        self.vl, self.n, self.m = vl, x.shape[0], a["out_channels"]
+        self.cb, self.ob = x.shape[1], w.shape[0]
+        (self.h, self.w), (self.oh, self.ow) = xs, ys
         (self.kh, self.kw), (self.sh, self.sw), (self.dh, self.dw) = k, s, d
         self.pt, self.pl = pads[0], pads[1]
         self.depthwise = a["group"] > 1
@@ -71,7 +73,7 @@ class Geometry:
 
     @property
     def flops(self) -> float:
-        per_output = 2.0 * self.kh * self.kw * (1 if self.depthwise else self.cb * self.vl)
+        per_output = 2.0 * self.kh * self.kw * (1 if self.depthwise else self.cb * (1 if self.x_plain else self.vl))
         return per_output * self.n * self.ob * self.vl * self.oh * self.ow
 
     def tiles(self) -> int:
@@ -94,7 +96,7 @@ def applies(req: KernelRequest) -> bool:
     vector extensions; the layout pass blocks by the ISA's lanes, and other blocks work too:
     a 16-lane vector is two AVX2 registers)."""
     x = req.in_types[0]
-    return (x.dtype == "float32" and x.rank in (4, 5) and req.isa.vector > 0
+    return (x.dtype == "float32" and x.rank - req.attrs["x_blocked"] in (3, 4) and req.isa.vector > 0
             and x.size > 0 and req.out_types[0].size > 0)
 
 
@@ -122,27 +124,33 @@ def conv_nchwc(req: KernelRequest, tag: str, *, bias: bool, residual: str = "", 
     g = Geometry(req)
     tasks, chunks, rows = _tasks(g, req.workers)
     vl = g.vl
-    ws_kw = vl if g.depthwise else vl * vl
+    ws_kw = vl if g.depthwise or g.x_plain else vl * vl
+    xpix = 1 if g.x_plain else vl
+    plane = g.oh * g.ow
     params = {
         "VL": vl, "CB": g.cb, "H": g.h, "W": g.w, "OH": g.oh, "OW": g.ow, "KH": g.kh, "KW": g.kw,
         "SH": g.sh, "SW": g.sw, "DH": g.dh, "DW": g.dw, "PT": g.pt, "PL": g.pl,
         "depthwise": g.depthwise, "RO": g.ro, "RW": g.rw, "REM": g.rem, "IW0": g.iw0, "IW1": g.iw1,
         "OG": g.ob // g.ro, "RC": chunks, "ROWS": rows, "tasks": tasks,
         "row_test": g.pt > 0 or (g.oh - 1) * g.sh - g.pt + (g.kh - 1) * g.dh >= g.h,
-        "XS_H": g.w * vl, "XS_CB": g.h * g.w * vl, "XS_N": g.cb * g.h * g.w * vl,
-        "YS_H": g.ow * vl, "YS_OB": g.oh * g.ow * vl, "YS_N": g.ob * g.oh * g.ow * vl,
+        "x_plain": g.x_plain, "y_plain": g.y_plain, "M": g.m, "LANES": xpix, "XPIX": xpix,
+        "XS_H": g.w * xpix, "XS_CB": g.h * g.w * xpix, "XS_N": g.cb * g.h * g.w * xpix,
+        "YPIX": 1 if g.y_plain else vl, "YLANE": plane if g.y_plain else 1,
+        "YS_H": g.ow * (1 if g.y_plain else vl), "YS_OB": plane * vl,
+        "YS_N": (g.m if g.y_plain else g.ob * vl) * plane,
         "WS_KW": ws_kw, "WS_KH": g.kw * ws_kw, "WS_CB": g.kh * g.kw * ws_kw,
         "WS_OB": g.kh * g.kw * ws_kw * (1 if g.depthwise else g.cb),
         "bias": bias, "residual": residual, "act": act,
     }
-    kind = "dw" if g.depthwise else f"{g.ro}x{g.rw}"
+    kind = ("dw" if g.depthwise else f"{g.ro}x{g.rw}") + "_xp" * g.x_plain + "_yp" * g.y_plain
     name = (f"cnnc_{tag}_nchw{vl}c_{kind}_f32_k{g.kh}x{g.kw}_s{g.sh}x{g.sw}_d{g.dh}x{g.dw}_p{g.pt}x{g.pl}"
             + ("_b" if bias else "") + (f"_z{residual}" if residual else "")
             + (f"_{act_name.lower()}" if act else "")
-            + f"_{g.n}x{g.cb}x{g.h}x{g.w}_o{g.ob}x{g.oh}x{g.ow}")
+            + f"_{g.n}x{g.cb}x{g.h}x{g.w}_o{g.m}x{g.oh}x{g.ow}")
     comment = (f"{req.node.op} on NCHW{vl}c ({'depthwise' if g.depthwise else f'{g.ro} blocks x {g.rw} pixels'} "
-               f"tiles) kernel {g.kh}x{g.kw} strides {g.sh}x{g.sw} dilations {g.dh}x{g.dw} pads {g.pt},{g.pl}"
+               + ("tiles, X plain" if g.x_plain else "tiles") + (", Y plain" if g.y_plain else "") + ") "
+               f"kernel {g.kh}x{g.kw} strides {g.sh}x{g.sw} dilations {g.dh}x{g.dw} pads {g.pt},{g.pl}"
                + (f" {act_name}" if act else "") + (f" residual {residual}" if residual else "")
                + f" -> {req.out_types[0]}")
-    assert math.prod((g.n, g.ob, g.oh, g.ow, vl)) == req.out_types[0].size
+    assert math.prod((g.n, g.m if g.y_plain else g.ob * vl, g.oh, g.ow)) == req.out_types[0].size
     return Kernel(TEMPLATE, name, params, comment=comment, parallel=True)

@@ -5,16 +5,21 @@
     W OIHW<b>i<b>o: (M/b, C/b, *K, b, b), or depthwise (group = C = M) OIHW<b>o: (M/b, 1, *K, b)
     B (M,), Z? like Y
 
-``block`` is ``b``; every other attribute is FusedConv's, and so is the meaning: the
-reference unblocks the operands (``layout.transform``), runs FusedConv's reference and
-blocks the result, and ONNX export writes the same as a model-local function of standard
-ops.  The layout pass blocks a conv only where both channel counts are multiples of
-``b`` (group 1, or depthwise with one output per channel), and packs the weight with a
-``LayoutTransform`` of the constant that constant folding folds, so the packed array is
-what the model stores.  The C entry is ``_c_nchwc``; TVM unblocks, runs FusedConv's rule
-and blocks (issue 14 gives it Relax's blocked conv layouts).
+``block`` is ``b``.  With ``x_blocked`` false X is plain NCHW of any channels and W is
+OIHW<b>o: (M/b, C, *K, b), as MLAS reads a first layer; with ``y_blocked`` false Y and Z
+are plain NCHW of ``out_channels`` channels, the weight and bias padded with zeros to a
+whole last block.  So a region of blocked layers needs no layout transform where it
+starts or ends at a conv.  Every other attribute is FusedConv's, and so is the meaning:
+the reference makes the operands plain (``layout.transform``), runs FusedConv's reference
+and cuts and blocks the result; ONNX export writes the same as a model-local function of
+standard ops.  The layout pass packs the weight with a ``LayoutTransform`` (after a
+``Pad``) of the constant that constant folding folds, so the packed array is what the
+model stores.  The C entry is ``_c_nchwc``; TVM makes the operands plain, runs
+FusedConv's rule and blocks the result (issue 14 gives it Relax's blocked conv layouts).
 """
 from __future__ import annotations
+
+import numpy as np
 
 from ..ir import Attr, Impl, KernelRequest, Node, OnnxMap, OpDef, ShapeError, get_op, register
 from ..ir.types import TensorType
@@ -25,93 +30,114 @@ from .layout import activation_layout, emit_transform, plan, transform, tvm_tran
 FUSED = get_op("FusedConv")
 
 
-def layouts(rank: int, block: int, depthwise: bool) -> tuple[str, str]:
-    """(activation, weight) layouts of a BlockedConv whose plain input has ``rank`` axes."""
-    return activation_layout(rank, block), weight_layout(rank, block, depthwise)
+def layouts(a, rank: int) -> tuple[str, str, str]:
+    """(X, W, Y) layouts of a BlockedConv with attributes ``a`` whose plain input has
+    ``rank`` axes (Z has Y's)."""
+    b = a["block"]
+    return (activation_layout(rank, b if a["x_blocked"] else 0),
+            weight_layout(rank, b, block_inputs=a["x_blocked"] and a["group"] == 1),
+            activation_layout(rank, b if a["y_blocked"] else 0))
 
 
-def _depthwise(a) -> bool:
-    return a.get("group", 1) > 1
+def _rank(types, a) -> int:
+    return types[0].rank - 1 if a.get("x_blocked", True) else types[0].rank
 
 
 def plain_types(types, a) -> list[TensorType]:
-    """The FusedConv operand types that ``types`` (X, W, B, Z?) block."""
-    x = types[0]
-    if x.rank < 4 or x.shape[-1] != a["block"]:
+    """The FusedConv operand types whose meaning ``types`` (X, W, B, Z?) carry: X and W
+    unblocked, and Z padded to the padded output channels."""
+    a = {"x_blocked": True, "y_blocked": True, "group": 1, **a}
+    x, rank = types[0], _rank(types, a)
+    if a["x_blocked"] and (x.rank < 4 or x.shape[-1] != a["block"]):
         raise ShapeError(f"X {x} is not NCHW{a['block']}c: expected (N, C/{a['block']}, *spatial, {a['block']})")
-    act, wl = layouts(x.rank - 1, a["block"], _depthwise(a))
-    plain = activation_layout(x.rank - 1)
-    out = [x.with_shape(plan(x.shape, act, plain).shape),
-           types[1].with_shape(plan(types[1].shape, wl, weight_layout(x.rank - 1)).shape), *types[2:3]]
+    xl, wl, yl = layouts(a, rank)
+    w = types[1].with_shape(plan(types[1].shape, wl, weight_layout(rank)).shape)
+    out = [x.with_shape(plan(x.shape, xl, activation_layout(rank)).shape), w, *types[2:3]]
     if len(types) > 3:
-        out.append(types[3].with_shape(plan(types[3].shape, act, plain).shape))
+        z = types[3].with_shape(plan(types[3].shape, yl, activation_layout(rank)).shape)
+        out.append(z.with_shape((z.shape[0], w.shape[0], *z.shape[2:])))
     return out
 
 
 def fused_attrs(a, plain):
-    """FusedConv's attributes of a BlockedConv's ``a`` (all but ``block``)."""
-    return FUSED.make_attrs({k: v for k, v in a.items() if k != "block"}, plain)
+    """FusedConv's attributes of a BlockedConv's ``a`` (all but its layout attributes)."""
+    return FUSED.make_attrs({k: v for k, v in a.items() if k not in LAYOUT_ATTRS}, plain)
+
+
+LAYOUT_ATTRS = ("block", "x_blocked", "y_blocked", "out_channels")
 
 
 def _canon(a, types):
     if not types:
         return a
     plain = plain_types(types, a)
-    out = dict(FUSED.canonicalize({k: v for k, v in a.items() if k != "block"}, plain))
-    g, c, m = out["group"], plain[0].shape[1], plain[1].shape[0]
-    if g != 1 and not g == c == m:
-        raise ShapeError(f"a blocked conv is group 1 or depthwise with one output per channel; got group {g} "
-                         f"with {c} input and {m} output channels")
-    return {**out, "block": a["block"]}
+    out = dict(FUSED.canonicalize({k: v for k, v in a.items() if k not in LAYOUT_ATTRS}, plain))
+    g, c, padded = out["group"], plain[0].shape[1], plain[1].shape[0]
+    if g != 1 and not (g == c == padded and a["x_blocked"] and a["y_blocked"]):
+        raise ShapeError(f"a blocked conv is group 1 or depthwise with one output per channel on blocked "
+                         f"tensors; got group {g} with {c} input and {padded} output channels")
+    m = a["out_channels"] or padded
+    if not (padded - a["block"] < m <= padded) or (a["y_blocked"] and m != padded):
+        raise ShapeError(f"out_channels {m} does not fit a weight of {padded} output channels "
+                         f"({'blocks of' if a['y_blocked'] else 'a last partial block of'} {a['block']})")
+    return {**out, **{k: a[k] for k in LAYOUT_ATTRS}, "out_channels": m}
 
 
 def _infer(types, a):
     plain = plain_types(types, a)
-    (y,) = FUSED.infer(plain, fused_attrs(a, plain))
-    yb = y.with_shape(plan(y.shape, activation_layout(y.rank), activation_layout(y.rank, a["block"])).shape)
+    (y,) = FUSED.infer(plain[:3], fused_attrs(a, plain))
+    y = y.with_shape((y.shape[0], a["out_channels"], *y.shape[2:]))
+    yb = y.with_shape(plan(y.shape, activation_layout(y.rank), layouts(a, y.rank)[2]).shape)
     if len(types) > 3 and types[3] != yb:
         raise ShapeError(f"residual Z {types[3]} must have the output's type {yb}")
     return (yb,)
 
 
-def _unblock(arrays, a):
-    rank = arrays[0].ndim - 1
-    act, wl = layouts(rank, a["block"], _depthwise(a))
-    plain = activation_layout(rank)
-    out = [transform(arrays[0], act, plain), transform(arrays[1], wl, weight_layout(rank)), *arrays[2:3]]
-    if len(arrays) > 3:
-        out.append(transform(arrays[3], act, plain))
-    return out
-
-
 def _reference(inputs, a):
-    plain = _unblock(inputs, a)
+    rank = _rank([TensorType.of(v) for v in inputs], a)
+    xl, wl, yl = layouts(a, rank)
+    plain = [transform(inputs[0], xl, activation_layout(rank)), transform(inputs[1], wl, weight_layout(rank)),
+             inputs[2]]
+    padded = plain[1].shape[0]
+    if len(inputs) > 3:
+        z = transform(inputs[3], yl, activation_layout(rank))
+        plain.append(np.pad(z, [(0, 0), (0, padded - z.shape[1])] + [(0, 0)] * (z.ndim - 2)))
     (y,) = FUSED.run(plain, fused_attrs(a, [TensorType.of(v) for v in plain]))
-    return transform(y, activation_layout(y.ndim), activation_layout(y.ndim, a["block"]))
+    return transform(np.ascontiguousarray(y[:, :a["out_channels"]]), activation_layout(rank), yl)
 
 
 def _flops(types, a, outs) -> int:
     plain = plain_types(types, a)
-    (y,) = FUSED.infer(plain, fused_attrs(a, plain))
+    (y,) = FUSED.infer(plain[:3], fused_attrs(a, plain))
     return FUSED.cost(plain, fused_attrs(a, plain), [y])
 
 
 def _export(node, operands, b):
-    """A model-local function: the operands unblocked, FusedConv's body, the result blocked."""
+    """A model-local function: the operands made plain (Z padded), FusedConv's body, the
+    result cut to its channels and blocked."""
     a, t = node.attrs, [b.type(o) for o in operands]
     plain = plain_types(t, a)
     rank = plain[0].rank
-    act, wl = layouts(rank, a["block"], _depthwise(a))
+    xl, wl, yl = layouts(a, rank)
     fa = fused_attrs(a, plain)
-    (y_plain,) = FUSED.infer(plain, fa)
+    (y_plain,) = FUSED.infer(plain[:3], fa)
+    padded, m = plain[1].shape[0], a["out_channels"]
 
     def body(fb, params):
-        ps = [emit_transform(fb, params[0], t[0].shape, act, activation_layout(rank))[0],
+        ps = [emit_transform(fb, params[0], t[0].shape, xl, activation_layout(rank))[0],
               emit_transform(fb, params[1], t[1].shape, wl, weight_layout(rank))[0], *params[2:3]]
         if len(params) > 3:
-            ps.append(emit_transform(fb, params[3], t[3].shape, act, activation_layout(rank))[0])
+            (z,) = emit_transform(fb, params[3], t[3].shape, yl, activation_layout(rank))
+            if padded != m:
+                pads = np.zeros(2 * rank, np.int64)
+                pads[rank + 1] = padded - m
+                (z,) = fb.emit("Pad", [z, fb.const(pads)])
+            ps.append(z)
         y = fused_conv.export_body(fb, ps, fa, plain[0].shape[2:], t[0].dtype)
-        return emit_transform(fb, y, y_plain.shape, activation_layout(rank), act)
+        if padded != m:
+            (y,) = fb.emit("Slice", [y, fb.const(np.array([0], np.int64)), fb.const(np.array([m], np.int64)),
+                                     fb.const(np.array([1], np.int64))])
+        return emit_transform(fb, y, (y_plain.shape[0], m, *y_plain.shape[2:]), activation_layout(rank), yl)
     digest = b.digest([x.shape for x in t], t[0].dtype, sorted(a.items()))
     return b.function(f"BlockedConv_{digest}", operands, body)
 
@@ -121,19 +147,25 @@ def _tvm(req, xs, b):
     a, t = req.attrs, list(req.in_types)
     plain = plain_types(t, a)
     rank = plain[0].rank
-    act, wl = layouts(rank, a["block"], _depthwise(a))
+    xl, wl, yl = layouts(a, rank)
     fa = fused_attrs(a, plain)
-    (y,) = FUSED.infer(plain, fa)
-    ps = [tvm_transform(b, xs[0], t[0].shape, act, activation_layout(rank)),
+    (y,) = FUSED.infer(plain[:3], fa)
+    padded, m = plain[1].shape[0], a["out_channels"]
+    ps = [tvm_transform(b, xs[0], t[0].shape, xl, activation_layout(rank)),
           tvm_transform(b, xs[1], t[1].shape, wl, weight_layout(rank)), *xs[2:3]]
     if len(xs) > 3:
-        ps.append(tvm_transform(b, xs[3], t[3].shape, act, activation_layout(rank)))
+        z = tvm_transform(b, xs[3], t[3].shape, yl, activation_layout(rank))
+        if padded != m:
+            z = b.emit(b.R.nn.pad(z, [0, 0, 0, padded - m] + [0, 0] * (rank - 2)))
+        ps.append(z)
     consts = [None] * len(t)
     if req.constants[1] is not None:
         consts[1] = transform(req.constants[1], wl, weight_layout(rank))
     node = Node(req.node.name, "FusedConv", fa, (y,), req.node.label)
-    out = fused_conv.fused_tvm(KernelRequest(node, plain, [y], consts), ps, b)
-    return tvm_transform(b, b.emit(out), y.shape, activation_layout(rank), act)
+    out = b.emit(fused_conv.fused_tvm(KernelRequest(node, plain, [y], consts), ps, b))
+    if padded != m:
+        out = b.emit(b.R.strided_slice(out, [1], [0], [m]))
+    return tvm_transform(b, out, (y.shape[0], m, *y.shape[2:]), activation_layout(rank), yl)
 
 
 def _c_plan(req):
@@ -144,7 +176,11 @@ register(OpDef(
     name="BlockedConv",
     inputs=("X", "W", "B", "Z?"),
     attrs={**FUSED.attrs, "block": Attr("int", check=lambda b: None if b >= 2 else "must be >= 2",
-                                        doc="channels per block (the target's vector lanes)")},
+                                        doc="channels per block (the target's vector lanes)"),
+           "x_blocked": Attr("bool", True, doc="X is NCHW<block>c (else plain NCHW, read as it is)"),
+           "y_blocked": Attr("bool", True, doc="Y and Z are NCHW<block>c (else plain NCHW)"),
+           "out_channels": Attr("int", 0, doc="Y's channels (0: the weight's; fewer where Y is plain and "
+                                "the weight's last block is padded)")},
     canonicalize=_canon,
     infer=_infer,
     reference=_reference,

@@ -74,7 +74,7 @@ register(OpDef(
     kernels={"c": lambda req: _chunks_c(req, req.out_types[0], req.in_types, split=False)},
     tvm=lambda req, xs, b: b.R.concat(list(xs), axis=req.attrs["axis"]),
     no_op=if_one_operand,
-    blocked=lambda types, a, block: any_layout(types, a, block) if a["axis"] == 1 else None,
+    blocked=lambda types, a, block, **kw: any_layout(types, a, block, **kw) if a["axis"] == 1 else None,
     doc="join tensors along one axis",
 ))
 

@@ -68,14 +68,15 @@ def activation_layout(rank: int, block: int = 0) -> str:
     return "NC" + spatial + (f"{block}c" if block else "")
 
 
-def weight_layout(rank: int, block: int = 0, depthwise: bool = False) -> str:
+def weight_layout(rank: int, block: int = 0, block_inputs: bool = True) -> str:
     """The layout string of a conv weight of ``rank`` axes (O, I, the kernel axes), blocked
-    for a channel-blocked conv: ``OIHW16i16o``, or ``OIHW16o`` for a depthwise one (one input
-    channel per output channel)."""
+    for a channel-blocked conv: ``OIHW16i16o``, or ``OIHW16o`` where the input channels
+    are not blocked (a depthwise conv's one input channel per output, or a conv reading a
+    plain input)."""
     spatial = "DHW"[3 - (rank - 2):] if rank > 2 else ""
     if not block:
         return "OI" + spatial
-    return "OI" + spatial + ("" if depthwise else f"{block}i") + f"{block}o"
+    return "OI" + spatial + (f"{block}i" if block_inputs else "") + f"{block}o"
 
 
 class Plan(NamedTuple):
@@ -200,18 +201,26 @@ register(OpDef(
 ))
 
 
-def conv_blocked(in_types, a, block):
+def conv_blocked(in_types, a, block, x_plain: bool = False, y_plain: bool = False):
     """``OpDef.blocked`` of Conv and FusedConv: a ``BlockedConv`` (``blocked_conv``) where
-    the conv is 1-D or 2-D fp32, group 1 or depthwise with one output per channel, with
-    both channel counts multiples of ``block``; the weight is packed OIHW<b>i<b>o (depthwise
-    OIHW<b>o), and a Conv without a bias gets zeros."""
+    the conv is 1-D or 2-D fp32, group 1 or depthwise with one output per channel.  Its
+    input is blocked (channels a multiple of ``block``) or, group 1 only, read plain
+    (``x_plain``: any channels); its result is blocked (output channels a multiple of
+    ``block``) or written plain (``y_plain``: any channels, the last block partial, its
+    weight and bias padded with zeros).  The weight is packed OIHW<b>i<b>o (OIHW<b>o when
+    its inputs are not blocked), and a Conv without a bias gets zeros."""
     x, w = in_types[0], in_types[1]
     if x.rank not in (3, 4) or x.dtype != "float32":
         return None
     c, m, g = x.shape[1], w.shape[0], a["group"]
-    if (g != 1 and not g == c == m) or c % block or m % block:
+    depthwise = g > 1
+    if (depthwise and (g != c or c != m or x_plain or y_plain)) or (not x_plain and c % block) \
+            or (not y_plain and m % block):
         return None
-    pack = (weight_layout(w.rank), weight_layout(w.rank, block, depthwise=g > 1))
-    operands = (ACT, pack, KEEP, ACT)[:len(in_types)]
-    extra = (np.zeros(m, x.dtype),) if len(in_types) == 2 else ()
-    return Blocked("BlockedConv", {**a, "block": block}, operands, extra)
+    padded = -(-m // block) * block
+    pack = (weight_layout(w.rank), weight_layout(w.rank, block, block_inputs=not (depthwise or x_plain)), padded)
+    bias = (("O", "O", padded) if padded != m else KEEP) if len(in_types) > 2 else None
+    operands = (KEEP if x_plain else ACT, pack, bias, KEEP if y_plain else ACT)[:len(in_types)]
+    extra = (np.zeros(padded, x.dtype),) if len(in_types) == 2 else ()
+    attrs = {**a, "block": block, "x_blocked": not x_plain, "y_blocked": not y_plain, "out_channels": m}
+    return Blocked("BlockedConv", attrs, operands, extra)

@@ -21,13 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
+
 from ..ir import ACT, KEEP, CnncError, Graph, Isa, KernelRequest, Node, TensorType, Value, get_op
 from ..ir.kernel import GENERIC
 from ..ops.layout import activation_layout, plan, transform
 from .cleanup import eliminate_dead_code, fold_constants
 
-#: bytes a second a layout transform moves (read and write), per worker
-TRANSFORM_BYTES = 3e9
+#: bytes a second a layout transform moves (read and write), per worker (the gather
+#: kernel: 12-13 GB/s on a Zen 4 core for 1-4 MB maps)
+TRANSFORM_BYTES = 12e9
 MODES = ("auto", "nchwc", "nchw")
 
 
@@ -37,21 +40,35 @@ def blockable(t: TensorType, block: int) -> bool:
     return t.dtype == "float32" and t.rank in (3, 4) and t.shape[1] % block == 0 and t.size > 0
 
 
-def _form(g: Graph, n: Node, block: int):
+Variants = dict  # (x_plain, y_plain) -> Blocked
+
+
+def _variants(g: Graph, n: Node, block: int) -> Variants:
+    """The node's blocked forms, by (operand 0 plain, result plain), that this graph allows:
+    each activation operand blockable, each packed operand a constant, a blocked result
+    blockable."""
     op = get_op(n.op)
     if op.blocked is None or len(n.types) != 1:
-        return None
+        return {}
     operands = g.operands(n.name)
     types = [g.type_of(v) for v in operands]
-    f = op.blocked(types, n.attrs, block)
-    if f is None:
-        return None
-    for v, t, kind in zip(operands, types, f.operands):
-        if kind == ACT and not blockable(t, block):
-            return None
-        if kind not in (ACT, KEEP) and g.constant(v) is None:
-            return None
-    return f if blockable(n.types[0], block) else None
+    out = {}
+    for xp in (False, True):
+        for yp in (False, True):
+            f = op.blocked(types, n.attrs, block, x_plain=xp, y_plain=yp)
+            if f is None or (not yp and not blockable(n.types[0], block)):
+                continue
+            if all((kind != ACT or blockable(t, block)) and (kind in (ACT, KEEP, None) or g.constant(v) is not None)
+                   for v, t, kind in zip(operands, types, f.operands)):
+                out[xp, yp] = f
+    return out
+
+
+def _packed(c, kind) -> "np.ndarray":
+    src, dst, pad = kind
+    if pad != c.shape[0]:
+        c = np.pad(c, [(0, pad - c.shape[0])] + [(0, 0)] * (c.ndim - 1))
+    return transform(c, src, dst)
 
 
 def _request(node: Node, in_types, constants, isa: Isa, workers: int) -> KernelRequest:
@@ -68,96 +85,107 @@ def _best_cost(req: KernelRequest) -> float | None:
     return min(costs) if costs else None
 
 
-class _Costs:
-    """The cost model's per-node gain of blocking and per-value transform cost."""
-
-    def __init__(self, g: Graph, forms: Mapping, block: int, isa: Isa, workers: int):
-        self.g, self.forms, self.block, self.isa, self.workers = g, forms, block, isa, workers
-
-    def gain(self, name: str) -> float:
-        g, f, n = self.g, self.forms[name], self.g.node(name)
-        operands = g.operands(name)
-        types = [g.type_of(v) for v in operands]
-        consts = [g.constant(v) for v in operands]
-        plain = _best_cost(_request(n, types, consts, self.isa, self.workers))
-        if plain is None or f.op is None:
-            return 0.0
-        btypes, bconsts = [], []
-        for t, c, kind in zip(types, consts, f.operands):
-            if kind == ACT:
-                btypes.append(_blocked_type(t, self.block))
-                bconsts.append(None)
-            elif kind == KEEP:
-                btypes.append(t)
-                bconsts.append(c)
-            else:
-                packed = transform(c, *kind)
-                btypes.append(TensorType.of(packed))
-                bconsts.append(packed)
-        for arr in f.extra:
-            btypes.append(TensorType.of(arr))
-            bconsts.append(arr)
-        op = get_op(f.op)
-        attrs = op.make_attrs(f.attrs, btypes)
-        node = Node(n.name, f.op, attrs, tuple(op.infer(btypes, attrs)), n.label)
-        blocked = _best_cost(_request(node, btypes, bconsts, self.isa, self.workers))
-        return -float("inf") if blocked is None else plain - blocked
-
-    def transform(self, v: Value) -> float:
-        return 2 * self.g.type_of(v).nbytes / (TRANSFORM_BYTES * max(1, self.workers))
-
-
 def _blocked_type(t: TensorType, block: int) -> TensorType:
     return t.with_shape(plan(t.shape, activation_layout(t.rank), activation_layout(t.rank, block)).shape)
 
 
-def _regions(g: Graph, forms: Mapping) -> list[list[str]]:
-    """The connected groups of blockable nodes (joined where one passes an activation to
-    another), each in topological order."""
-    parent = {n: n for n in forms}
+class _Plan:
+    """One region's layouts: the blocked values, each node's form, the transforms."""
+
+    def __init__(self, g: Graph, region: list[str], variants: Mapping[str, Variants], block: int):
+        self.region, inside = region, set(region)
+        self.blocked: set[Value] = set()
+        for p in region:
+            v = Value(p, 0)
+            if not blockable(g.type_of(v), block):
+                continue
+            if any(u in inside for u, _ in g.users(v)) or not any(yp for _, yp in variants[p]):
+                self.blocked.add(v)
+        self.forms, self.enter, self.leave = {}, set(), set()
+        for n in region:
+            yp = Value(n, 0) not in self.blocked
+            v0 = g.operands(n)[0]
+            xp = v0 not in self.blocked and (True, yp) in variants[n]
+            f = variants[n].get((xp, yp))
+            if f is None:
+                self.forms = None
+                return
+            self.forms[n] = f
+            for v, kind in zip(g.operands(n), f.operands):
+                if kind == ACT and v not in self.blocked:
+                    self.enter.add(v)
+        for v in self.blocked:
+            if g.is_output(v) or any(u not in inside or self.forms[u].operands[port] != ACT
+                                     for u, port in g.users(v)):
+                self.leave.add(v)
+
+    def gain(self, g: Graph, block: int, isa: Isa, workers: int) -> float:
+        if self.forms is None:
+            return -float("inf")
+        total = -sum(2 * g.type_of(v).nbytes / (TRANSFORM_BYTES * max(1, workers)) for v in self.enter | self.leave)
+        for name, f in self.forms.items():
+            n = g.node(name)
+            operands = g.operands(name)
+            types = [g.type_of(v) for v in operands]
+            consts = [g.constant(v) for v in operands]
+            plain = _best_cost(_request(n, types, consts, isa, workers))
+            if plain is None or f.op is None:
+                continue
+            btypes, bconsts = [], []
+            for t, c, kind in zip(types, consts, f.operands):
+                if kind == ACT:
+                    btypes.append(_blocked_type(t, block))
+                    bconsts.append(None)
+                elif kind in (KEEP, None):
+                    btypes.append(t)
+                    bconsts.append(c)
+                else:
+                    packed = _packed(c, kind)
+                    btypes.append(TensorType.of(packed))
+                    bconsts.append(packed)
+            for arr in f.extra:
+                btypes.append(TensorType.of(arr))
+                bconsts.append(arr)
+            op = get_op(f.op)
+            attrs = op.make_attrs(f.attrs, btypes)
+            node = Node(n.name, f.op, attrs, tuple(op.infer(btypes, attrs)), n.label)
+            blocked = _best_cost(_request(node, btypes, bconsts, isa, workers))
+            if blocked is None:
+                return -float("inf")
+            total += plain - blocked
+        return total
+
+
+def _regions(g: Graph, variants: Mapping[str, Variants], block: int) -> list[list[str]]:
+    """The connected groups of blockable nodes (joined where one passes another a blockable
+    activation), each in topological order."""
+    parent = {n: n for n in variants}
 
     def find(n):
         while parent[n] != n:
             parent[n] = parent[parent[n]]
             n = parent[n]
         return n
-    for name in forms:
-        for v, kind in zip(g.operands(name), forms[name].operands):
-            if kind == ACT and v.node in forms:
+    for name in variants:
+        for v in g.operands(name):
+            if v.node in variants and blockable(g.type_of(v), block):
                 parent[find(v.node)] = find(name)
     groups: dict[str, list[str]] = {}
     for name in g.topo_order():
-        if name in forms:
+        if name in variants:
             groups.setdefault(find(name), []).append(name)
     return list(groups.values())
 
 
-def _boundary(g: Graph, region: set[str], forms: Mapping) -> tuple[set[Value], set[Value]]:
-    """(values that enter the region as activations, values that leave it)."""
-    enter, leave = set(), set()
-    for name in region:
-        for v, kind in zip(g.operands(name), forms[name].operands):
-            if kind == ACT and v.node not in region:
-                enter.add(v)
-        v = Value(name, 0)
-        if g.is_output(v) or any(u not in region or forms[u].operands[port] != ACT
-                                 for u, port in g.users(v)):
-            leave.add(v)
-    return enter, leave
-
-
-def choose(g: Graph, block: int, *, isa: Isa = GENERIC, workers: int = 1, mode: str = "auto",
-           keep: frozenset[str] = frozenset()) -> list[tuple[list[str], float]]:
-    """The regions of ``g`` and each one's estimated gain in seconds (what ``assign_layouts``
-    blocks: every region in mode "nchwc", those that gain in mode "auto"); nodes of the ops
+def choose(g: Graph, block: int, *, isa: Isa = GENERIC, workers: int = 1,
+           keep: frozenset[str] = frozenset()) -> list[tuple[_Plan, float]]:
+    """The regions of ``g``, each's plan and its estimated gain in seconds; nodes of the ops
     in ``keep`` stay plain."""
-    forms = {n.name: f for n in g.nodes() if n.op not in keep and (f := _form(g, n, block)) is not None}
-    costs = _Costs(g, forms, block, isa, workers)
+    variants = {n.name: v for n in g.nodes() if n.op not in keep and (v := _variants(g, n, block))}
     out = []
-    for region in _regions(g, forms):
-        enter, leave = _boundary(g, set(region), forms)
-        gain = sum(costs.gain(n) for n in region) - sum(costs.transform(v) for v in enter | leave)
-        out.append((region, gain))
+    for region in _regions(g, variants, block):
+        p = _Plan(g, region, variants, block)
+        out.append((p, p.gain(g, block, isa, workers)))
     return out
 
 
@@ -169,11 +197,12 @@ def assign_layouts(g: Graph, block: int, *, isa: Isa = GENERIC, workers: int = 1
         raise CnncError(f"layout must be one of {', '.join(MODES)}; got {mode!r}")
     if not block or mode == "nchw":
         return g
-    chosen = [r for r, gain in choose(g, block, isa=isa, workers=workers, mode=mode, keep=keep)
-              if mode == "nchwc" or gain > 0]
+    chosen = [p for p, gain in choose(g, block, isa=isa, workers=workers, keep=keep)
+              if p.forms is not None and (mode == "nchwc" or gain > 0)]
     if not chosen:
         return g
-    forms = {n.name: _form(g, n, block) for n in g.nodes()}
+    forms = {n: f for p in chosen for n, f in p.forms.items()}
+    blocked_out = {v for p in chosen for v in p.blocked}
     out = g.copy()
     blocked_of: dict[Value, Value] = {}
 
@@ -186,28 +215,36 @@ def assign_layouts(g: Graph, block: int, *, isa: Isa = GENERIC, workers: int = 1
                                             label=f"{node.label}.nchw{block}c", source=node.source)
         return blocked_of[v]
 
-    names = {n for r in chosen for n in r}
     for name in g.topo_order():
-        if name not in names:
+        if name not in forms:
             continue
         n, f = out.node(name), forms[name]
         operands = []
         for v, kind in zip(out.operands(name), f.operands):
             if kind == ACT:
                 operands.append(to_blocked(v))
-            elif kind == KEEP:
+            elif kind in (KEEP, None):
                 operands.append(v)
             else:
-                (p,) = out.add_node("LayoutTransform", [v], {"src": kind[0], "dst": kind[1]},
-                                    label=f"{n.label}.packed", source=n.source)
-                operands.append(p)
+                src, dst, pad = kind
+                t = out.type_of(v)
+                if pad != t.shape[0]:
+                    (v,) = out.add_node("Pad", [v], {"pads": (0, pad - t.shape[0]), "axes": (0,)},
+                                        label=f"{n.label}.padded", source=n.source)
+                if src != dst:
+                    (v,) = out.add_node("LayoutTransform", [v], {"src": src, "dst": dst},
+                                        label=f"{n.label}.packed", source=n.source)
+                operands.append(v)
         operands += [out.add_constant(arr, f"{n.label}.extra") for arr in f.extra]
         (y,) = out.add_node(f.op or n.op, operands, f.attrs if f.attrs is not None else n.attrs,
                             label=n.label, source=n.source)
-        t = n.types[0]
-        (u,) = out.add_node("LayoutTransform", [y], {"src": activation_layout(t.rank, block),
-                            "dst": activation_layout(t.rank)}, label=f"{n.label}.nchw", source=n.source)
+        if Value(name, 0) in blocked_out:
+            t = n.types[0]
+            (u,) = out.add_node("LayoutTransform", [y], {"src": activation_layout(t.rank, block),
+                                "dst": activation_layout(t.rank)}, label=f"{n.label}.nchw", source=n.source)
+            blocked_of[u] = y
+        else:
+            u = y
         out.replace_all_uses(Value(name, 0), u)
         out.remove_node(name)
-        blocked_of[u] = y
     return eliminate_dead_code(fold_constants(out))

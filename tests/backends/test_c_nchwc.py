@@ -36,9 +36,43 @@ def _blocked(a):
     return transform(a, "NC" + "DHW"[3 - (a.ndim - 2):], "NC" + "DHW"[3 - (a.ndim - 2):] + f"{BLOCK}c")
 
 
-def grid_cases(rng, op="BlockedConv"):
-    """BlockedConv nodes over GRID, each epilogue and residual order, NCHW8c operands."""
+#: (x plain shape, w plain shape, attrs, X blocked, Y blocked): a plain input of any
+#: channels (a stem), a plain result of 20 channels (a partial last block), both
+PLAIN_GRID = [((1, 3, 11, 13), (16, 3, 3, 3), {"kernel_shape": (3, 3), "pads": (1, 1, 1, 1), "strides": (2, 2)},
+               False, True),
+              ((1, 16, 7, 9), (20, 16, 1, 1), {"kernel_shape": (1, 1)}, True, False),
+              ((1, 16, 9, 8), (20, 16, 3, 3), {"kernel_shape": (3, 3), "pads": (0, 1, 2, 1)}, True, False),
+              ((2, 12, 6, 7), (20, 12, 1, 1), {"kernel_shape": (1, 1)}, False, False),
+              ((1, 5, 17), (8, 5, 3), {"kernel_shape": (3,), "pads": (1, 1)}, False, False)]
+
+
+def _plain_cases(rng, op):
     out = []
+    for i, (xs, ws, attrs, xb, yb) in enumerate(PLAIN_GRID):
+        x, w, b = _randn(rng, xs), _randn(rng, ws), _randn(rng, ws[0])
+        m, padded = ws[0], -(-ws[0] // BLOCK) * BLOCK
+        wp = np.pad(w, [(0, padded - m)] + [(0, 0)] * (w.ndim - 1))
+        consts = [transform(wp, weight_layout(w.ndim), weight_layout(w.ndim, BLOCK, xb)),
+                  np.pad(b, (0, padded - m))]
+        y = cnnc.compile(_one(xs, w, b, attrs)).run({"x": x})["y"]
+        nodes = []
+        for j, (act, res) in enumerate(EPILOGUES[:4]):
+            a = {**attrs, "block": BLOCK, "x_blocked": xb, "y_blocked": yb, "out_channels": m, "activation": act}
+            if act == "Clip":
+                a.update(act_min=-0.5, act_max=0.75)
+            z = []
+            if res:
+                z = [_blocked(_randn(rng, y.shape)) if yb else _randn(rng, y.shape)]
+                a["residual"] = res
+            nodes.append((op, consts + z, a))
+        out.append((_blocked(x) if xb else x, nodes))
+    return out
+
+
+def grid_cases(rng, op="BlockedConv"):
+    """BlockedConv nodes over GRID, each epilogue and residual order, NCHW8c operands; and
+    over PLAIN_GRID, plain inputs and results."""
+    out = _plain_cases(rng, op)
     for i, (xs, ws, attrs) in enumerate(GRID):
         x, w, b = _randn(rng, xs), _randn(rng, ws), _randn(rng, ws[0])
         nodes = []
@@ -49,7 +83,7 @@ def grid_cases(rng, op="BlockedConv"):
             a = {**attrs, "block": BLOCK, "activation": act}
             if act == "Clip":
                 a.update(act_min=-0.5, act_max=0.75)
-            consts = [transform(w, weight_layout(w.ndim), weight_layout(w.ndim, BLOCK, attrs.get("group", 1) > 1)), b]
+            consts = [transform(w, weight_layout(w.ndim), weight_layout(w.ndim, BLOCK, attrs.get("group", 1) == 1)), b]
             if res:
                 consts.append(_blocked(_randn(rng, y.shape)))
                 a["residual"] = res
