@@ -19,11 +19,13 @@ from ._c_rows import RowPlanes, fits
 
 TEMPLATE = "c/kernels/conv_dw.c.j2"
 #: rough rates of the cost model: flops a second per vector lane (scalar: per second), and
-#: elements a second copied into the padded planes and through the epilogue
-FLOPS_PER_LANE = 2.5e9
+#: elements a second copied into the padded planes and through the epilogue; on the GEMM
+#: model's scale (``_c_gemm``: its estimates run at about 0.7x of measured times on Zen 4),
+#: so that the layout pass can weigh them against the blocked kernels' (``_c_nchwc``)
+FLOPS_PER_LANE = 4e9
 SCALAR_FLOPS = 3e9
-COPY_ELEMENTS = 12e9
-EPILOGUE_ELEMENTS = 12e9
+COPY_ELEMENTS = 24e9
+EPILOGUE_ELEMENTS = 24e9
 
 
 def applies(req: KernelRequest) -> bool:
