@@ -27,7 +27,9 @@ TEMPLATE = "c/kernels/conv_nchwc.c.j2"
 TILE_FLOPS_PER_LANE = 9e9
 DEPTHWISE_FLOPS_PER_LANE = 6e9
 TILE_SECONDS = 4e-9
-TASK_SECONDS = 2e-6
+#: output elements a second written to a plain Y (lane by lane, plane by plane)
+PLAIN_STORE_ELEMENTS = 2.5e9
+TASK_SECONDS = 2e-7
 
 
 def registers(isa) -> int:
@@ -56,8 +58,10 @@ class Geometry:
         (self.kh, self.kw), (self.sh, self.sw), (self.dh, self.dw) = k, s, d
         self.pt, self.pl = pads[0], pads[1]
         self.depthwise = a["group"] > 1
-        if (self.kh, self.kw, self.sh, self.sw) == (1, 1, 1, 1) and not any(pads):
-            # a pointwise conv: the map is one row of pixels
+        if (self.kh, self.kw, self.sh, self.sw) == (1, 1, 1, 1) and not any(pads) and (
+                req.workers == 1 or self.n * self.ob >= 16 * req.workers):
+            # a pointwise conv: the map is one row of pixels (its rows stay where the
+            # workers need them to split the work)
             self.w, self.ow, self.h, self.oh = self.h * self.w, self.oh * self.ow, 1, 1
         regs = registers(req.isa)
         if self.depthwise:
@@ -108,7 +112,9 @@ def cost(req: KernelRequest) -> float:
     rate = (DEPTHWISE_FLOPS_PER_LANE if g.depthwise else TILE_FLOPS_PER_LANE * g.efficiency()) * g.vl
     tasks = _tasks(g, req.workers)[0]
     seconds = g.flops / rate + g.tiles() * TILE_SECONDS + (tasks * TASK_SECONDS if tasks > 1 else 0.0)
-    return seconds / min(req.workers, tasks)
+    if g.y_plain:
+        seconds += g.n * g.m * g.oh * g.ow / PLAIN_STORE_ELEMENTS
+    return seconds * req.workers / min(req.workers, tasks)  # work, as the other tables count it
 
 
 def _tasks(g: Geometry, workers: int) -> tuple[int, int, int, int]:

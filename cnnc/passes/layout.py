@@ -4,14 +4,16 @@
 ``assign_layouts(g, block, isa=..., workers=...)`` is parameterized by the target's vector
 width ``block`` (16 for AVX-512, 8 for AVX2, 4 for NEON; 0 leaves the graph as it is).
 The ops say what they can do through their ``OpDef.blocked`` trait (``cnnc.ir.Blocked``):
-a conv becomes a ``BlockedConv`` with its weight packed, an activation or a same-shape
+a conv becomes a ``BlockedConv`` with its weight packed (reading a plain input or writing
+a plain result where its region starts or ends), an activation or a same-shape
 Add/Mul/Sum runs on any layout, a channel Concat joins blocked tensors.  The nodes that
-can be blocked form regions (connected through the activations they pass each other);
-a region is blocked when the C implementation tables' cost model says it gains: the
-chosen plain kernels' estimated seconds minus the blocked ones', less the transforms its
-boundary needs (one ``LayoutTransform`` per value that enters it, one per value that
-leaves it).  ``mode="nchwc"`` blocks every region (tests, and users who measured),
-``"nchw"`` none.
+can be blocked form regions (connected through the blockable activations they pass each
+other); a region is blocked when the C implementation tables' cost model says it gains
+enough (``worth_it``): the chosen plain kernels' estimated seconds minus the blocked
+ones', less the transforms its boundary needs (one ``LayoutTransform`` per value that
+enters it other than into a conv, one per blocked value that leaves it), at least MARGIN
+of the plain time and more than the transforms.  ``mode="nchwc"`` blocks every region
+(tests, and users who measured), ``"nchw"`` none.
 
 Contract: the result computes what ``g`` computes (on the reference: tests run both on
 random inputs); graph inputs and outputs keep their plain NCHW types; each packed weight
@@ -28,7 +30,8 @@ from ..ir.kernel import GENERIC
 from ..ops.layout import activation_layout, plan, transform
 from .cleanup import eliminate_dead_code, fold_constants
 
-#: bytes a second a layout transform moves (read and write), per worker (the gather
+#: bytes a second a layout transform moves (read and write; the costs count work, not
+#: time on the workers, as the implementation tables' do) (the gather
 #: kernel: 12-13 GB/s on a Zen 4 core for 1-4 MB maps), on the kernels' cost scale (the
 #: GEMM model's estimates run at about 0.7x of measured times)
 TRANSFORM_BYTES = 18e9
@@ -121,9 +124,13 @@ class _Plan:
                 self.leave.add(v)
 
     def gain(self, g: Graph, block: int, isa: Isa, workers: int) -> float:
+        """The estimated seconds blocking saves, net of its transforms (``self.transforms``);
+        also sets ``self.plain``, the plain kernels' estimated seconds."""
+        self.plain = 0.0
         if self.forms is None:
             return -float("inf")
-        total = -sum(2 * g.type_of(v).nbytes / (TRANSFORM_BYTES * max(1, workers)) for v in self.enter | self.leave)
+        self.transforms = sum(2 * g.type_of(v).nbytes / TRANSFORM_BYTES for v in self.enter | self.leave)
+        total = -self.transforms
         for name, f in self.forms.items():
             n = g.node(name)
             operands = g.operands(name)
@@ -132,6 +139,7 @@ class _Plan:
             plain = _best_cost(_request(n, types, consts, isa, workers))
             if plain is None or f.op is None:
                 continue
+            self.plain += plain
             btypes, bconsts = [], []
             for t, c, kind in zip(types, consts, f.operands):
                 if kind == ACT:
@@ -190,6 +198,17 @@ def choose(g: Graph, block: int, *, isa: Isa = GENERIC, workers: int = 1,
     return out
 
 
+#: the least share of a region's estimated plain seconds that blocking must save
+MARGIN = 0.05
+
+
+def worth_it(p: _Plan, gain: float) -> bool:
+    """Mode "auto"'s rule: block a region when the estimated saving, net of its transforms,
+    is at least MARGIN of its plain kernels' estimated time and more than its transforms
+    cost (the estimates of near ties and of transforms are the least sure)."""
+    return gain > MARGIN * p.plain and gain > p.transforms
+
+
 def assign_layouts(g: Graph, block: int, *, isa: Isa = GENERIC, workers: int = 1, mode: str = "auto",
                    keep: frozenset[str] = frozenset()) -> Graph:
     """``g`` with its chosen regions channel-blocked by ``block`` (see the module docstring);
@@ -199,7 +218,7 @@ def assign_layouts(g: Graph, block: int, *, isa: Isa = GENERIC, workers: int = 1
     if not block or mode == "nchw":
         return g
     chosen = [p for p, gain in choose(g, block, isa=isa, workers=workers, keep=keep)
-              if p.forms is not None and (mode == "nchwc" or gain > 0)]
+              if p.forms is not None and (mode == "nchwc" or worth_it(p, gain))]
     if not chosen:
         return g
     forms = {n: f for p in chosen for n, f in p.forms.items()}
