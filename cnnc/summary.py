@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .backends import isa as isas
 from .backends.c import _workers
 from .backends.codegen import prepare
+from .passes.layout import assign_layouts
 from .ir import Graph, get_op
 from .ir.limits import human_bytes
 from .ir.naming import comment_safe
@@ -80,11 +81,13 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def summarize(graph: Graph, *, cpu: str = "native", threads: int | None = None) -> Summary:
+def summarize(graph: Graph, *, cpu: str = "native", threads: int | None = None, layout: str = "auto") -> Summary:
     """The summary of ``graph`` as the C target plans it for ``cpu`` and ``threads``
-    workers (pass an optimized graph to see what is compiled)."""
+    workers, after its layout pass (``layout``; pass an optimized graph to see what is
+    compiled)."""
     target = isas.resolve(cpu)
     workers = _workers(threads)
+    graph = assign_layouts(graph, target.vector, isa=target, workers=workers, mode=layout)
     p = prepare(graph, "c", weights="blob", isa=target, workers=workers)
     rows, counted, params = [], set(), 0
     for node_name, fn, _ in p.per_node:
