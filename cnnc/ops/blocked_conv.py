@@ -19,6 +19,8 @@ FusedConv's rule and blocks the result (issue 14 gives it Relax's blocked conv l
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..ir import Attr, Impl, KernelRequest, Node, OnnxMap, OpDef, ShapeError, get_op, register
@@ -106,22 +108,38 @@ def _reference(inputs, a):
     return transform(np.ascontiguousarray(y[:, :a["out_channels"]]), activation_layout(rank), yl)
 
 
-def _flops(types, a, outs) -> int:
+class _Meaning(NamedTuple):
+    """A BlockedConv as FusedConv: its operand types, rank, the (X, W, Y) layouts, its
+    attributes and (padded) result type, the padded and the real output channels."""
+
+    plain: list
+    rank: int
+    xl: str
+    wl: str
+    yl: str
+    attrs: object
+    y: TensorType
+    padded: int
+    m: int
+
+
+def _meaning(types, a) -> _Meaning:
     plain = plain_types(types, a)
-    (y,) = FUSED.infer(plain[:3], fused_attrs(a, plain))
-    return FUSED.cost(plain, fused_attrs(a, plain), [y])
+    fa = fused_attrs(a, plain)
+    (y,) = FUSED.infer(plain[:3], fa)
+    return _Meaning(plain, plain[0].rank, *layouts(a, plain[0].rank), fa, y, plain[1].shape[0], a["out_channels"])
+
+
+def _flops(types, a, outs) -> int:
+    f = _meaning(types, a)
+    return FUSED.cost(f.plain, f.attrs, [f.y])
 
 
 def _export(node, operands, b):
     """A model-local function: the operands made plain (Z padded), FusedConv's body, the
     result cut to its channels and blocked."""
     a, t = node.attrs, [b.type(o) for o in operands]
-    plain = plain_types(t, a)
-    rank = plain[0].rank
-    xl, wl, yl = layouts(a, rank)
-    fa = fused_attrs(a, plain)
-    (y_plain,) = FUSED.infer(plain[:3], fa)
-    padded, m = plain[1].shape[0], a["out_channels"]
+    plain, rank, xl, wl, yl, fa, y_plain, padded, m = _meaning(t, a)
 
     def body(fb, params):
         ps = [emit_transform(fb, params[0], t[0].shape, xl, activation_layout(rank))[0],
@@ -145,12 +163,7 @@ def _export(node, operands, b):
 def _tvm(req, xs, b):
     """Unblock, FusedConv's rule, block."""
     a, t = req.attrs, list(req.in_types)
-    plain = plain_types(t, a)
-    rank = plain[0].rank
-    xl, wl, yl = layouts(a, rank)
-    fa = fused_attrs(a, plain)
-    (y,) = FUSED.infer(plain[:3], fa)
-    padded, m = plain[1].shape[0], a["out_channels"]
+    plain, rank, xl, wl, yl, fa, y, padded, m = _meaning(t, a)
     ps = [tvm_transform(b, xs[0], t[0].shape, xl, activation_layout(rank)),
           tvm_transform(b, xs[1], t[1].shape, wl, weight_layout(rank)), *xs[2:3]]
     if len(xs) > 3:

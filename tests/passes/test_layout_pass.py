@@ -100,3 +100,47 @@ def test_a_forced_implementation_keeps_its_convs_plain():
     assert forced_ops({"Conv": "direct"}) == {"Conv", "FusedConv"}
     b = assign_layouts(g, 8, mode="nchwc", keep=forced_ops({"Conv": "direct"}))
     assert "BlockedConv" not in [n.op for n in b.nodes()]
+
+
+def _ragged_net():
+    """Channel counts that are not multiples of the block: convs that write a plain
+    partial last block and read plain inputs of any channels."""
+    m = nn.Model("ragged", seed=3)
+    x = m.input("x", (1, 8, 10, 10))
+    y = nn.conv(x, 12, 1, activation="relu")
+    y = nn.conv(y, 16, 3, padding=1, activation="relu")
+    y = nn.conv(y, 16, 3, padding=1, groups=16)
+    m.output(nn.add(nn.conv(y, 12, 1), nn.conv(x, 12, 1)), "y")
+    return cnnc.optimize(m.build())
+
+
+@pytest.mark.parametrize("backend", ["reference", "tvm", "onnxruntime"])
+def test_ragged_channels_on_every_engine(rng, backend):
+    g = _ragged_net()
+    b = assign_layouts(g, 8, mode="nchwc")
+    convs = [n for n in b.nodes() if n.op == "BlockedConv"]
+    assert any(not n.attrs["y_blocked"] and n.attrs["out_channels"] % 8 for n in convs)
+    assert any(not n.attrs["x_blocked"] and b.type_of(b.operands(n.name)[0]).shape[1] % 8 for n in convs)
+    feeds = {"x": rng.standard_normal((1, 8, 10, 10)).astype(np.float32)}
+    want = cnnc.compile(g).run(feeds)["y"]
+    if backend == "onnxruntime":
+        ort = pytest.importorskip("onnxruntime", reason="the export check runs the model in onnxruntime")
+        model = cnnc.to_onnx(b)
+        got = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    else:
+        if backend == "tvm":
+            pytest.importorskip("tvm", reason="the tvm backend needs Apache TVM")
+        got = cnnc.compile(b, backend).run(feeds)["y"]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_ragged_channels_on_c(rng):
+    if isa.resolve("native").vector == 0:
+        pytest.skip("the blocked conv needs a vector ISA (GNU C vector extensions); generic C99 has none")
+    g = _ragged_net()
+    feeds = {"x": rng.standard_normal((1, 8, 10, 10)).astype(np.float32)}
+    want = cnnc.compile(g).run(feeds)["y"]
+    for threads in (1, 2):
+        got = cnnc.compile(g, "c", layout="nchwc", cpu="x86-64-v3" if isa.runs_here(isa.resolve("x86-64-v3"))
+                           else "native", threads=threads).run(feeds)["y"]
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
