@@ -207,10 +207,10 @@ def c_sanitize_dir(backend: str, folder):
 SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 
 
-def run_sanitized(g, feeds, folder, impl=None) -> dict:
+def run_sanitized(g, feeds, folder, impl=None, layout="auto") -> dict:
     """Outputs of ``g``'s standalone driver built under ASan+UBSan (every report fatal),
-    with the implementations ``impl`` forced."""
-    exe = cb.build_exe(cb.generate(g, folder, impl=impl), flags=("-O1",), sanitize_flags=SANITIZE)
+    with the implementations ``impl`` forced and the layout pass in mode ``layout``."""
+    exe = cb.build_exe(cb.generate(g, folder, impl=impl, layout=layout), flags=("-O1",), sanitize_flags=SANITIZE)
     outs = cb.run_exe(exe, [feeds[n] for n in g.input_types()], list(g.output_types().values()),
                       env={**os.environ, "ASAN_OPTIONS": "detect_leaks=0"})
     return dict(zip(g.output_types(), outs))
@@ -224,7 +224,8 @@ def check_graph(g, feeds, tmp_path=None, rtol=1e-5, atol=1e-6, cc=None, backend=
     runs = [compile_for(g, backend, **({"cc": cc} if cc else {}), **options).run(feeds)]
     if tmp_path is not None:
         assert backend == "c", "the sanitized driver is the C backend's"
-        runs.append(run_sanitized(g, feeds, tmp_path / "gen", impl=options.get("impl")))
+        runs.append(run_sanitized(g, feeds, tmp_path / "gen", impl=options.get("impl"),
+                                  layout=options.get("layout", "auto")))
     for got in runs:
         for name, w in want.items():
             assert got[name].shape == w.shape and got[name].dtype == w.dtype, name

@@ -134,6 +134,25 @@ def test_a_model_with_the_layout_forced(rng, threads):
     check_graph(g, feeds, backend="c", layout="nchwc", threads=threads)
 
 
+def test_blocked_layouts_are_sanitizer_clean(rng, tmp_path):
+    """The forced layout's model (plain and blocked inputs and results, partial blocks,
+    depthwise, concat) under ASan and UBSan, in the standalone driver."""
+    if isa.resolve("native").vector == 0:
+        pytest.skip("the blocked conv needs a vector ISA (GNU C vector extensions); generic C99 has none")
+    feeds = {"x": _randn(rng, (1, 3, 24, 24))}
+    check_graph(_model(2), feeds, tmp_path, backend="c", layout="nchwc", rtol=1e-4, atol=1e-5)
+
+
+def test_blocked_layouts_build_with_clang(rng):
+    import shutil
+    if shutil.which("clang") is None:
+        pytest.skip("clang is not installed")
+    if isa.resolve("native").vector == 0:
+        pytest.skip("the blocked conv needs a vector ISA (GNU C vector extensions); generic C99 has none")
+    check_graph(_model(3), {"x": _randn(rng, (1, 3, 24, 24))}, cc="clang", backend="c", layout="nchwc",
+                rtol=1e-4, atol=1e-5)
+
+
 def test_threads_give_the_same_bits_with_blocked_layouts(rng):
     if isa.resolve("native").vector == 0:
         pytest.skip("the blocked conv needs a vector ISA (GNU C vector extensions); generic C99 has none")
