@@ -247,13 +247,9 @@ def _c_kernel(kind):
             for key, arr in _axis_tables(kind, n, k, s, d, pads[i], pads[nd + i], a).items():
                 tables[f"{key}{i}"] = arr
         assert tuple(len(tables[f"win{i}"]) for i in range(nd)) == ys
-        # 2-D: the output columns whose every tap lies on the input (contiguous), if any
-        cols, fast2d = (0, 0), False
-        if nd == 2 and ys[1] > 0:
-            w1 = tables["win1"]
-            full = np.flatnonzero((w1[:, 1] == 0) & (w1[:, 2] == a["kernel_shape"][1]))
-            if len(full) > 1 and np.all(np.diff(full) == 1) and int(np.prod(a["kernel_shape"])) <= 49:
-                cols, fast2d = (int(full[0]), int(full[-1]) + 1), True
+        # 2-D: the output columns whose every tap lies on the input, if any
+        cols = fast_columns(req)
+        fast2d = cols != (0, 0)
         params = {"kind": kind.tag, "nd": nd, "fast2d": fast2d, "cols": cols,
                   "stride1": a["strides"][-1], "pad1": pads[nd - 1], "ctype": ctype(t), "planes": x.shape[0] * x.shape[1],
                   "in_plane": int(np.prod(xs)), "out_plane": int(np.prod(ys)), "out": ys,
@@ -276,17 +272,35 @@ def _c_kernel(kind):
     return hook
 
 
-#: rough rates of the cost model: the direct kernel's taps a second; the rows plan's taps a
+#: rough rates of the cost model: the direct kernel's taps a second through its tables, and
+#: in its unrolled path over the interior columns of a 2-D map; the rows plan's taps a
 #: second per vector lane, elements copied into its planes a second, and a fixed cost per
 #: plane (loops, copies of a few elements: what a map of one window pays)
 DIRECT_TAPS = 0.8e9
+DIRECT_FAST_TAPS = 8e9
+#: the most taps of a window the direct kernel's unrolled interior path takes
+FAST_TAPS_MAX = 49
 ROWS_TAPS_PER_LANE = 1e9
 ROWS_COPY = 6e9
 ROWS_PLANE_SECONDS = 40e-9
 
 
+def fast_columns(req) -> tuple[int, int]:
+    """The [begin, end) output columns of a 2-D pool that the direct kernel takes on its
+    unrolled path (every tap on the input: the loop plan's interior, ``_spatial.loop_axes``),
+    or (0, 0)."""
+    taps = int(np.prod(req.attrs["kernel_shape"]))
+    if req.in_types[0].rank != 4 or taps > FAST_TAPS_MAX or req.out_types[0].size == 0:
+        return (0, 0)
+    b, e = sp.loop_axes(sp.window_geometry(req))[1].interior
+    return (b, e) if e - b > 1 else (0, 0)
+
+
 def _direct_cost(req) -> float:
-    return req.out_types[0].size * int(np.prod(req.attrs["kernel_shape"])) / DIRECT_TAPS
+    y, taps = req.out_types[0], int(np.prod(req.attrs["kernel_shape"]))
+    b, e = fast_columns(req)
+    fast = y.size // max(1, y.shape[-1]) * (e - b)
+    return taps * (fast / DIRECT_FAST_TAPS + (y.size - fast) / DIRECT_TAPS)
 
 
 def _separable(pl: RowPlanes) -> bool:

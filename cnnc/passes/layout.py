@@ -30,11 +30,6 @@ from ..ir.kernel import GENERIC
 from ..ops.layout import activation_layout, plan, transform
 from .cleanup import eliminate_dead_code, fold_constants
 
-#: bytes a second a layout transform moves (read and write; the costs count work, not
-#: time on the workers, as the implementation tables' do) (the gather
-#: kernel: 12-13 GB/s on a Zen 4 core for 1-4 MB maps), on the kernels' cost scale (the
-#: GEMM model's estimates run at about 0.7x of measured times)
-TRANSFORM_BYTES = 18e9
 MODES = ("auto", "nchwc", "nchw")
 
 
@@ -89,6 +84,18 @@ def _best_cost(req: KernelRequest) -> float | None:
     return min(costs) if costs else None
 
 
+def _transform_cost(t: TensorType, block: int, to_blocked: bool, isa: Isa, workers: int) -> float:
+    """LayoutTransform's estimated seconds (its C table) for an activation of plain type
+    ``t`` to NCHW<block>c (or back)."""
+    b = _blocked_type(t, block)
+    src, dst = activation_layout(t.rank), activation_layout(t.rank, block)
+    if not to_blocked:
+        t, b, src, dst = b, t, dst, src
+    node = Node("layout", "LayoutTransform", get_op("LayoutTransform").make_attrs({"src": src, "dst": dst}, [t]),
+                (b,), "layout")
+    return _best_cost(_request(node, [t], [None], isa, workers)) or 0.0
+
+
 def _blocked_type(t: TensorType, block: int) -> TensorType:
     return t.with_shape(plan(t.shape, activation_layout(t.rank), activation_layout(t.rank, block)).shape)
 
@@ -129,7 +136,8 @@ class _Plan:
         self.plain = 0.0
         if self.forms is None:
             return -float("inf")
-        self.transforms = sum(2 * g.type_of(v).nbytes / TRANSFORM_BYTES for v in self.enter | self.leave)
+        self.transforms = (sum(_transform_cost(g.type_of(v), block, True, isa, workers) for v in self.enter)
+                           + sum(_transform_cost(g.type_of(v), block, False, isa, workers) for v in self.leave))
         total = -self.transforms
         for name, f in self.forms.items():
             n = g.node(name)

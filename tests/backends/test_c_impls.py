@@ -40,6 +40,7 @@ def test_the_tables():
     assert TABLES["Gemm"] == TABLES["MatMul"] == ["direct", "gemm"]
     assert TABLES["MaxPool"] == TABLES["AveragePool"] == ["direct", "rows"]
     assert TABLES["BlockedConv"] == ["nchwc"]
+    assert TABLES["LayoutTransform"] == ["gather", "blocks"]
 
 
 def conv_cases(rng):
@@ -126,7 +127,7 @@ def pool_cases(op):
     return cases
 
 
-GRIDS = {"MaxPool": pool_cases("MaxPool"), "AveragePool": pool_cases("AveragePool"), "Conv": conv_cases, "FusedConv": fused_cases, "Gemm": gemm_cases, "MatMul": matmul_cases}
+GRIDS = {"LayoutTransform": importlib.import_module("test_c_nchwc").layout_cases, "MaxPool": pool_cases("MaxPool"), "AveragePool": pool_cases("AveragePool"), "Conv": conv_cases, "FusedConv": fused_cases, "Gemm": gemm_cases, "MatMul": matmul_cases}
 #: implementations that apply to part of their op's grid only -> the test module with their
 #: own grid (and its tolerance): the Winograd plans (3x3, stride 1), the depthwise plan
 OWN_GRIDS = {"winograd_f2": "test_c_winograd", "winograd_f4": "test_c_winograd", "depthwise": "test_c_depthwise",

@@ -92,6 +92,19 @@ def grid_cases(rng, op="BlockedConv"):
     return out
 
 
+def layout_cases(rng):
+    """LayoutTransform of activations both ways (both entries of its table apply): 2-D and
+    1-D, more than one image, blocks of 4, 8 and 16, maps wider than a step of pixels."""
+    out = []
+    for shape, block in (((2, 16, 9, 11), 8), ((1, 32, 70), 4), ((1, 32, 5, 3), 16)):
+        plain = "NC" + "DHW"[3 - (len(shape) - 2):]
+        x = _randn(rng, shape)
+        out.append((x, [("LayoutTransform", [], {"src": plain, "dst": f"{plain}{block}c"})]))
+        out.append((transform(x, plain, f"{plain}{block}c"),
+                    [("LayoutTransform", [], {"src": f"{plain}{block}c", "dst": plain})]))
+    return out
+
+
 def _one(xs, w, b, attrs):
     g = cnnc.Graph("one")
     x = g.add_input("x", cnnc.TensorType(xs))
