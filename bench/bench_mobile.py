@@ -94,6 +94,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--cpu", default="native", help="the ISA cnnc builds for (as cnnc compile --cpu)")
     ap.add_argument("--layout", default="auto",
                     help="the layout pass's modes to run, comma-separated (auto, nchwc, nchw; default auto)")
     args = ap.parse_args()
@@ -106,7 +107,7 @@ def main() -> None:
             g = cnnc.optimize(cnnc.load_onnx(path))
             for t in threads:
                 for layout in args.layout.split(","):
-                    res = bench(g, onnx_model=path, threads=t, repeat=args.repeat, layout=layout)
+                    res = bench(g, onnx_model=path, threads=t, repeat=args.repeat, layout=layout, cpu=args.cpu)
                     c, o = statistics.median(res.cnnc_ms), statistics.median(res.ort_ms)
                     print(f"{g.name} ({t} thread{'s' * (t > 1)}, layout {layout}): cnnc-c {c:.2f} ms, "
                           f"onnxruntime {o:.2f} ms, ratio {c / o:.2f}x", flush=True)

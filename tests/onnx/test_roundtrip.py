@@ -150,6 +150,8 @@ def _blocked_graph():
 EXTRA = {  # ops whose conformance cases are outside the subset: (graph, input shape)
     "fused_conv": (_fused_graph, (1, 4, 6, 6)),
     "blocked_conv": (_blocked_graph, (1, 4, 6, 6)),
+    "layout_transform": (lambda: _one_op("LayoutTransform", (2, 8, 3, 5), {"src": "NCHW", "dst": "NCHW4c"}),
+                         (2, 8, 3, 5)),
     "logic": (_logic_graph, (2, 3, 4)),
     "global_lp": (lambda: _one_op("GlobalLpPool", (2, 3, 5, 4), {"p": 3}), (2, 3, 5, 4)),
     "reduce_min": (lambda: _one_op("ReduceMin", (2, 3, 4), {"axes": (1,), "keepdims": 0}), (2, 3, 4)),
