@@ -91,11 +91,12 @@ def main() -> None:
     ap.add_argument("--shape", action="append", help="NxCxHxW:M:K[:S] (repeatable)")
     ap.add_argument("--impls", help="comma-separated implementations (default: all that apply)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cpu", default="native", help="the ISA cnnc builds for (as cnnc compile --cpu)")
     ap.add_argument("--repeat", type=int, default=20)
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     table = get_op("FusedConv").kernels["c"]
-    target = isas.resolve("native")
+    target = isas.resolve(args.cpu)
     for shape in args.shape or SHAPES:
         model, flops = _model(shape, rng)
         g = cnnc.optimize(cnnc.load_onnx(onnx.load_from_string(model.SerializeToString())))
@@ -111,7 +112,7 @@ def main() -> None:
         print(f"{shape}: {flops / 1e9:.3f} GFLOP, onnxruntime {t_ort * 1e3:.3f} ms ({flops / t_ort / 1e9:.0f} GFLOP/s);"
               f" the cost model picks {pick}")
         for impl in usable:
-            m = cnnc.compile(g, target="c", impl={"FusedConv": impl.name}, threads=args.threads)
+            m = cnnc.compile(g, target="c", impl={"FusedConv": impl.name}, threads=args.threads, cpu=args.cpu)
             t = _time(m.run, x, args.repeat)
             print(f"    {impl.name:14s} {t * 1e3:8.3f} ms {flops / t / 1e9:7.0f} GFLOP/s  {t / t_ort:5.2f}x ORT"
                   f"  estimate {impl.cost(req) * 1e3:8.3f} ms", flush=True)
@@ -121,7 +122,7 @@ def main() -> None:
             bins = blocked.operands(bn.name)
             breq = KernelRequest(bn, [blocked.type_of(v) for v in bins], list(bn.types),
                                  [blocked.constant(v) for v in bins], target, args.threads)
-            m = cnnc.compile(blocked, target="c", threads=args.threads)
+            m = cnnc.compile(blocked, target="c", threads=args.threads, cpu=args.cpu)
             xb = {"x": rng.standard_normal(blocked.input_types()["x"].shape).astype(np.float32)}
             t = _time(m.run, xb, args.repeat)
             est = get_op("BlockedConv").kernels["c"][0].cost(breq)

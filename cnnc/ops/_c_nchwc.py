@@ -20,11 +20,14 @@ from ._c import parallel_tasks
 
 TEMPLATE = "c/kernels/conv_nchwc.c.j2"
 #: rough rates of the cost model: the tile's flops a second per vector lane at a full tile
-#: (``RO * RW`` accumulators), depthwise flops a second per lane, and a tile's fixed cost.
-#: They are on the GEMM model's scale (``_c_gemm``, whose estimates run at about 0.7x of
-#: measured times on Zen 4: 6.2e9 and 4.5e9 measured here), since the layout pass weighs
-#: this kernel against the plain ones
-TILE_FLOPS_PER_LANE = 9e9
+#: (``RO * RW`` accumulators), by ISA kind, depthwise flops a second per lane, and a tile's
+#: fixed cost.  They are on the GEMM model's scale (``_c_gemm``: the layout pass weighs this
+#: kernel against the plain ones), fitted to ``bench/bench_conv.py`` on a Zen 4 core, whose
+#: 512-bit FMAs run as two 256-bit halves: the AVX-512 4x6 tile measured 6.2e9 a lane (the
+#: GEMM model's estimates there run at about 0.7x of measured times), the AVX2 4x3 tile
+#: about 12e9 (the GEMM model's AVX2 estimates at about 1.3x); NEON is not measured
+TILE_FLOPS_PER_LANE = {"avx512": 9e9, "avx2": 12e9}
+DEFAULT_TILE_FLOPS_PER_LANE = 9e9
 DEPTHWISE_FLOPS_PER_LANE = 6e9
 TILE_SECONDS = 4e-9
 #: output elements a second written to a plain Y (lane by lane, plane by plane)
@@ -109,7 +112,8 @@ def applies(req: KernelRequest) -> bool:
 
 def cost(req: KernelRequest) -> float:
     g = Geometry(req)
-    rate = (DEPTHWISE_FLOPS_PER_LANE if g.depthwise else TILE_FLOPS_PER_LANE * g.efficiency()) * g.vl
+    tile = TILE_FLOPS_PER_LANE.get(req.isa.kind, DEFAULT_TILE_FLOPS_PER_LANE)
+    rate = (DEPTHWISE_FLOPS_PER_LANE if g.depthwise else tile * g.efficiency()) * g.vl
     tasks = _tasks(g, req.workers)[0]
     seconds = g.flops / rate + g.tiles() * TILE_SECONDS + (tasks * TASK_SECONDS if tasks > 1 else 0.0)
     if g.y_plain:
