@@ -211,10 +211,12 @@ MARGIN = 0.05
 
 
 def worth_it(p: _Plan, gain: float) -> bool:
-    """Mode "auto"'s rule: block a region when the estimated saving, net of its transforms,
-    is at least MARGIN of its plain kernels' estimated time and more than its transforms
-    cost (the estimates of near ties and of transforms are the least sure)."""
-    return gain > MARGIN * p.plain and gain > p.transforms
+    """Mode "auto"'s rule: block a region that keeps some value blocked (one conv reading
+    and writing plain tensors changes no layout: choosing its kernel is its table's job)
+    when the estimated saving, net of its transforms, is at least MARGIN of its plain
+    kernels' estimated time and more than its transforms cost (the estimates of near ties
+    and of transforms are the least sure)."""
+    return bool(p.blocked) and gain > MARGIN * p.plain and gain > p.transforms
 
 
 def assign_layouts(g: Graph, block: int, *, isa: Isa = GENERIC, workers: int = 1, mode: str = "auto",
