@@ -55,6 +55,9 @@ CASES = [
     ("MaxPool 3x3/s1 128x40x40", maxpool(128, 40, 3, 1, 1), [None, "direct", "rows"]),
     ("MaxPool 5x5/s1 128x20x20", maxpool(128, 20, 5, 1, 2), [None, "direct", "rows"]),
     ("MaxPool 3x3/s2 ceil 64x111x111", maxpool(64, 111, 3, 2, 0, ceil=1), [None, "direct", "rows"]),
+    ("MaxPool 3x3/s2 64x112x112 pad 1", maxpool(64, 112, 3, 2, 1), [None, "direct", "rows"]),
+    ("MaxPool 2x2/s2 256x56x56", maxpool(256, 56, 2, 2, 0), [None, "direct", "rows"]),
+    ("MaxPool 2x2/s2 64x224x224", maxpool(64, 224, 2, 2, 0), [None, "direct", "rows"]),
 ]
 
 
@@ -62,9 +65,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=25)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--only", help="run the cases whose title contains this text")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for title, model, impls in CASES:
+            if args.only and args.only not in title:
+                continue
             path = Path(tmp) / "m.onnx"
             onnx.save(model, str(path))
             g = cnnc.load_onnx(path)
