@@ -319,7 +319,8 @@ def _tvm_rule(req, xs, b, a=None):
     shape = list(x.shape)
     for p in resize_plan(x.shape, a):
         (n_out, taps), after = p.index.shape, (1,) * (x.rank - p.axis - 1)
-        y = b.emit(R.take(y, b.const(p.index.reshape(-1), "int64"), axis=p.axis))
+        # "clip": the taps are in bounds (made here); TOPI's "fast" mode prints a warning per take
+        y = b.emit(R.take(y, b.const(p.index.reshape(-1), "int64"), axis=p.axis, mode="clip"))
         if taps > 1 or (p.weight != 1).any():
             y = tvm_reshape(b, y, (*shape[:p.axis], n_out, taps, *shape[p.axis + 1:]))
             y = b.emit(R.multiply(y, b.const(p.weight.reshape((n_out, taps) + after), "float64")))

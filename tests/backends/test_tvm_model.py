@@ -142,3 +142,20 @@ def test_missing_tvm_names_the_extra(model_file):
     assert res.returncode == 1, res.stderr
     assert res.stderr.startswith("cnnc: error: the tvm targets need Apache TVM")
     assert "pip install 'cnnc[tvm]'" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_tvm_builds_without_warnings(capfd, rng):
+    """Linear Resize and reflect Pad lower to Relax's take with in-bound constant indices, in
+    "clip" mode: TOPI's default "fast" mode printed a warning per take ("Fast mode segfaults
+    when there are out-of-bounds indices"), dozens for a text detector."""
+    import cnnc.dsl as nn
+    m = nn.Model("quiet")
+    x = m.input("x", (1, 4, 8, 8))
+    m.output(nn.pad(nn.resize(x, scale=2, mode="linear"), (0, 0, 1, 1, 0, 0, 1, 1), mode="reflect"), "y")
+    g = m.build()
+    capfd.readouterr()
+    model = cnnc.compile(g, "tvm")
+    out = capfd.readouterr()
+    assert "Warning" not in out.err + out.out and "segfault" not in out.err + out.out
+    feeds = {"x": rng.standard_normal((1, 4, 8, 8)).astype(np.float32)}
+    np.testing.assert_allclose(model.run(feeds)["y"], cnnc.compile(g).run(feeds)["y"], rtol=1e-5, atol=1e-6)
