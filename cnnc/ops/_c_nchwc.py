@@ -79,7 +79,6 @@ class Geometry:
         self.iw0 = min(max(iw0, 0), self.ow)
         self.iw1 = min(max(iw1, self.iw0), self.ow)
         self.rem = (self.iw1 - self.iw0) % self.rw
-        self.taps_in = self.kh * self.kw
 
     @property
     def flops(self) -> float:

@@ -42,13 +42,13 @@ def layouts(a, rank: int) -> tuple[str, str, str]:
 
 
 def _rank(types, a) -> int:
-    return types[0].rank - 1 if a.get("x_blocked", True) else types[0].rank
+    return types[0].rank - 1 if a["x_blocked"] else types[0].rank
 
 
 def plain_types(types, a) -> list[TensorType]:
     """The FusedConv operand types whose meaning ``types`` (X, W, B, Z?) carry: X and W
-    unblocked, and Z padded to the padded output channels."""
-    a = {"x_blocked": True, "y_blocked": True, "group": 1, **a}
+    unblocked, and Z padded to the padded output channels (``a``: every attribute, as
+    ``OpDef.make_attrs`` gives them to ``canonicalize``)."""
     x, rank = types[0], _rank(types, a)
     if a["x_blocked"] and (x.rank < 4 or x.shape[-1] != a["block"]):
         raise ShapeError(f"X {x} is not NCHW{a['block']}c: expected (N, C/{a['block']}, *spatial, {a['block']})")

@@ -263,7 +263,7 @@ def conv_blocked(in_types, a, block, x_plain: bool = False, y_plain: bool = Fals
         return None
     padded = -(-m // block) * block
     pack = (weight_layout(w.rank), weight_layout(w.rank, block, block_inputs=not (depthwise or x_plain)), padded)
-    bias = (("O", "O", padded) if padded != m else KEEP) if len(in_types) > 2 else None
+    bias = ("O", "O", padded) if padded != m else KEEP
     operands = (KEEP if x_plain else ACT, pack, bias, KEEP if y_plain else ACT)[:len(in_types)]
     extra = (np.zeros(padded, x.dtype),) if len(in_types) == 2 else ()
     attrs = {**a, "block": block, "x_blocked": not x_plain, "y_blocked": not y_plain, "out_channels": m}

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..ir import ACT, KEEP, CnncError, Graph, Isa, KernelRequest, Node, TensorType, Value, get_op
 from ..ir.kernel import GENERIC
-from ..ops.layout import activation_layout, plan, transform
+from ..ops.layout import activation_layout, plan
 from .cleanup import eliminate_dead_code, fold_constants
 
 MODES = ("auto", "nchwc", "nchw")
@@ -57,17 +57,31 @@ def _variants(g: Graph, n: Node, block: int) -> Variants:
             f = op.blocked(types, n.attrs, block, x_plain=xp, y_plain=yp)
             if f is None or (not yp and not blockable(n.types[0], block)):
                 continue
-            if all((kind != ACT or blockable(t, block)) and (kind in (ACT, KEEP, None) or g.constant(v) is not None)
+            if all((kind != ACT or blockable(t, block)) and (kind in (ACT, KEEP) or g.constant(v) is not None)
                    for v, t, kind in zip(operands, types, f.operands)):
                 out[xp, yp] = f
     return out
 
 
-def _packed(c, kind) -> "np.ndarray":
+def _pack_steps(kind, t: TensorType) -> list[tuple[str, dict]]:
+    """The nodes that pack a constant of type ``t`` for an operand spec ``(src, dst, pad)``:
+    a Pad of axis 0 to ``pad`` entries, then a LayoutTransform, each where needed (the
+    rewrite adds them, constant folding folds them; the cost model runs them)."""
     src, dst, pad = kind
-    if pad != c.shape[0]:
-        c = np.pad(c, [(0, pad - c.shape[0])] + [(0, 0)] * (c.ndim - 1))
-    return transform(c, src, dst)
+    steps = []
+    if pad != t.shape[0]:
+        steps.append(("Pad", {"pads": (0, pad - t.shape[0]), "axes": (0,)}))
+    if src != dst:
+        steps.append(("LayoutTransform", {"src": src, "dst": dst}))
+    return steps
+
+
+def _packed(c: np.ndarray, kind) -> np.ndarray:
+    """The constant ``c`` packed as the rewrite's nodes pack it."""
+    for op, attrs in _pack_steps(kind, TensorType.of(c)):
+        opdef = get_op(op)
+        (c,) = opdef.run([c], opdef.make_attrs(attrs, [TensorType.of(c)]))
+    return c
 
 
 def _request(node: Node, in_types, constants, isa: Isa, workers: int) -> KernelRequest:
@@ -153,7 +167,7 @@ class _Plan:
                 if kind == ACT:
                     btypes.append(_blocked_type(t, block))
                     bconsts.append(None)
-                elif kind in (KEEP, None):
+                elif kind == KEEP:
                     btypes.append(t)
                     bconsts.append(c)
                 else:
@@ -253,17 +267,11 @@ def assign_layouts(g: Graph, block: int, *, isa: Isa = GENERIC, workers: int = 1
         for v, kind in zip(out.operands(name), f.operands):
             if kind == ACT:
                 operands.append(to_blocked(v))
-            elif kind in (KEEP, None):
+            elif kind == KEEP:
                 operands.append(v)
             else:
-                src, dst, pad = kind
-                t = out.type_of(v)
-                if pad != t.shape[0]:
-                    (v,) = out.add_node("Pad", [v], {"pads": (0, pad - t.shape[0]), "axes": (0,)},
-                                        label=f"{n.label}.padded", source=n.source)
-                if src != dst:
-                    (v,) = out.add_node("LayoutTransform", [v], {"src": src, "dst": dst},
-                                        label=f"{n.label}.packed", source=n.source)
+                for op, attrs in _pack_steps(kind, out.type_of(v)):
+                    (v,) = out.add_node(op, [v], attrs, label=f"{n.label}.packed", source=n.source)
                 operands.append(v)
         operands += [out.add_constant(arr, f"{n.label}.extra") for arr in f.extra]
         (y,) = out.add_node(f.op or n.op, operands, f.attrs if f.attrs is not None else n.attrs,

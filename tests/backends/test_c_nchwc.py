@@ -8,7 +8,7 @@ from helpers import check_cases, check_graph
 
 import cnnc
 from cnnc.backends import isa
-from cnnc.ops.layout import transform, weight_layout
+from cnnc.ops.layout import activation_layout, transform, weight_layout
 
 #: (x plain shape, w plain shape, attrs): pointwise, padded and strided 3x3 with tiles that
 #: leave a remainder and border columns, dilation, asymmetric pads, 1-D, depthwise 3x3 and
@@ -33,7 +33,7 @@ def _randn(rng, shape):
 
 
 def _blocked(a):
-    return transform(a, "NC" + "DHW"[3 - (a.ndim - 2):], "NC" + "DHW"[3 - (a.ndim - 2):] + f"{BLOCK}c")
+    return transform(a, activation_layout(a.ndim), activation_layout(a.ndim, BLOCK))
 
 
 #: (x plain shape, w plain shape, attrs, X blocked, Y blocked): a plain input of any
@@ -97,11 +97,10 @@ def layout_cases(rng):
     1-D, more than one image, blocks of 4, 8 and 16, maps wider than a step of pixels."""
     out = []
     for shape, block in (((2, 16, 9, 11), 8), ((1, 32, 70), 4), ((1, 32, 5, 3), 16)):
-        plain = "NC" + "DHW"[3 - (len(shape) - 2):]
+        plain, blocked = activation_layout(len(shape)), activation_layout(len(shape), block)
         x = _randn(rng, shape)
-        out.append((x, [("LayoutTransform", [], {"src": plain, "dst": f"{plain}{block}c"})]))
-        out.append((transform(x, plain, f"{plain}{block}c"),
-                    [("LayoutTransform", [], {"src": f"{plain}{block}c", "dst": plain})]))
+        out.append((x, [("LayoutTransform", [], {"src": plain, "dst": blocked})]))
+        out.append((transform(x, plain, blocked), [("LayoutTransform", [], {"src": blocked, "dst": plain})]))
     return out
 
 
