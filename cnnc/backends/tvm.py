@@ -35,6 +35,7 @@ import numpy as np
 
 from ..ir import CnncError, Graph, KernelRequest, UnsupportedError, Value, get_op, progress
 from ..ir.naming import sanitize
+from . import tvm_rules
 from .base import CompiledModel, read_manifest, write_manifest
 
 INSTALL_HINT = "install the extra: pip install 'cnnc[tvm]' (Apache TVM 0.27, import name tvm)"
@@ -215,9 +216,10 @@ def _gpu_schedules():
     return dl.ApplyDefaultSchedule(*map(Guarded, rules), dl.gpu.Fallback())
 
 
-def _prepare(mod, target, db: str | os.PathLike | None):
-    """Decompose, legalize and fuse; apply the MetaSchedule database ``db`` if given, and for
-    GPUs the DLight schedules to what it left unscheduled."""
+def _prepare(mod, target, db: str | os.PathLike | None, schedule: bool = True):
+    """Decompose, legalize and fuse; apply the MetaSchedule database ``db`` if given, and
+    (``schedule``) the default schedules to what it left unscheduled: DLight's for GPUs,
+    cnnc's rules (``tvm_rules``) for the CPU."""
     tvm = _tvm()
     from tvm import relax
     passes = [relax.transform.DecomposeOpsForInference(), relax.transform.CanonicalizeBindings(),
@@ -228,18 +230,42 @@ def _prepare(mod, target, db: str | os.PathLike | None):
     with target:  # MetaScheduleApplyDatabase reads the current target when it is created
         if db is not None:
             passes.append(relax.transform.MetaScheduleApplyDatabase(str(db)))
-        if target.kind.name == "cuda":
+        if schedule and target.kind.name == "cuda":
             passes.append(_gpu_schedules())
+        elif schedule:
+            passes.append(tvm_rules.default_schedule())
         return tvm.transform.Sequential(passes)(mod)
 
 
+#: layout modes of the tvm target (``passes.layout``): TVM's CPU rules tile channel-blocked
+#: convs, so ``auto`` blocks every region that can be (``nchwc``); ``nchw`` blocks none
+TVM_LAYOUTS = ("auto", "nchwc", "nchw")
+
+
+def blocked_graph(graph: Graph, target, layout: str = "auto") -> Graph:
+    """``graph`` with the layout pass run for the LLVM ``target``: its conv regions
+    channel-blocked by the target's float lanes (16 with AVX-512, else 8), the layout
+    :class:`~cnnc.backends.tvm_rules.RegisterTile` vectorizes.  CUDA targets and
+    ``layout="nchw"`` keep the graph plain."""
+    if layout not in TVM_LAYOUTS:
+        raise CnncError(f"layout must be one of {', '.join(TVM_LAYOUTS)}; got {layout!r}")
+    if target.kind.name != "llvm" or layout == "nchw":
+        return graph
+    from . import isa as isa_mod
+    from ..passes.layout import assign_layouts
+    lanes = tvm_rules.vector_lanes(target)
+    # the pass asks the C tables which convs have a blocked form; the ISA of these lanes says
+    like = isa_mod.CPUS["x86-64-v4" if lanes == 16 else "x86-64-v3"]
+    return assign_layouts(graph, lanes, isa=like, mode="nchwc")
+
+
 def build(graph: Graph, kind: str = "tvm", *, arch: str | None = None, db: str | os.PathLike | None = None,
-          cpu: str | None = None):
-    """Lower and build ``graph`` (for the CPU ``cpu``, see :func:`host_target`); returns
-    ``(executable, target)``."""
+          cpu: str | None = None, layout: str = "auto"):
+    """Lower and build ``graph`` (for the CPU ``cpu``, see :func:`host_target`; ``layout``:
+    see :func:`blocked_graph`); returns ``(executable, target)``."""
     tvm = _tvm()
     target = _target(kind, arch, cpu)
-    mod = _prepare(lower(graph), target, db)
+    mod = _prepare(lower(blocked_graph(graph, target, layout)), target, db)
     try:
         with progress.step(f"TVM: building {graph.name} for {target.kind.name}"):
             return tvm.compile(mod, target=target), target
@@ -248,7 +274,8 @@ def build(graph: Graph, kind: str = "tvm", *, arch: str | None = None, db: str |
 
 
 def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int = 64, arch: str | None = None,
-         trials_per_task: int | None = None, trials_per_iter: int = 64, workers: int | None = None) -> Path:
+         trials_per_task: int | None = None, trials_per_iter: int = 64, workers: int | None = None,
+         layout: str = "auto") -> Path:
     """Run MetaSchedule on every fused kernel of ``graph`` (``trials`` measured candidates
     in all, at most ``trials_per_task`` each, ``trials_per_iter`` per search round) and store
     its JSON database (``database_workload.json``, ``database_tuning_record.json``, ``logs/``)
@@ -270,7 +297,7 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
                         "database anywhere)")
     _require_tuning_support()
     from tvm.s_tir import meta_schedule as ms
-    mod = _prepare(lower(graph), target, None)
+    mod = _prepare(lower(blocked_graph(graph, target, layout)), target, None, schedule=False)
     db = Path(db)
     if db.exists() and not db.is_dir():
         raise CnncError(f"{db}: exists and is not a directory (the MetaSchedule database is a folder)")

@@ -26,6 +26,7 @@ import numpy as np
 from ..ir import Attr, Impl, KernelRequest, Node, OnnxMap, OpDef, ShapeError, get_op, register
 from ..ir.types import TensorType
 from . import _c_nchwc as nchwc
+from . import _spatial as sp
 from . import fused_conv
 from .layout import activation_layout, emit_transform, plan, transform, tvm_transform, weight_layout
 
@@ -161,24 +162,99 @@ def _export(node, operands, b):
 
 
 def _tvm(req, xs, b):
+    """The blocked conv as one TE reduction on the blocked operands (the layout TVM's CPU
+    schedule rules tile: the channel block is the vector, ``cnnc.backends.tvm_rules``),
+    then bias, the epilogue and the result's layout as Relax ops, which operator fusion
+    keeps in the conv's kernel.  A padded conv with a non-finite weight takes FusedConv's
+    rule on plain operands instead (its padding taps must not be multiplied)."""
+    a, t = req.attrs, list(req.in_types)
+    f = _meaning(t, a)
+    plain_req = KernelRequest(Node(req.node.name, "FusedConv", f.attrs, (f.y,), req.node.label), f.plain, [f.y],
+                              [None, None if req.constants[1] is None
+                               else transform(req.constants[1], f.wl, weight_layout(f.rank)), None, None][:len(t)])
+    if sp.weight_meets_padding_nonfinite(plain_req):
+        return _tvm_plain(req, xs, b, f, plain_req)
+    blk, rank = a["block"], f.rank
+    yb = activation_layout(rank, blk)
+    pads = sp.resolve_pads(f.plain[0].shape[2:], a["kernel_shape"], a["strides"], a["dilations"], a["auto_pad"],
+                           a["pads"])
+    y = b.emit_te(lambda x, w: _te_conv(b, x, w, a, f.y, pads), xs[0], xs[1], name=f"conv{rank - 2}d_nchw{blk}c")
+    out_shape = b.shape(y)
+    y = b.R.add(y, b.R.reshape(xs[2], (1, out_shape[1]) + (1,) * (rank - 2) + (blk,)))
+    z = None
+    if len(xs) > 3:
+        z = xs[3]
+        if not a["y_blocked"]:
+            if f.padded != f.m:
+                z = b.emit(b.R.nn.pad(z, [0, 0, 0, f.padded - f.m] + [0, 0] * (rank - 2)))
+            z = tvm_transform(b, z, (t[3].shape[0], f.padded, *t[3].shape[2:]), activation_layout(rank), yb)
+    y = fused_conv.epilogue_tvm(plain_req, y, z, b, out_shape)
+    if a["y_blocked"]:
+        return y
+    y = tvm_transform(b, b.emit(y), out_shape, yb, activation_layout(rank))
+    if f.padded != f.m:
+        y = b.emit(b.R.strided_slice(y, [1], [0], [f.m]))
+    return y
+
+
+def _te_conv(b, x, w, attrs, y, pads):
+    """TE: the conv of X and W in their blocked layouts (see the module docstring), without
+    bias.  Reduction axes: input-channel blocks, the kernel window, the channel in its block
+    (depthwise: the window only)."""
+    te, tir = b.te, b.tir
+    a, blk = attrs, attrs["block"]
+    nd = len(a["kernel_shape"])
+    k, s, d = a["kernel_shape"], a["strides"], a["dilations"]
+    xs = [int(e) for e in x.shape]
+    spatial = xs[2:2 + nd]
+    if any(pads):
+        def padded(*i):
+            pos = [i[2 + j] - pads[j] for j in range(nd)]
+            inside = tir.all(*[tir.all(p >= 0, p < e) for p, e in zip(pos, spatial)])
+            at = (*i[:2], *[tir.max(tir.min(p, e - 1), 0) for p, e in zip(pos, spatial)], *i[2 + nd:])
+            return tir.if_then_else(inside, x[at], tir.const(0, x.dtype))
+        x = te.compute((*xs[:2], *[e + pads[j] + pads[nd + j] for j, e in enumerate(spatial)], *xs[2 + nd:]),
+                       padded, name="pad")
+    rk = [te.reduce_axis((0, ki), name=f"rk{i}") for i, ki in enumerate(k)]
+    out = (y.shape[0], y.shape[1] // blk, *y.shape[2:], blk)
+
+    def at(o):
+        return [oi * si + ri * di for oi, si, ri, di in zip(o, s, rk, d)]
+    if a["group"] != 1:                               # depthwise: one input channel per output
+        def f(n, m, *rest):
+            o, c = rest[:-1], rest[-1]
+            return te.sum(x[(n, m, *at(o), c)] * w[(m, 0, *rk, c)], axis=rk)
+    elif a["x_blocked"]:
+        rc = te.reduce_axis((0, xs[1]), name="rc")
+        rb = te.reduce_axis((0, blk), name="rb")
+
+        def f(n, m, *rest):
+            o, c = rest[:-1], rest[-1]
+            return te.sum(x[(n, rc, *at(o), rb)] * w[(m, rc, *rk, rb, c)], axis=[rc, *rk, rb])
+    else:                                             # a plain input of any channels
+        rc = te.reduce_axis((0, xs[1]), name="rc")
+
+        def f(n, m, *rest):
+            o, c = rest[:-1], rest[-1]
+            return te.sum(x[(n, rc, *at(o))] * w[(m, rc, *rk, c)], axis=[rc, *rk])
+    return te.compute(out, f, name="conv_nchwc")
+
+
+def _tvm_plain(req, xs, b, f, plain_req):
     """Unblock, FusedConv's rule, block."""
     a, t = req.attrs, list(req.in_types)
-    plain, rank, xl, wl, yl, fa, y, padded, m = _meaning(t, a)
-    ps = [tvm_transform(b, xs[0], t[0].shape, xl, activation_layout(rank)),
-          tvm_transform(b, xs[1], t[1].shape, wl, weight_layout(rank)), *xs[2:3]]
+    rank = f.rank
+    ps = [tvm_transform(b, xs[0], t[0].shape, f.xl, activation_layout(rank)),
+          tvm_transform(b, xs[1], t[1].shape, f.wl, weight_layout(rank)), *xs[2:3]]
     if len(xs) > 3:
-        z = tvm_transform(b, xs[3], t[3].shape, yl, activation_layout(rank))
-        if padded != m:
-            z = b.emit(b.R.nn.pad(z, [0, 0, 0, padded - m] + [0, 0] * (rank - 2)))
+        z = tvm_transform(b, xs[3], t[3].shape, f.yl, activation_layout(rank))
+        if f.padded != f.m:
+            z = b.emit(b.R.nn.pad(z, [0, 0, 0, f.padded - f.m] + [0, 0] * (rank - 2)))
         ps.append(z)
-    consts = [None] * len(t)
-    if req.constants[1] is not None:
-        consts[1] = transform(req.constants[1], wl, weight_layout(rank))
-    node = Node(req.node.name, "FusedConv", fa, (y,), req.node.label)
-    out = b.emit(fused_conv.fused_tvm(KernelRequest(node, plain, [y], consts), ps, b))
-    if padded != m:
-        out = b.emit(b.R.strided_slice(out, [1], [0], [m]))
-    return tvm_transform(b, out, (y.shape[0], m, *y.shape[2:]), activation_layout(rank), yl)
+    out = b.emit(fused_conv.fused_tvm(plain_req, ps, b))
+    if f.padded != f.m:
+        out = b.emit(b.R.strided_slice(out, [1], [0], [f.m]))
+    return tvm_transform(b, out, (f.y.shape[0], f.m, *f.y.shape[2:]), activation_layout(rank), f.yl)
 
 
 def _c_plan(req):

@@ -146,9 +146,15 @@ def activation_request(req) -> KernelRequest:
 
 def fused_tvm(req, xs, b):
     """Conv's rule (bias included), then the epilogue in the reference's order."""
+    return epilogue_tvm(req, conv_tvm(req, xs[:3], b), xs[3] if len(xs) > 3 else None, b)
+
+
+def epilogue_tvm(req, y, z, b, shape=None):
+    """Relax: FusedConv's epilogue on the conv result ``y`` (bias added): the residual ``z``
+    (None: none) before or after the activation, as ``req``'s attributes say.  ``shape``:
+    the shape of ``y`` where it is not the request's (a blocked layout); the activation is
+    elementwise, so its rule runs on any layout."""
     a = req.attrs
-    y = conv_tvm(req, xs[:3], b)
-    z = xs[3] if len(xs) > 3 else None
     if z is not None and a["residual"] == "pre":
         y = b.R.add(y, z)
     if a["activation"]:
@@ -156,7 +162,11 @@ def fused_tvm(req, xs, b):
         if rule is None:
             raise UnsupportedError(f"the fused activation {a['activation']} has no TVM lowering rule "
                                    "(its Activation.tvm)")
-        y = rule(activation_request(req), [b.emit(y)], b)
+        act = activation_request(req)
+        if shape is not None:
+            t = act.in_types[0].with_shape(tuple(shape))
+            act = KernelRequest(act.node, [t], [t], act.constants)
+        y = rule(act, [b.emit(y)], b)
     if z is not None and a["residual"] == "post":
         y = b.R.add(b.emit(y), z)
     return y

@@ -1,0 +1,328 @@
+"""cnnc's CPU schedule rules for TVM: what the ``tvm`` target applies to every kernel
+(``PrimFunc``) of a model that a MetaSchedule database has not scheduled.
+
+TVM 0.27 has DLight rules for GPUs, but on the CPU only GEMV and reduction rules, so an
+untuned LLVM build runs every loop nest as legalization wrote it: scalar, one thread,
+the reduction outermost.  These rules are written the way DLight's are
+(``tvm.s_tir.dlight``): one small class per rule, ``apply(func, target, tunable)``
+returns a schedule, or ``None`` where the rule does not apply, and
+:func:`default_schedule` tries them in order, first match wins:
+
+* :class:`RegisterTile`: a reduction whose result's innermost axis is a channel block
+  (the NCHW<b>c convs that the layout pass makes: dense, depthwise, reading a plain
+  input; 1-, 2- or 3-D).  The block is the vector; a register tile of ``rw`` output
+  pixels times the block is accumulated with the reduction innermost of the outer loops,
+  the epilogue (bias, activation, residual) is applied to the tile before it is stored,
+  and the outer loops run in parallel.
+* :class:`Loops`: any other kernel (pools, global pools, softmax, layout transforms,
+  elementwise chains, plain convs and matmuls): injective intermediate blocks inlined,
+  each remaining block's outer data-parallel loops fused and run in parallel, and its
+  innermost loop vectorized where it is a data-parallel loop of whole vectors.
+
+DLight's CPU ``GEMV`` rule runs between the two, for matrix-vector products (a
+classifier at batch 1).
+"""
+from __future__ import annotations
+
+import math
+
+#: accumulator vector registers a register tile may take, by the vector registers of the
+#: target: 32 (AVX-512) leave room for the weight vector and a broadcast; 16 (AVX2, NEON)
+_TILE_REGS = {32: 28, 16: 12}
+#: a tile narrower than this many pixels, where a divisor of the row gives no wider one,
+#: is widened and its last step guarded instead
+_MIN_TILE = 5
+
+
+def _tvm():
+    import tvm
+    from tvm import s_tir, tirx
+    return tvm, s_tir, tirx
+
+
+def vector_registers(target) -> int:
+    """The vector registers of an LLVM target: 32 with AVX-512, else 16."""
+    keys = " ".join(str(k) for k in target.attrs.get("mattr", []) or [])
+    cpu = str(target.attrs.get("mcpu", "") or "")
+    if "avx512f" in keys:
+        return 32
+    try:
+        from tvm.target import codegen
+        if codegen.target_has_features("avx512f", target):
+            return 32
+    except Exception:  # an older TVM, or a non-x86 triple
+        pass
+    return 32 if cpu in ("skylake-avx512", "cascadelake", "icelake-server", "sapphirerapids", "znver4",
+                         "znver5") else 16
+
+
+def vector_lanes(target, dtype_bits: int = 32) -> int:
+    """float lanes of one vector register of ``target``: 16 with AVX-512, else 8 (AVX2)."""
+    return (512 if vector_registers(target) == 32 else 256) // dtype_bits
+
+
+def _is_cpu(target) -> bool:
+    return target is not None and target.kind.name == "llvm"
+
+
+def _root_blocks(sch):
+    return sch.get_child_blocks(sch.get_sblock("root"))
+
+
+def _reduces(sch, block) -> bool:
+    return any(int(iv.iter_type) == 2 for iv in sch.get(block).iter_vars)
+
+
+def _extent(sch, loop) -> int | None:
+    e = sch.get(loop).extent
+    return int(e) if hasattr(e, "value") else None
+
+
+def _inline_intermediates(sch) -> None:
+    """Inline every injective block whose result only feeds other injective blocks, as
+    far as TVM allows.  A product is not inlined into a sum: LLVM would contract the two
+    into one fused multiply-add, whose single rounding differs from the reference's two."""
+    changed = True
+    while changed:
+        changed = False
+        for block in _root_blocks(sch):
+            consumers = sch.get_consumers(block)
+            if (_reduces(sch, block) or not consumers
+                    or not all(_reads_pointwise(sch, c, sch.get(block)) and not _reduces(sch, c) for c in consumers)):
+                continue
+            try:
+                sch.compute_inline(block)
+                changed = True
+                break
+            except Exception:  # TVM's ScheduleError: not inlinable here
+                continue
+
+
+def _reads_pointwise(sch, consumer, producer) -> bool:
+    """Whether ``consumer`` reads what ``producer`` writes at plain iterator variables
+    (an elementwise or broadcast read): inlining then adds no index arithmetic.  (Inlined
+    reshapes' div/mod indices meet an LLVM miscompile on AVX-512 in TVM 0.27, the one that
+    ``Tile``'s rule avoids; see ``cnnc/ops/shape.py``.)"""
+    from tvm import tirx
+    outs = [w.source for w in producer.writes]
+    return all(isinstance(x.min, (tirx.Var, tirx.IntImm)) for r in sch.get(consumer).reads
+               if any(r.source.same_as(o) for o in outs) for x in r.region)
+
+
+def parallel_loops(sch, block, lanes: int) -> None:
+    """The data-parallel loops of ``block`` (a child of the root): all but the innermost
+    fused and run in parallel; the innermost vectorized when it has whole vectors of
+    ``lanes`` (split to ``lanes`` when longer).  Reduction loops stay inside, as they are."""
+    loops = sch.get_loops(block)
+    kinds = [int(iv.iter_type) for iv in sch.get(block).iter_vars]
+    n_spatial = 0
+    for k in kinds:
+        if k != 0:
+            break
+        n_spatial += 1
+    if len(loops) != len(kinds):   # loops not one per block iterator: leave them
+        return
+    spatial = loops[:n_spatial]
+    if not spatial:
+        return
+    if n_spatial == len(loops):   # no reduction: the innermost data-parallel loop is vectorized
+        inner = spatial[-1]
+        e = _extent(sch, inner)
+        # only float results: LLVM's vector float-to-int conversions round halves otherwise
+        floats = all(str(w.source.dtype).startswith(("float", "bfloat")) for w in sch.get(block).writes)
+        if floats and e is not None and e % lanes == 0 and e >= lanes:
+            if e > lanes:
+                _, inner = sch.split(inner, [None, lanes])
+            sch.vectorize(inner)
+            spatial = sch.get_loops(block)[:n_spatial - 1] + [sch.get_loops(block)[n_spatial - 1]]
+            spatial = spatial[:n_spatial - 1]
+        else:
+            spatial = spatial[:-1] if len(spatial) > 1 else spatial
+    # the first loop of more than one step runs in parallel (not the loops fused: TVM then
+    # mis-indexes some broadcast boolean constants)
+    for loop in spatial:
+        if (_extent(sch, loop) or 0) > 1:
+            sch.parallel(loop)
+            break
+
+
+class _Rule:
+    """A DLight-style CPU rule (``tvm.s_tir.dlight.ScheduleRule``'s interface; the base
+    class is made when TVM is imported, so that this module imports without TVM)."""
+
+    def __init__(self, lanes: int | None = None):
+        self.lanes = lanes
+
+    def is_target_available(self, target) -> bool:
+        return _is_cpu(target)
+
+    def _lanes(self, target) -> int:
+        return self.lanes or vector_lanes(target)
+
+
+class RegisterTile(_Rule):
+    """A reduction ``Y[..., p, c] += ...`` whose innermost result axis ``c`` is a vector
+    block (its extent a multiple of 4 lanes) that every operand reading it reads
+    innermost, and whose last data-parallel axes before ``c`` are pixels (axes that some
+    operand reading ``c``, the weight, does not use).  The NCHW<b>c conv is
+    ``Y[n, m, *o, c] += X[n, rc, *(o*s + k*d), rb] * W[m, rc, *k, rb, c]``.
+
+    Schedule: the last pixel axis split by ``rw`` (a divisor of its extent that fills the
+    accumulator registers, else the widest tile with a guarded last step); loops ordered
+    ``(outer..., pixel_outer | reduction... | pixel_inner, c)``; the tile accumulated in a
+    local buffer (LLVM keeps it in registers: ``pixel_inner`` unrolled, ``c``
+    vectorized) whose store runs the epilogue blocks inlined into it; the outer loops
+    fused and parallel.  Producers (padding) and unfusable consumers get :func:`parallel_loops`."""
+
+    def apply(self, func, target, tunable=False):
+        tvm, s_tir, tirx = _tvm()
+        if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
+            return None
+        sch = s_tir.Schedule(func)
+        reductions = [b for b in _root_blocks(sch) if _reduces(sch, b)]
+        if len(reductions) != 1:
+            return None
+        block = reductions[0]
+        shape = self._shape(sch, block)
+        if shape is None:
+            return None
+        n_spatial, pixels, vector_extent = shape
+        lanes = self._lanes(target)
+        _inline_intermediates(sch)
+        loops = sch.get_loops(block)
+        spatial, reduce = loops[:n_spatial], loops[n_spatial:]
+        vec = spatial[-1]
+        last_pixel = spatial[n_spatial - 2]
+        width = _extent(sch, last_pixel)
+        regs = _TILE_REGS.get(vector_registers(target), 12)
+        rw = tile_width(width, max(1, regs // max(1, vector_extent // lanes)))
+        po, pi = sch.split(last_pixel, [None, rw])
+        outer = spatial[:n_spatial - 2]
+        sch.reorder(*outer, po, *reduce, pi, vec)
+        local = sch.cache_write(block, 0, "local")
+        # the epilogue: the consumer chain inlined into the tile's store
+        for _ in range(16):
+            consumers = sch.get_consumers(local)
+            if len(consumers) != 1:
+                break
+            try:
+                sch.reverse_compute_inline(consumers[0])
+            except Exception:  # not a pointwise consumer: it keeps its own loops
+                break
+        sch.reverse_compute_at(local, po, preserve_unit_loops=True)
+        fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
+        sch.parallel(fused)
+        sch.unroll(pi)
+        sch.vectorize(vec)
+        w_loops = sch.get_loops(local)
+        sch.vectorize(w_loops[-1])
+        sch.unroll(w_loops[-2])
+        init = sch.decompose_reduction(block, reduce[0])
+        i_loops = sch.get_loops(init)
+        sch.vectorize(i_loops[-1])
+        sch.unroll(i_loops[-2])
+        # what else the kernel holds (padding, transforms after the store)
+        mine = {sch.get(block), sch.get(local), sch.get(init)}
+        for other in _root_blocks(sch):
+            if sch.get(other) not in mine and not any(sch.get(other).same_as(m) for m in mine):
+                parallel_loops(sch, other, lanes)
+        return sch
+
+    @staticmethod
+    def _shape(sch, block):
+        """(data-parallel axes, pixel axes, vector extent) of a block this rule tiles, or None."""
+        blk = sch.get(block)
+        ivs = list(blk.iter_vars)
+        kinds = [int(iv.iter_type) for iv in ivs]
+        n_spatial = kinds.index(2) if 2 in kinds else len(kinds)
+        if any(k != 0 for k in kinds[:n_spatial]) or any(k != 2 for k in kinds[n_spatial:]) or n_spatial < 3:
+            return None
+        loops = sch.get_loops(block)
+        if len(loops) != len(ivs):
+            return None
+        for loop, iv in zip(loops, ivs):    # one loop per iterator, bound to it
+            if _extent(sch, loop) != (int(iv.dom.extent) if hasattr(iv.dom.extent, "value") else -1):
+                return None
+        if len(blk.writes) != 1:
+            return None
+        vars_ = [iv.var for iv in ivs]
+        out = blk.writes[0].region
+        if len(out) != n_spatial or any(not r.min.same_as(v) for r, v in zip(out, vars_[:n_spatial])):
+            return None
+        c = vars_[n_spatial - 1]
+        extent = int(ivs[n_spatial - 1].dom.extent)
+        if extent % 4 or extent > 64:
+            return None
+        readers_c = []
+        for r in blk.reads:
+            used = [_uses(x.min, c) for x in r.region]
+            if any(used):
+                if not (used[-1] and not any(used[:-1]) and r.region[-1].min.same_as(c)):
+                    return None        # the block axis read other than innermost and alone
+                readers_c.append(r)
+        if not readers_c:
+            return None
+        # pixel axes: the data-parallel axes right before c that some reader of c does not use
+        pixels = 0
+        for v in reversed(vars_[:n_spatial - 1]):
+            if any(not any(_uses(x.min, v) for x in r.region) for r in readers_c):
+                pixels += 1
+            else:
+                break
+        if pixels == 0:
+            return None
+        return n_spatial, pixels, extent
+
+
+def _uses(expr, var) -> bool:
+    from tvm.s_tir.dlight.analysis.common_analysis import collect_vars_used_in_prim_expr
+    return any(v.same_as(var) for v in collect_vars_used_in_prim_expr(expr))
+
+
+def tile_width(width: int | None, most: int) -> int:
+    """Pixels in a register tile over a row of ``width``: the widest divisor of ``width``
+    up to ``most``, or ``most`` itself (the last tile guarded) where the divisors give
+    fewer than ``_MIN_TILE``."""
+    if not width:
+        return 1
+    most = max(1, min(most, width))
+    best = max(d for d in range(1, most + 1) if width % d == 0)
+    return best if best >= min(_MIN_TILE, most) else most
+
+
+class Loops(_Rule):
+    """Any kernel: injective intermediates inlined, then every remaining root block's
+    outer data-parallel loops fused and parallel, its innermost data-parallel loop
+    vectorized where whole vectors allow (:func:`parallel_loops`)."""
+
+    def apply(self, func, target, tunable=False):
+        tvm, s_tir, tirx = _tvm()
+        if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
+            return None
+        sch = s_tir.Schedule(func)
+        try:
+            _inline_intermediates(sch)
+        except Exception:
+            sch = s_tir.Schedule(func)
+        lanes = self._lanes(target)
+        for block in _root_blocks(sch):
+            parallel_loops(sch, block, lanes)
+        return sch
+
+
+def default_schedule(target=None):
+    """The Relax pass applying cnnc's CPU rules (and DLight's CPU GEMV) to every kernel a
+    database has not scheduled."""
+    from tvm.s_tir import dlight as dl
+
+    def wrap(rule):
+        class Rule(dl.ScheduleRule):
+            def apply(self, func, target, tunable):
+                try:
+                    return rule.apply(func, target, tunable)
+                except Exception:   # a rule that cannot schedule a kernel passes it on
+                    return None
+        Rule.__name__ = type(rule).__name__
+        return Rule()
+
+    return dl.ApplyDefaultSchedule(wrap(RegisterTile()), wrap(Loops()))
