@@ -1,7 +1,7 @@
 """cnnc's C target beside onnxruntime on the light models, at 1 and 2 threads.
 
     python bench/bench_c.py [--models squeezenet,resnet50,densenet121,inception_v1,vgg19] [--repeat 15]
-    python bench/bench_c.py --target tvm [--db DIR]     # the TVM target (cnnc-tvm / ORT, 1 thread)
+    python bench/bench_c.py --target tvm [--db DIR] [--threads 1] [--layout auto,nchw]   # the TVM target
 
 Each model is imported, optimized (level 2) and compiled (C: the native ISA, as many
 workers as the run uses); then cnnc and onnxruntime run alternately on the same random
@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 
 import cnnc
-from cnnc.bench import bench
+from cnnc.bench import _ort_session, _timed, bench
 
 LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 
@@ -45,26 +45,33 @@ def _load(name: str):
         return path, cnnc.optimize(cnnc.load_onnx(path))
 
 
-def bench_tvm(names, repeat: int, db) -> None:
-    import onnxruntime as ort
+def bench_tvm(names, repeat: int, db, threads, layouts) -> None:
+    """The tvm target beside onnxruntime, per model, thread count and layout mode, with
+    the geometric mean of the ratios per column."""
+    ratios = {}
     for name in names:
         path, g = _load(name)
         (inp, t), = g.input_types().items()
         x = np.random.default_rng(0).standard_normal(t.shape).astype(np.float32)
-        m = cnnc.compile(g, target="tvm", db=db)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = 1
-        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        c, o = [], []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            m.run({inp: x})
-            c.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            sess.run(None, {inp: x})
-            o.append(time.perf_counter() - t0)
-        print(f"{name}: cnnc-tvm {statistics.median(c) * 1e3:.1f} ms, onnxruntime {statistics.median(o) * 1e3:.1f} ms,"
-              f" ratio {statistics.median(c) / statistics.median(o):.2f}x", flush=True)
+        for layout in layouts:
+            built = cnnc.compile(g, target="tvm", db=db, layout=layout)
+            for n in threads:
+                m = type(built)(executable=built.executable, graph=g, threads=n)
+                sess = _ort_session(str(path), n)
+                feeds = {inp: x}
+                m.run(feeds)
+                sess.run(None, feeds)
+                c, o = [], []
+                for _ in range(repeat):   # alternating turns, as `cnnc bench` takes them
+                    c.append(_timed(m.run, feeds, turn=True) / 1e3)
+                    o.append(_timed(lambda f: sess.run(None, f), feeds, turn=True) / 1e3)
+                r = statistics.median(c) / statistics.median(o)
+                ratios.setdefault((n, layout), []).append(r)
+                print(f"{name} {n} thr layout {layout}: cnnc-tvm {statistics.median(c) * 1e3:.1f} ms, "
+                      f"onnxruntime {statistics.median(o) * 1e3:.1f} ms, ratio {r:.2f}x", flush=True)
+    for (n, layout), rs in ratios.items():
+        print(f"geometric mean, {n} thr layout {layout}: {math.exp(sum(map(math.log, rs)) / len(rs)):.2f}x "
+              f"(worst {max(rs):.2f}x)")
 
 
 def main() -> None:
@@ -81,11 +88,11 @@ def main() -> None:
                     help="the layout pass's modes to run, comma-separated (auto, nchwc, nchw; default auto)")
     args = ap.parse_args()
     names = args.models.split(",")
-    if args.target == "tvm":
-        bench_tvm(names, args.repeat, args.db)
-        return
     threads = [int(t) for t in args.threads.split(",")]
     layouts = args.layout.split(",")
+    if args.target == "tvm":
+        bench_tvm(names, args.repeat, args.db, threads, layouts)
+        return
     rows = {}
     for name in names:
         path, g = _load(name)

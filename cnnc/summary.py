@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .backends import isa as isas
-from .backends.c import _workers
+from .backends.base import check_threads as _workers
 from .backends.codegen import prepare
 from .passes.layout import assign_layouts
 from .ir import Graph, get_op

@@ -60,8 +60,11 @@ IMPL = Option("force an implementation per op, e.g. {'Conv': 'gemm'} (CLI: Conv=
 
 
 LAYOUT = Option("the layout pass: auto (the default: channel-blocked NCHW<lanes>c regions where the cost model "
-                "says they gain), nchwc (every region that can be blocked) or nchw (none)",
+                "says they gain; on tvm every region, whose blocked convs its CPU rules tile), nchwc (every region "
+                "that can be blocked) or nchw (none)",
                 choices=("auto", "nchwc", "nchw"))
+THREADS = Option("the most worker threads the model runs on (default: this machine's cores; 1: serial)",
+                 metavar="N", type=int)
 
 
 @dataclass(frozen=True)
@@ -94,9 +97,7 @@ class Target:
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("reference", "cnnc.backends.reference", "compile_reference", doc="the numpy interpreter (the oracle)"),
     Target("c", "cnnc.backends.c", "compile_c", "write_folder", "CModel", options={
-        "weights": WEIGHTS, "build": BUILD, "cpu": CPU, "threads": Option(
-            "the most worker threads the model runs on (default: this machine's cores; 1: serial)", metavar="N",
-            type=int),
+        "weights": WEIGHTS, "build": BUILD, "cpu": CPU, "threads": THREADS,
         "impl": IMPL, "layout": LAYOUT, "out_dir": OUT_DIR,
         "cc": Option("the C compiler (default $CC, else cc)", write=False),
         "flags": Option("the compiler's optimization flags (default -O2)", write=False),
@@ -111,7 +112,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
         "emulate": Option("build with g++ against the CPU emulator instead of nvcc (no GPU)", write=False)},
         doc="CUDA source built with nvcc"),
     Target("tvm", "cnnc.backends.tvm", "compile_tvm", "write_folder", "TVMModel", options={
-        "cpu": CPU, "db": DB, "build": BUILD},
+        "cpu": CPU, "db": DB, "build": BUILD, "threads": THREADS, "layout": LAYOUT},
         doc="a TVM Relax module built by LLVM for the CPU"),
     Target("tvm-cuda", "cnnc.backends.tvm", "compile_tvm_cuda", "write_folder_cuda", "TVMModel", options={
         "arch": ARCH, "db": DB, "build": BUILD},

@@ -68,6 +68,20 @@ class CompiledModel:
 MANIFEST = "cnnc_manifest.json"
 
 
+def default_threads() -> int:
+    """The default worker count of the c and tvm targets: this machine's cores."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def check_threads(threads) -> int:
+    """``threads`` (None: :func:`default_threads`) checked: an int from 1 to 64."""
+    if threads is None:
+        return default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
+        raise CnncError(f"threads must be an int from 1 to 64, got {threads!r}")
+    return threads
+
+
 def write_manifest(folder: str | os.PathLike, graph: Graph, target: str, model: str, **extra) -> Path:
     """Write ``cnnc_manifest.json``: the model's name, its target, and every input and
     output (name, dtype, shape) in order, plus ``extra`` target-specific entries."""

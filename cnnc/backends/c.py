@@ -24,6 +24,7 @@ from ..ir.naming import comment_safe
 from ..resources import template_env
 from .base import CompiledModel, read_manifest, staged_folder
 from . import isa
+from .base import check_threads as _workers, default_threads  # noqa: F401  (c's API)
 from ..passes.layout import assign_layouts
 from .codegen import (ALIGN, forced_ops, c_array_literal, call_comment, ctype, helper_context, kernel_context, model_context,
                       prepare, table_definitions, write_folder_files)
@@ -51,19 +52,6 @@ def _render_kernel(env, fn) -> str:
     unused = "".join(f"    (void){p.split('*')[-1]};\n" for p in params)
     return (f"/* {comment_safe(k.comment or k.name, 100)} (template {k.template}) */\n{table_definitions(fn)}"
             f"{prelude}CNNC_VECTORIZE static void {fn.name}({', '.join(params)})\n{{\n{unused}{body.rstrip()}\n}}\n")
-
-
-def default_threads() -> int:
-    """The default worker count: this machine's cores."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-def _workers(threads) -> int:
-    if threads is None:
-        return default_threads()
-    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
-        raise CnncError(f"threads must be an int from 1 to 64, got {threads!r}")
-    return threads
 
 
 def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",

@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ import numpy as np
 from ..ir import CnncError, Graph, KernelRequest, UnsupportedError, Value, get_op, progress
 from ..ir.naming import sanitize
 from . import tvm_rules
-from .base import CompiledModel, read_manifest, write_manifest
+from .base import CompiledModel, check_threads, default_threads, read_manifest, write_manifest
 
 INSTALL_HINT = "install the extra: pip install 'cnnc[tvm]' (Apache TVM 0.27, import name tvm)"
 DEFAULT_ARCH = "sm_80"
@@ -44,6 +45,12 @@ DEFAULT_ARCH = "sm_80"
 
 def _tvm():
     """The tvm package, or one clear error naming the extra to install."""
+    # TVM's thread pool takes at most TVM_NUM_THREADS workers (by default it counts one per
+    # physical core, 1 on a 2-vCPU machine); threads= picks fewer per model (_use_threads)
+    os.environ.setdefault("TVM_NUM_THREADS", str(default_threads()))
+    # and it pins its workers (and the caller's thread) to cores, which would also pin every
+    # thread the caller starts later (another runtime's pool on one core): cnnc does not
+    os.environ.setdefault("TVM_BIND_THREADS", "0")
     try:
         import tvm
         from tvm import relax  # noqa: F401
@@ -435,14 +442,29 @@ def _require_device(kind: str):
                         "(building works without one: `cnnc compile --target tvm-cuda -o DIR`)")
 
 
+_pool = threading.local()
+
+
+def _use_threads(n: int) -> None:
+    """Run this thread's next TVM calls on ``n`` workers of TVM's pool (each calling thread
+    has its own pool; it is reconfigured only when ``n`` changes)."""
+    if getattr(_pool, "threads", None) != n:
+        _tvm().get_global_func("runtime.config_threadpool")(1, n)
+        _pool.threads = n
+
+
 class TVMModel(CompiledModel):
     """A built TVM module run by the Relax virtual machine; ``run`` is every backend's."""
 
     def __init__(self, folder: str | os.PathLike | None = None, *, executable=None, kind: str = "tvm",
-                 graph: Graph | None = None):
+                 graph: Graph | None = None, threads: int | None = None):
         """Load a model folder written by :func:`write_folder`, or wrap a fresh ``executable``
-        of ``graph``."""
+        of ``graph``.  ``threads``: the CPU workers its parallel loops run on (default: the
+        folder's ``threads``, else this machine's cores; TVM_NUM_THREADS caps them)."""
         tvm = _tvm()
+        if folder is not None and threads is None:
+            threads = read_manifest(folder)[0].get("threads")
+        self.threads = check_threads(threads)
         if folder is not None:
             folder = Path(folder)
             manifest, inputs, outputs = read_manifest(folder)
@@ -473,15 +495,20 @@ class TVMModel(CompiledModel):
             _require_device(self.target)
             self._vm = relax.VirtualMachine(self.executable, _device(self.target))
         dev = _device(self.target)
+        if self.target == "tvm":
+            _use_threads(self.threads)
         res = self._vm["main"](*[tvm.runtime.tensor(a, dev) for a in arrays])
         return [np.asarray(r.numpy()) for r in res]
 
 
-def compile_tvm(graph: Graph, *, db: str | os.PathLike | None = None, cpu: str = "native") -> TVMModel:
+def compile_tvm(graph: Graph, *, db: str | os.PathLike | None = None, cpu: str = "native",
+                threads: int | None = None, layout: str = "auto") -> TVMModel:
     """``cnnc.compile(g, target="tvm")``: LLVM for the host CPU, or for ``cpu`` (an LLVM CPU
-    name; such a build runs only on a CPU with its features)."""
-    ex, _ = build(graph, "tvm", db=db, cpu=cpu)
-    return TVMModel(executable=ex, kind="tvm", graph=graph)
+    name; such a build runs only on a CPU with its features), run on ``threads`` workers
+    (default: this machine's cores); ``layout``: see :func:`blocked_graph`."""
+    threads = check_threads(threads)
+    ex, _ = build(graph, "tvm", db=db, cpu=cpu, layout=layout)
+    return TVMModel(executable=ex, kind="tvm", graph=graph, threads=threads)
 
 
 def compile_tvm_cuda(graph: Graph, *, arch: str | None = None, db: str | os.PathLike | None = None) -> TVMModel:
@@ -492,10 +519,14 @@ def compile_tvm_cuda(graph: Graph, *, arch: str | None = None, db: str | os.Path
 
 
 def export(graph: Graph, out_dir: str | os.PathLike, kind: str = "tvm", *, arch: str | None = None,
-           db: str | os.PathLike | None = None, cpu: str | None = None, source: str | None = None) -> Path:
-    """Build ``graph`` and write ``<m>.so`` (``export_library``) and the manifest into
-    ``out_dir``; nothing is left there if the build fails."""
-    ex, target = build(graph, kind, arch=arch, db=db, cpu=cpu)
+           db: str | os.PathLike | None = None, cpu: str | None = None, source: str | None = None,
+           threads: int | None = None, layout: str = "auto") -> Path:
+    """Build ``graph`` and write ``<m>.so`` (``export_library``) and the manifest (with
+    ``threads``, the workers a load runs on) into ``out_dir``; nothing is left there if
+    the build fails."""
+    if threads is not None:
+        check_threads(threads)
+    ex, target = build(graph, kind, arch=arch, db=db, cpu=cpu, layout=layout)
     m = sanitize(graph.name).lower()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -510,7 +541,8 @@ def export(graph: Graph, out_dir: str | os.PathLike, kind: str = "tvm", *, arch:
         if failure is not None:
             raise CnncError(f"TVM failed to export {lib}: {failure}")
         shutil.move(str(Path(tmp) / lib), str(out / lib))
-    extra = {"library": lib, "tvm_target": str(target), **({"source": Path(source).name} if source else {})}
+    extra = {"library": lib, "tvm_target": str(target), **({"source": Path(source).name} if source else {}),
+             **({"threads": threads} if threads is not None else {})}
     if kind == "tvm-cuda":
         extra["arch"] = arch or DEFAULT_ARCH
     write_manifest(out, graph, kind, m, **extra)
@@ -518,10 +550,10 @@ def export(graph: Graph, out_dir: str | os.PathLike, kind: str = "tvm", *, arch:
 
 
 def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None, db=None, cpu=None,
-                 build: bool = True) -> tuple[Path, str]:
+                 threads: int | None = None, layout: str = "auto", build: bool = True) -> tuple[Path, str]:
     """``cnnc compile --target tvm``: the folder always holds the built library (``build``
     is accepted for the CLI's sake; ``source`` is recorded in the manifest)."""
-    folder = export(graph, out_dir, "tvm", db=db, cpu=cpu, source=source)
+    folder = export(graph, out_dir, "tvm", db=db, cpu=cpu, source=source, threads=threads, layout=layout)
     return folder, f"built {read_manifest(folder)[0]['library']} for {'the host CPU' if cpu in (None, 'native') else cpu}"
 
 
