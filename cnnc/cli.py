@@ -192,7 +192,7 @@ def cmd_tune(args) -> int:
     from .backends import tvm as tvm_backend
     t0 = time.perf_counter()
     db = tvm_backend.tune(g, args.db, kind=args.target, trials=args.trials, trials_per_task=args.trials_per_task,
-                          arch=args.arch)
+                          arch=args.arch, minutes=args.minutes)
     kernels, measured, failed = tvm_backend.tuning_summary(db)
     print(f"{g.name}: tuned for {args.target} in {time.perf_counter() - t0:.0f} s; {db} holds {measured} measured "
           f"candidates ({failed} failed) of {kernels} kernels; apply it with "
@@ -344,8 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--target", default="tvm", choices=("tvm", "tvm-cuda"), help="the TVM target to tune for "
                    "(default tvm)")
     t.add_argument("--db", metavar="DIR", required=True, help="the database folder (created, or extended)")
-    t.add_argument("--trials", type=int, default=64, metavar="N",
-                   help="candidates measured in all (default 64)")
+    t.add_argument("--trials", type=int, metavar="N",
+                   help="candidates measured in all (default 64, or as many as --minutes allows)")
+    t.add_argument("--minutes", type=float, metavar="M",
+                   help="wall-clock budget: stop the search after M minutes (with --trials, at whichever "
+                        "comes first); run again on the same --db to resume")
     t.add_argument("--trials-per-task", type=int, metavar="K", help="at most K of them for one kernel")
     t.add_argument("--arch", metavar="SM", help="tvm-cuda: GPU architecture, e.g. sm_80 or sm_90")
     t.set_defaults(fn=cmd_tune)

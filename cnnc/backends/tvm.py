@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -280,23 +281,37 @@ def build(graph: Graph, kind: str = "tvm", *, arch: str | None = None, db: str |
         raise CnncError(f"TVM failed to build {graph.name!r} for {kind}: {str(e).strip()[-2000:]}") from None
 
 
-def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int = 64, arch: str | None = None,
-         trials_per_task: int | None = None, trials_per_iter: int = 64, workers: int | None = None,
-         layout: str = "auto") -> Path:
-    """Run MetaSchedule on every fused kernel of ``graph`` (``trials`` measured candidates
-    in all, at most ``trials_per_task`` each, ``trials_per_iter`` per search round) and store
-    its JSON database (``database_workload.json``, ``database_tuning_record.json``, ``logs/``)
-    in ``db``; later builds apply it with ``db=``.  Candidates are built and timed on this
-    machine by MetaSchedule's local builder and runner (worker processes, ``workers`` of
-    them: one per CPU by default); tvm-cuda times them on the GPU, so it needs one.  The
-    search's cost model is XGBoost where the xgboost package is installed, else
-    MetaSchedule's random model (the evolutionary search and the measurements still pick
-    the best candidates, only fewer good ones are proposed per round)."""
+def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int | None = None,
+         arch: str | None = None, trials_per_task: int | None = None, trials_per_iter: int = 64,
+         workers: int | None = None, layout: str = "auto", minutes: float | None = None) -> Path:
+    """Run MetaSchedule on every fused kernel of ``graph`` and store its JSON database
+    (``database_workload.json``, ``database_tuning_record.json``, ``logs/``) in ``db``;
+    later builds apply it with ``db=``.
+
+    The search starts from cnnc's rules: every kernel without a record in ``db`` is first
+    scheduled by :func:`tvm_rules.default_schedule`'s rule and that schedule measured and
+    recorded, so a build with the database is never slower than one without.  Then the
+    evolutionary search runs until ``trials`` candidates are measured (at most
+    ``trials_per_task`` a kernel, ``trials_per_iter`` a round) or ``minutes`` of wall
+    clock have passed, whichever comes first (``minutes`` alone: as many trials as fit).
+    Progress shows the kernels done and the model's estimated latency (the sum of each
+    kernel's best time by its calls).  Running it again on the same ``db`` resumes: the
+    recorded kernels are not re-seeded and the search goes on from the best records.
+
+    Candidates are built and timed on this machine by MetaSchedule's local builder and
+    runner (``workers`` processes: one per CPU by default); tvm-cuda times them on the GPU,
+    so it needs one.  The search's cost model is XGBoost where the xgboost package is
+    installed, else MetaSchedule's random model."""
     tvm = _tvm()
+    if trials is None and minutes is None:
+        trials = 64
     for name, n in (("--trials", trials), ("--trials-per-task", trials_per_task), ("trials_per_iter", trials_per_iter),
                     ("workers", workers)):
-        if n is not None and (not isinstance(n, int) or n < 1):
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
             raise CnncError(f"{name} must be a positive integer, got {n!r}")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0):
+        raise CnncError(f"--minutes must be a positive number, got {minutes!r}")
+    trials = trials or 1_000_000   # a time budget alone
     target = _target(kind, arch)
     if kind == "tvm-cuda" and not _device(kind).exist:
         raise CnncError("tuning for tvm-cuda times every candidate on a CUDA GPU, and this machine has none; "
@@ -304,6 +319,7 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
                         "database anywhere)")
     _require_tuning_support()
     from tvm.s_tir import meta_schedule as ms
+    deadline = None if minutes is None else time.monotonic() + 60 * minutes
     mod = _prepare(lower(blocked_graph(graph, target, layout)), target, None, schedule=False)
     db = Path(db)
     if db.exists() and not db.is_dir():
@@ -319,31 +335,123 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
     population = min(512, max(32, 8 * per_task))
     strategy = ms.search_strategy.EvolutionarySearch(population_size=population,
                                                      init_min_unmeasured=min(50, population // 2))
-    # progress on a terminal: the database's records (candidates measured) of the budget
-    def measured_so_far():
-        try:
-            kernels, measured, failed = tuning_summary(db)
-        except CnncError:   # not written yet
-            return None
-        return measured + failed, f"candidates measured ({failed} failed), {kernels} kernels"
-    shown = progress.Progress(f"TVM: tuning {graph.name} for {kind}", total=trials)
-    shown.start_clock(measured_so_far)
+    builder = ms.builder.LocalBuilder(max_workers=workers, timeout_sec=_TUNE_TIMEOUT_S, f_build=_ms_build)
+    runner = ms.runner.LocalRunner(timeout_sec=_TUNE_TIMEOUT_S)
+    shown = progress.Progress(f"TVM: tuning {graph.name} for {kind}",
+                              total=None if minutes is not None else trials)
     try:
-        ms.relax_integration.tune_relax(
-            mod, params={}, target=target, work_dir=str(db), max_trials_global=trials,
-            max_trials_per_task=per_task, num_trials_per_iter=min(trials_per_iter, per_task),
-            builder=ms.builder.LocalBuilder(max_workers=workers, timeout_sec=_TUNE_TIMEOUT_S, f_build=_ms_build),
-            runner=ms.runner.LocalRunner(timeout_sec=_TUNE_TIMEOUT_S),
-            strategy=strategy, cost_model=cost_model, seed=0)
+        tasks = ms.relax_integration.extract_tasks(mod, target)
+        database = ms.database.JSONDatabase(work_dir=str(db), module_equality="structural")
+        state = _TuneState(tasks, database, deadline, shown)
+        state.seed(target, builder, runner)
+        shown.update(done=0, note=state.note())
+        if not state.out_of_time():
+            ms.relax_integration.tune_relax(
+                mod, params={}, target=target, work_dir=str(db), max_trials_global=trials,
+                max_trials_per_task=per_task, num_trials_per_iter=min(trials_per_iter, per_task),
+                builder=builder, runner=runner, database=database,
+                measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"), state.callback()],
+                strategy=strategy, cost_model=cost_model, seed=0)
+    except CnncError:
+        shown.finish("failed")
+        raise
     except Exception as e:  # TVM's own error types, from C++ or the worker pools
         shown.finish("failed")
         raise CnncError(f"MetaSchedule tuning of {graph.name!r} for {kind} failed: {str(e).strip()[-2000:]}") from None
     kernels, measured, failed = tuning_summary(db)
-    shown.finish(f"{measured} candidates measured, {failed} failed, {kernels} kernels")
+    shown.finish(f"{measured} candidates measured, {failed} failed, {kernels} kernels; {state.note()}")
     if not measured:
         raise CnncError(f"MetaSchedule tuning of {graph.name!r} for {kind}: none of the {failed} candidates built and "
                         f"ran (their errors are in {db / 'logs'})")
     return db
+
+
+class _TuneState:
+    """What ``tune`` tracks: each task's best time so far, the wall-clock deadline, the
+    progress line."""
+
+    def __init__(self, tasks, database, deadline, shown):
+        self.tasks, self.database, self.deadline, self.shown = tasks, database, deadline, shown
+        self.best: list[float | None] = [None] * len(tasks)
+        self.workloads = [database.commit_workload(t.dispatched[0]) for t in tasks]
+        for i, w in enumerate(self.workloads):
+            top = database.get_top_k(w, 1)
+            if top:
+                self.best[i] = _mean_secs(top[0].run_secs)
+        self.done: set[int] = set()
+        self.measured = 0
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def note(self) -> str:
+        known = [b * t.weight for b, t in zip(self.best, self.tasks) if b is not None]
+        latency = f"estimated {sum(known) * 1e3:.2f} ms" + ("" if len(known) == len(self.tasks) else
+                                                            f" over {len(known)} kernels")
+        return f"{len(self.done)}/{len(self.tasks)} kernels done, {latency}"
+
+    def seed(self, target, builder, runner) -> None:
+        """Measure and record cnnc's rule schedule of every kernel the database lacks."""
+        from tvm.s_tir import meta_schedule as ms
+        rules = tvm_rules.rules()
+        todo = []
+        for i, task in enumerate(self.tasks):
+            if self.best[i] is not None:
+                continue
+            func = task.dispatched[0]["main"]
+            for rule in rules:
+                try:
+                    sch = rule.apply(func, target, False)
+                except Exception:  # a rule that cannot schedule it passes it on
+                    sch = None
+                if sch is not None:
+                    todo.append((i, sch))
+                    break
+        if not todo:
+            return
+        built = builder.build([ms.builder.BuilderInput(sch.mod, target) for _, sch in todo])
+        ok = [(i, sch, b) for (i, sch), b in zip(todo, built) if b.error_msg is None]
+        device = "cpu" if target.kind.name == "llvm" else target.kind.name
+        futures = runner.run([ms.runner.RunnerInput(b.artifact_path, device,
+                                                    ms.arg_info.ArgInfo.from_prim_func(sch.mod["main"]))
+                              for _, sch, b in ok])
+        for (i, sch, b), fut in zip(ok, futures):
+            res = fut.result()
+            if res.error_msg is None and res.run_secs:
+                self.database.commit_tuning_record(ms.database.TuningRecord(
+                    sch.trace, self.workloads[i], [float(t) for t in res.run_secs], target,
+                    ms.arg_info.ArgInfo.from_prim_func(sch.mod["main"])))
+                self.best[i] = _mean_secs(res.run_secs)
+
+    def callback(self):
+        from tvm.s_tir import meta_schedule as ms
+        from tvm.ir.utils import derived_object
+        state = self
+
+        @derived_object
+        class Progress(ms.measure_callback.PyMeasureCallback):
+            def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+                state.measured += len(runner_results)
+                for r in runner_results:
+                    if r.error_msg is None and r.run_secs:
+                        t = _mean_secs(r.run_secs)
+                        if state.best[task_id] is None or t < state.best[task_id]:
+                            state.best[task_id] = t
+                for i, rec in enumerate(task_scheduler.tasks_):
+                    if rec.is_terminated:
+                        state.done.add(i)
+                if state.out_of_time():
+                    for i in range(len(state.tasks)):
+                        if i not in state.done:
+                            task_scheduler.terminate_task(i)
+                            state.done.add(i)
+                state.shown.update(done=state.measured, note=state.note())
+        return Progress()
+
+
+def _mean_secs(run_secs) -> float:
+    vals = [float(t) for t in run_secs]
+    return sum(vals) / len(vals)
 
 
 # MetaSchedule records a candidate that failed to build or run with this run time (seconds)

@@ -310,6 +310,11 @@ class Loops(_Rule):
         return sch
 
 
+def rules() -> list:
+    """cnnc's CPU rules, in the order they are tried."""
+    return [RegisterTile(), Loops()]
+
+
 def default_schedule(target=None):
     """The Relax pass applying cnnc's CPU rules (and DLight's CPU GEMV) to every kernel a
     database has not scheduled."""
@@ -325,4 +330,4 @@ def default_schedule(target=None):
         Rule.__name__ = type(rule).__name__
         return Rule()
 
-    return dl.ApplyDefaultSchedule(wrap(RegisterTile()), wrap(Loops()))
+    return dl.ApplyDefaultSchedule(*map(wrap, rules()))

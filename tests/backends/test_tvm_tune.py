@@ -54,8 +54,9 @@ def graph(model_file):
 def test_tune_writes_measured_records(tuned):
     db, printed = tuned
     kernels, measured, failed = tb.tuning_summary(db)
-    assert kernels == 1 and measured >= 1 and measured + failed <= TRIALS
-    assert f"holds {measured} measured candidates ({failed} failed) of 1 kernels" in printed
+    # every kernel starts from its rule schedule, measured, then the search's TRIALS
+    assert kernels >= 1 and measured >= kernels and measured + failed <= TRIALS + kernels
+    assert f"holds {measured} measured candidates ({failed} failed) of {kernels} kernels" in printed
     assert f"cnnc compile --target tvm --db {db}" in printed
     records = [json.loads(line) for line in (db / "database_tuning_record.json").read_text().splitlines()]
     timed = [min(r[1][1]) for r in records if min(r[1][1]) < 1e9]
@@ -67,7 +68,8 @@ def test_compile_applies_the_database(tuned, model_file, rng):
     db, _ = tuned
     g = graph(model_file)
     target = tb.host_target()
-    plain, applied = tb._prepare(tb.lower(g), target, None), tb._prepare(tb.lower(g), target, db)
+    mod = tb.lower(tb.blocked_graph(g, target))
+    plain, applied = tb._prepare(mod, target, None, schedule=False), tb._prepare(mod, target, db, schedule=False)
     kernels = [gv.name_hint for gv, f in applied.functions.items() if "tirx.is_scheduled" in (f.attrs or {})]
     assert kernels, "MetaScheduleApplyDatabase applied no record"
     for name in kernels:  # the tuned schedule replaced the default kernel
@@ -77,6 +79,25 @@ def test_compile_applies_the_database(tuned, model_file, rng):
     want = cnnc.compile(g).run(feeds)["out"]
     got = cnnc.compile(g, target="tvm", db=db).run(feeds)["out"]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_tune_starts_from_the_rules_and_resumes(tuned, model_file, tmp_path):
+    """Each kernel's first record is cnnc's rule schedule (the conv's register tile); a
+    second run on the same database adds no seed, and --minutes ends it after its round."""
+    db, _ = tuned
+    records = [json.loads(line) for line in (db / "database_tuning_record.json").read_text().splitlines()]
+    workloads = {r[0] for r in records}
+    assert len(workloads) == tb.tuning_summary(db)[0]      # every kernel has a record
+    assert any("CacheWrite" in json.dumps(r[1][0]) for r in records)   # RegisterTile's trace
+    again = tmp_path / "again"
+    import shutil
+    shutil.copytree(db, again)
+    before = len(records)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["tune", str(model_file), "--db", str(again), "--minutes", "0.001", "-q"]) == 0
+    after = (again / "database_tuning_record.json").read_text().splitlines()
+    assert len(after) >= before and len(after) - before <= 64   # at most one search round, no new seeds
 
 
 def test_cli_compile_with_the_database(tuned, model_file, tmp_path, capsys, rng):
@@ -102,6 +123,8 @@ def test_cli_tune_errors(model_file, tmp_path, capsys):
     assert "invalid choice: 'c' (choose from 'tvm', 'tvm-cuda')" in capsys.readouterr().err
     assert main(tune + ["--trials", "0"]) == 1
     one_line_error(capsys, "--trials must be a positive integer")
+    assert main(tune + ["--minutes", "0"]) == 1
+    one_line_error(capsys, "--minutes must be a positive number")
     assert main(tune + ["--trials-per-task", "-3"]) == 1
     one_line_error(capsys, "--trials-per-task must be a positive integer")
     assert main(tune + ["--arch", "sm_80"]) == 1
