@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .backends import isa as isas
-from .backends.base import check_threads as _workers
+from .backends.base import check_threads
 from .backends.codegen import prepare
 from .passes.layout import assign_layouts
 from .ir import Graph, get_op
@@ -86,7 +86,7 @@ def summarize(graph: Graph, *, cpu: str = "native", threads: int | None = None, 
     workers, after its layout pass (``layout``; pass an optimized graph to see what is
     compiled)."""
     target = isas.resolve(cpu)
-    workers = _workers(threads)
+    workers = check_threads(threads)
     graph = assign_layouts(graph, target.vector, isa=target, workers=workers, mode=layout)
     p = prepare(graph, "c", weights="blob", isa=target, workers=workers)
     rows, counted, params = [], set(), 0

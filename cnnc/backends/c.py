@@ -22,9 +22,8 @@ import numpy as np
 from ..ir import CnncError, Graph, get_op, progress
 from ..ir.naming import comment_safe
 from ..resources import template_env
-from .base import CompiledModel, read_manifest, staged_folder
+from .base import CompiledModel, check_threads, read_manifest, staged_folder
 from . import isa
-from .base import check_threads as _workers, default_threads  # noqa: F401  (c's API)
 from ..passes.layout import assign_layouts
 from .codegen import (ALIGN, forced_ops, c_array_literal, call_comment, ctype, helper_context, kernel_context, model_context,
                       prepare, table_definitions, write_folder_files)
@@ -65,7 +64,7 @@ def generate(graph: Graph, out_dir: str | os.PathLike, *, weights: str = "auto",
     ``layout`` the layout pass's mode (``passes.layout``: "auto" blocks the regions the
     cost model says gain, "nchwc" every region, "nchw" none)."""
     target_isa = isa.resolve(cpu)
-    workers = _workers(threads)
+    workers = check_threads(threads)
     graph = assign_layouts(graph, target_isa.vector, isa=target_isa, workers=workers, mode=layout,
                            keep=forced_ops(impl))
     p = prepare(graph, "c", weights=weights, name=name, isa=target_isa, impl=impl, workers=workers)

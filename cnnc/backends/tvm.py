@@ -245,22 +245,18 @@ def _prepare(mod, target, db: str | os.PathLike | None, schedule: bool = True):
         return tvm.transform.Sequential(passes)(mod)
 
 
-#: layout modes of the tvm target (``passes.layout``): TVM's CPU rules tile channel-blocked
-#: convs, so ``auto`` blocks every region that can be (``nchwc``); ``nchw`` blocks none
-TVM_LAYOUTS = ("auto", "nchwc", "nchw")
-
-
 def blocked_graph(graph: Graph, target, layout: str = "auto") -> Graph:
     """``graph`` with the layout pass run for the LLVM ``target``: its conv regions
     channel-blocked by the target's float lanes (16 with AVX-512, else 8), the layout
     :class:`~cnnc.backends.tvm_rules.RegisterTile` vectorizes.  CUDA targets and
-    ``layout="nchw"`` keep the graph plain."""
-    if layout not in TVM_LAYOUTS:
-        raise CnncError(f"layout must be one of {', '.join(TVM_LAYOUTS)}; got {layout!r}")
+    ``layout="nchw"`` keep the graph plain; TVM's CPU rules tile channel-blocked convs, so
+    ``auto`` blocks every region that can be, as ``nchwc`` does."""
+    from . import isa as isa_mod
+    from ..passes.layout import MODES, assign_layouts
+    if layout not in MODES:
+        raise CnncError(f"layout must be one of {', '.join(MODES)}; got {layout!r}")
     if target.kind.name != "llvm" or layout == "nchw":
         return graph
-    from . import isa as isa_mod
-    from ..passes.layout import assign_layouts
     lanes = tvm_rules.vector_lanes(target)
     # the pass asks the C tables which convs have a blocked form; the ISA of these lanes says
     like = isa_mod.CPUS["x86-64-v4" if lanes == 16 else "x86-64-v3"]
@@ -570,9 +566,6 @@ class TVMModel(CompiledModel):
         of ``graph``.  ``threads``: the CPU workers its parallel loops run on (default: the
         folder's ``threads``, else this machine's cores; TVM_NUM_THREADS caps them)."""
         tvm = _tvm()
-        if folder is not None and threads is None:
-            threads = read_manifest(folder)[0].get("threads")
-        self.threads = check_threads(threads)
         if folder is not None:
             folder = Path(folder)
             manifest, inputs, outputs = read_manifest(folder)
@@ -589,8 +582,10 @@ class TVMModel(CompiledModel):
                         if kind == "tvm-cuda" else "")
                 raise CnncError(f"{folder}: TVM cannot load {lib.name}{hint}: {str(e).strip()[-500:]}") from None
             name = manifest["model"]
+            threads = manifest.get("threads") if threads is None else threads
         else:
             name, inputs, outputs = self.signature_of(graph)
+        self.threads = check_threads(threads)
         super().__init__(name, inputs, outputs)
         self.target = kind
         self.executable = executable

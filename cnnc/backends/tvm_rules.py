@@ -10,21 +10,19 @@ returns a schedule, or ``None`` where the rule does not apply, and
 
 * :class:`RegisterTile`: a reduction whose result's innermost axis is a channel block
   (the NCHW<b>c convs that the layout pass makes: dense, depthwise, reading a plain
-  input; 1-, 2- or 3-D).  The block is the vector; a register tile of ``rw`` output
+  input; 1- or 2-D).  The block is the vector; a register tile of ``rw`` output
   pixels times the block is accumulated with the reduction innermost of the outer loops,
   the epilogue (bias, activation, residual) is applied to the tile before it is stored,
   and the outer loops run in parallel.
 * :class:`Loops`: any other kernel (pools, global pools, softmax, layout transforms,
   elementwise chains, plain convs and matmuls): injective intermediate blocks inlined,
-  each remaining block's outer data-parallel loops fused and run in parallel, and its
-  innermost loop vectorized where it is a data-parallel loop of whole vectors.
+  each remaining block's first data-parallel loop of more than one step run in parallel,
+  and its innermost loop vectorized where it is a data-parallel loop of whole vectors.
 
-DLight's CPU ``GEMV`` rule runs between the two, for matrix-vector products (a
-classifier at batch 1).
+DLight's CPU ``GEMV`` rule is not used: on TVM 0.27 it raises on some kernels and gives
+wrong Resize results on others.
 """
 from __future__ import annotations
-
-import math
 
 #: accumulator vector registers a register tile may take, by the vector registers of the
 #: target: 32 (AVX-512) leave room for the weight vector and a broadcast; 16 (AVX2, NEON)
@@ -35,9 +33,8 @@ _MIN_TILE = 5
 
 
 def _tvm():
-    import tvm
     from tvm import s_tir, tirx
-    return tvm, s_tir, tirx
+    return s_tir, tirx
 
 
 def vector_registers(target) -> int:
@@ -110,9 +107,10 @@ def _reads_pointwise(sch, consumer, producer) -> bool:
 
 
 def parallel_loops(sch, block, lanes: int) -> None:
-    """The data-parallel loops of ``block`` (a child of the root): all but the innermost
-    fused and run in parallel; the innermost vectorized when it has whole vectors of
-    ``lanes`` (split to ``lanes`` when longer).  Reduction loops stay inside, as they are."""
+    """The data-parallel loops of ``block`` (a child of the root): the first of more than
+    one step, other than the innermost, runs in parallel; without a reduction, the
+    innermost is vectorized when it has whole float vectors of ``lanes`` (split to
+    ``lanes`` when longer).  Reduction loops stay inside, as they are."""
     loops = sch.get_loops(block)
     kinds = [int(iv.iter_type) for iv in sch.get(block).iter_vars]
     n_spatial = 0
@@ -134,8 +132,7 @@ def parallel_loops(sch, block, lanes: int) -> None:
             if e > lanes:
                 _, inner = sch.split(inner, [None, lanes])
             sch.vectorize(inner)
-            spatial = sch.get_loops(block)[:n_spatial - 1] + [sch.get_loops(block)[n_spatial - 1]]
-            spatial = spatial[:n_spatial - 1]
+            spatial = sch.get_loops(block)[:n_spatial - 1]
         else:
             spatial = spatial[:-1] if len(spatial) > 1 else spatial
     # the first loop of more than one step runs in parallel (not the loops fused: TVM then
@@ -175,7 +172,7 @@ class RegisterTile(_Rule):
     fused and parallel.  Producers (padding) and unfusable consumers get :func:`parallel_loops`."""
 
     def apply(self, func, target, tunable=False):
-        tvm, s_tir, tirx = _tvm()
+        s_tir, tirx = _tvm()
         if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
             return None
         sch = s_tir.Schedule(func)
@@ -186,7 +183,7 @@ class RegisterTile(_Rule):
         shape = self._shape(sch, block)
         if shape is None:
             return None
-        n_spatial, pixels, vector_extent = shape
+        n_spatial, vector_extent = shape
         lanes = self._lanes(target)
         _inline_intermediates(sch)
         loops = sch.get_loops(block)
@@ -222,15 +219,16 @@ class RegisterTile(_Rule):
         sch.vectorize(i_loops[-1])
         sch.unroll(i_loops[-2])
         # what else the kernel holds (padding, transforms after the store)
-        mine = {sch.get(block), sch.get(local), sch.get(init)}
+        mine = [sch.get(b) for b in (block, local, init)]
         for other in _root_blocks(sch):
-            if sch.get(other) not in mine and not any(sch.get(other).same_as(m) for m in mine):
+            if not any(sch.get(other).same_as(m) for m in mine):
                 parallel_loops(sch, other, lanes)
         return sch
 
     @staticmethod
     def _shape(sch, block):
-        """(data-parallel axes, pixel axes, vector extent) of a block this rule tiles, or None."""
+        """(data-parallel axes, vector extent) of a block this rule tiles (it has at least one
+        pixel axis), or None."""
         blk = sch.get(block)
         ivs = list(blk.iter_vars)
         kinds = [int(iv.iter_type) for iv in ivs]
@@ -262,16 +260,11 @@ class RegisterTile(_Rule):
                 readers_c.append(r)
         if not readers_c:
             return None
-        # pixel axes: the data-parallel axes right before c that some reader of c does not use
-        pixels = 0
-        for v in reversed(vars_[:n_spatial - 1]):
-            if any(not any(_uses(x.min, v) for x in r.region) for r in readers_c):
-                pixels += 1
-            else:
-                break
-        if pixels == 0:
+        # a pixel axis: the data-parallel axis right before c, which some reader of c does not use
+        before = vars_[n_spatial - 2]
+        if not any(not any(_uses(x.min, before) for x in r.region) for r in readers_c):
             return None
-        return n_spatial, pixels, extent
+        return n_spatial, extent
 
 
 def _uses(expr, var) -> bool:
@@ -292,18 +285,14 @@ def tile_width(width: int | None, most: int) -> int:
 
 class Loops(_Rule):
     """Any kernel: injective intermediates inlined, then every remaining root block's
-    outer data-parallel loops fused and parallel, its innermost data-parallel loop
-    vectorized where whole vectors allow (:func:`parallel_loops`)."""
+    loops as :func:`parallel_loops` schedules them."""
 
     def apply(self, func, target, tunable=False):
-        tvm, s_tir, tirx = _tvm()
+        s_tir, tirx = _tvm()
         if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
             return None
         sch = s_tir.Schedule(func)
-        try:
-            _inline_intermediates(sch)
-        except Exception:
-            sch = s_tir.Schedule(func)
+        _inline_intermediates(sch)
         lanes = self._lanes(target)
         for block in _root_blocks(sch):
             parallel_loops(sch, block, lanes)
@@ -315,9 +304,9 @@ def rules() -> list:
     return [RegisterTile(), Loops()]
 
 
-def default_schedule(target=None):
-    """The Relax pass applying cnnc's CPU rules (and DLight's CPU GEMV) to every kernel a
-    database has not scheduled."""
+def default_schedule():
+    """The Relax pass applying cnnc's CPU rules to every kernel a database has not
+    scheduled."""
     from tvm.s_tir import dlight as dl
 
     def wrap(rule):
