@@ -12,9 +12,11 @@ against the node's inferred type, so a wrong rule is caught at the node, not at 
 
 Graph constants become parameters of ``main`` bound to their values (``BindParams``),
 the graph inputs are the remaining parameters, in order, and ``main`` returns a tuple of
-the graph outputs.  Building runs TVM's default pipeline for the target: legalization to
-TIR, operator fusion, and for CUDA the DLight default GPU schedules; ``db=`` applies a
-MetaSchedule database written by :func:`tune` (``cnnc tune``).
+the graph outputs.  Building legalizes to TIR and fuses operators (TVM's pipeline), applies
+the MetaSchedule database ``db=`` written by :func:`tune` (``cnnc tune``) if given, and
+schedules every other kernel by default rules (``tvm_rules``): cnnc's on the CPU; on CUDA
+DLight's, then cnnc's ``GpuThreads`` for what DLight declines.  The build records which
+rule took each kernel (``TVMModel.schedules``, the manifest's ``schedules``).
 """
 from __future__ import annotations
 
@@ -184,7 +186,10 @@ def cuda_target(arch: str | None = None):
     arch = arch or DEFAULT_ARCH
     if not (arch.startswith("sm_") and arch[3:].rstrip("a").isdigit()):
         raise CnncError(f"--arch expects a CUDA architecture such as sm_80 or sm_90, got {arch!r}")
-    return tvm.target.Target({"kind": "cuda", "arch": arch}, host=host_target())
+    # the shared memory a block may use without opting in, on every arch since sm_20 (DLight
+    # reads it, and warns once per kernel where the target lacks it)
+    return tvm.target.Target({"kind": "cuda", "arch": arch, "max_shared_memory_per_block": 48 * 1024},
+                             host=host_target())
 
 
 def _target(kind: str, arch: str | None, cpu: str | None = None):
@@ -199,35 +204,9 @@ def _target(kind: str, arch: str | None, cpu: str | None = None):
     raise CnncError(f"unknown TVM target {kind!r}; use tvm or tvm-cuda")
 
 
-def _gpu_schedules():
-    """DLight's default GPU schedules (those of TVM's CUDA pipeline, in its order), each
-    guarded: a rule whose schedule cannot be lowered (a cross-thread reduction with a custom
-    reducer, such as the NaN-keeping max of the pools) passes the kernel on to the next rule
-    and at last to the fallback schedule, instead of failing the build."""
-    from tvm.s_tir import dlight as dl
-    from tvm.s_tir.transform import LowerCrossThreadReduction
-
-    class Guarded(dl.ScheduleRule):
-        def __init__(self, rule):
-            self.rule = rule
-
-        def apply(self, func, target, tunable):
-            try:
-                sch = self.rule.apply(func, target, tunable)
-                for one in [sch] if sch is not None and not isinstance(sch, list) else sch or []:
-                    LowerCrossThreadReduction()(one.mod)
-                return sch
-            except (ValueError, RuntimeError):
-                return None
-
-    rules = (dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction())
-    return dl.ApplyDefaultSchedule(*map(Guarded, rules), dl.gpu.Fallback())
-
-
-def _prepare(mod, target, db: str | os.PathLike | None, schedule: bool = True):
-    """Decompose, legalize and fuse; apply the MetaSchedule database ``db`` if given, and
-    (``schedule``) the default schedules to what it left unscheduled: DLight's for GPUs,
-    cnnc's rules (``tvm_rules``) for the CPU."""
+def _prepare(mod, target, db: str | os.PathLike | None):
+    """Decompose, legalize and fuse; apply the MetaSchedule database ``db`` if given (the
+    kernels it schedules are marked scheduled; :func:`_schedule` does the rest)."""
     tvm = _tvm()
     from tvm import relax
     passes = [relax.transform.DecomposeOpsForInference(), relax.transform.CanonicalizeBindings(),
@@ -238,11 +217,20 @@ def _prepare(mod, target, db: str | os.PathLike | None, schedule: bool = True):
     with target:  # MetaScheduleApplyDatabase reads the current target when it is created
         if db is not None:
             passes.append(relax.transform.MetaScheduleApplyDatabase(str(db)))
-        if schedule and target.kind.name == "cuda":
-            passes.append(_gpu_schedules())
-        elif schedule:
-            passes.append(tvm_rules.default_schedule())
         return tvm.transform.Sequential(passes)(mod)
+
+
+def _schedule(mod, target, name: str):
+    """``(mod, coverage)``: the kernels of a prepared ``mod`` that no database scheduled,
+    scheduled by the target's default rules (:func:`tvm_rules.rules`: cnnc's on the CPU,
+    DLight's and then cnnc's on a GPU), and which rule took each.  A GPU kernel that no
+    rule schedules would run as host code on device memory: that is an error naming it."""
+    with target:
+        mod, cover = tvm_rules.apply_rules(mod, target)
+    if cover.unscheduled and target.kind.name == "cuda":
+        raise CnncError(f"tvm-cuda: no schedule rule binds kernel(s) {', '.join(cover.unscheduled)} of {name!r} "
+                        "to GPU threads (DLight's rules and cnnc's GpuThreads all declined them)")
+    return mod, cover
 
 
 def blocked_graph(graph: Graph, target, layout: str = "auto") -> Graph:
@@ -266,13 +254,14 @@ def blocked_graph(graph: Graph, target, layout: str = "auto") -> Graph:
 def build(graph: Graph, kind: str = "tvm", *, arch: str | None = None, db: str | os.PathLike | None = None,
           cpu: str | None = None, layout: str = "auto"):
     """Lower and build ``graph`` (for the CPU ``cpu``, see :func:`host_target`; ``layout``:
-    see :func:`blocked_graph`); returns ``(executable, target)``."""
+    see :func:`blocked_graph`); returns ``(executable, target, coverage)``, the last a
+    :class:`tvm_rules.Coverage` (which rule scheduled each kernel)."""
     tvm = _tvm()
     target = _target(kind, arch, cpu)
-    mod = _prepare(lower(blocked_graph(graph, target, layout)), target, db)
+    mod, cover = _schedule(_prepare(lower(blocked_graph(graph, target, layout)), target, db), target, graph.name)
     try:
         with progress.step(f"TVM: building {graph.name} for {target.kind.name}"):
-            return tvm.compile(mod, target=target), target
+            return tvm.compile(mod, target=target), target, cover
     except Exception as e:  # TVM raises its own error types from C++; keep one cnnc error
         raise CnncError(f"TVM failed to build {graph.name!r} for {kind}: {str(e).strip()[-2000:]}") from None
 
@@ -316,7 +305,7 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
     _require_tuning_support()
     from tvm.s_tir import meta_schedule as ms
     deadline = None if minutes is None else time.monotonic() + 60 * minutes
-    mod = _prepare(lower(blocked_graph(graph, target, layout)), target, None, schedule=False)
+    mod = _prepare(lower(blocked_graph(graph, target, layout)), target, None)
     db = Path(db)
     if db.exists() and not db.is_dir():
         raise CnncError(f"{db}: exists and is not a directory (the MetaSchedule database is a folder)")
@@ -389,20 +378,15 @@ class _TuneState:
     def seed(self, target, builder, runner) -> None:
         """Measure and record cnnc's rule schedule of every kernel the database lacks."""
         from tvm.s_tir import meta_schedule as ms
-        rules = tvm_rules.rules()
+        rules = tvm_rules.rules(target)
         todo = []
         for i, task in enumerate(self.tasks):
             if self.best[i] is not None:
                 continue
-            func = task.dispatched[0]["main"]
-            for rule in rules:
-                try:
-                    sch = rule.apply(func, target, False)
-                except Exception:  # a rule that cannot schedule it passes it on
-                    sch = None
-                if sch is not None:
-                    todo.append((i, sch))
-                    break
+            with target:
+                _, sch = tvm_rules.schedule(task.dispatched[0]["main"], target, rules)
+            if sch is not None:
+                todo.append((i, sch))
         if not todo:
             return
         built = builder.build([ms.builder.BuilderInput(sch.mod, target) for _, sch in todo])
@@ -561,10 +545,12 @@ class TVMModel(CompiledModel):
     """A built TVM module run by the Relax virtual machine; ``run`` is every backend's."""
 
     def __init__(self, folder: str | os.PathLike | None = None, *, executable=None, kind: str = "tvm",
-                 graph: Graph | None = None, threads: int | None = None):
+                 graph: Graph | None = None, threads: int | None = None, schedules: dict | None = None):
         """Load a model folder written by :func:`write_folder`, or wrap a fresh ``executable``
         of ``graph``.  ``threads``: the CPU workers its parallel loops run on (default: the
-        folder's ``threads``, else this machine's cores; TVM_NUM_THREADS caps them)."""
+        folder's ``threads``, else this machine's cores; TVM_NUM_THREADS caps them).
+        ``schedules``: the build's kernels by the rule that scheduled them
+        (:meth:`tvm_rules.Coverage.counts`; a folder's manifest holds them)."""
         tvm = _tvm()
         if folder is not None:
             folder = Path(folder)
@@ -583,11 +569,13 @@ class TVMModel(CompiledModel):
                 raise CnncError(f"{folder}: TVM cannot load {lib.name}{hint}: {str(e).strip()[-500:]}") from None
             name = manifest["model"]
             threads = manifest.get("threads") if threads is None else threads
+            schedules = manifest.get("schedules")
         else:
             name, inputs, outputs = self.signature_of(graph)
         self.threads = check_threads(threads)
         super().__init__(name, inputs, outputs)
         self.target = kind
+        self.schedules = dict(schedules or {})
         self.executable = executable
         self._vm = None
 
@@ -610,15 +598,15 @@ def compile_tvm(graph: Graph, *, db: str | os.PathLike | None = None, cpu: str =
     name; such a build runs only on a CPU with its features), run on ``threads`` workers
     (default: this machine's cores); ``layout``: see :func:`blocked_graph`."""
     threads = check_threads(threads)
-    ex, _ = build(graph, "tvm", db=db, cpu=cpu, layout=layout)
-    return TVMModel(executable=ex, kind="tvm", graph=graph, threads=threads)
+    ex, _, cover = build(graph, "tvm", db=db, cpu=cpu, layout=layout)
+    return TVMModel(executable=ex, kind="tvm", graph=graph, threads=threads, schedules=cover.counts())
 
 
 def compile_tvm_cuda(graph: Graph, *, arch: str | None = None, db: str | os.PathLike | None = None) -> TVMModel:
-    """``cnnc.compile(g, target="tvm-cuda")``: CUDA with DLight schedules.  Building needs no
-    GPU; ``run`` does."""
-    ex, _ = build(graph, "tvm-cuda", arch=arch, db=db)
-    return TVMModel(executable=ex, kind="tvm-cuda", graph=graph)
+    """``cnnc.compile(g, target="tvm-cuda")``: CUDA with DLight's schedules (cnnc's
+    ``GpuThreads`` where DLight declines).  Building needs no GPU; ``run`` does."""
+    ex, _, cover = build(graph, "tvm-cuda", arch=arch, db=db)
+    return TVMModel(executable=ex, kind="tvm-cuda", graph=graph, schedules=cover.counts())
 
 
 def export(graph: Graph, out_dir: str | os.PathLike, kind: str = "tvm", *, arch: str | None = None,
@@ -629,7 +617,7 @@ def export(graph: Graph, out_dir: str | os.PathLike, kind: str = "tvm", *, arch:
     the build fails."""
     if threads is not None:
         check_threads(threads)
-    ex, target = build(graph, kind, arch=arch, db=db, cpu=cpu, layout=layout)
+    ex, target, cover = build(graph, kind, arch=arch, db=db, cpu=cpu, layout=layout)
     m = sanitize(graph.name).lower()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -644,7 +632,8 @@ def export(graph: Graph, out_dir: str | os.PathLike, kind: str = "tvm", *, arch:
         if failure is not None:
             raise CnncError(f"TVM failed to export {lib}: {failure}")
         shutil.move(str(Path(tmp) / lib), str(out / lib))
-    extra = {"library": lib, "tvm_target": str(target), **({"source": Path(source).name} if source else {}),
+    extra = {"library": lib, "tvm_target": str(target), "schedules": cover.counts(),
+             **({"source": Path(source).name} if source else {}),
              **({"threads": threads} if threads is not None else {})}
     if kind == "tvm-cuda":
         extra["arch"] = arch or DEFAULT_ARCH
@@ -657,11 +646,14 @@ def write_folder(graph: Graph, out_dir: str | os.PathLike, *, source: str | None
     """``cnnc compile --target tvm``: the folder always holds the built library (``build``
     is accepted for the CLI's sake; ``source`` is recorded in the manifest)."""
     folder = export(graph, out_dir, "tvm", db=db, cpu=cpu, source=source, threads=threads, layout=layout)
-    return folder, f"built {read_manifest(folder)[0]['library']} for {'the host CPU' if cpu in (None, 'native') else cpu}"
+    manifest = read_manifest(folder)[0]
+    return folder, (f"built {manifest['library']} for {'the host CPU' if cpu in (None, 'native') else cpu}; "
+                    f"{tvm_rules.describe(manifest['schedules'])}")
 
 
 def write_folder_cuda(graph: Graph, out_dir: str | os.PathLike, *, source: str | None = None, arch=None, db=None,
                       build: bool = True) -> tuple[Path, str]:
     """``cnnc compile --target tvm-cuda`` (as :func:`write_folder`)."""
     folder = export(graph, out_dir, "tvm-cuda", arch=arch, db=db, source=source)
-    return folder, f"built {read_manifest(folder)[0]['library']} for CUDA {arch or DEFAULT_ARCH}"
+    manifest = read_manifest(folder)[0]
+    return folder, f"built {manifest['library']} for CUDA {arch or DEFAULT_ARCH}; {tvm_rules.describe(manifest['schedules'])}"

@@ -21,8 +21,15 @@ returns a schedule, or ``None`` where the rule does not apply, and
 
 DLight's CPU ``GEMV`` rule is not used: on TVM 0.27 it raises on some kernels and gives
 wrong Resize results on others.
+
+On CUDA, :func:`rules` is DLight's GPU rules (TVM's defaults, in its order), then cnnc's
+:class:`GpuThreads` for the kernels DLight declines.  :func:`apply_rules` schedules a
+module's kernels by a target's rules and returns a :class:`Coverage`: which rule took each
+kernel, which a database scheduled, which nothing did.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 #: accumulator vector registers a register tile may take, by the vector registers of the
 #: target: 32 (AVX-512) leave room for the weight vector and a broadcast; 16 (AVX2, NEON)
@@ -156,6 +163,16 @@ class _Rule:
     def _lanes(self, target) -> int:
         return self.lanes or vector_lanes(target)
 
+    def _inlined(self, func, target):
+        """A schedule of ``func`` with its injective intermediates inlined, or None where
+        ``func`` is not a PrimFunc or the rule is not for ``target``."""
+        s_tir, tirx = _tvm()
+        if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
+            return None
+        sch = s_tir.Schedule(func)
+        _inline_intermediates(sch)
+        return sch
+
 
 class RegisterTile(_Rule):
     """A reduction ``Y[..., p, c] += ...`` whose innermost result axis ``c`` is a vector
@@ -288,35 +305,184 @@ class Loops(_Rule):
     loops as :func:`parallel_loops` schedules them."""
 
     def apply(self, func, target, tunable=False):
-        s_tir, tirx = _tvm()
-        if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
+        sch = self._inlined(func, target)
+        if sch is None:
             return None
-        sch = s_tir.Schedule(func)
-        _inline_intermediates(sch)
         lanes = self._lanes(target)
         for block in _root_blocks(sch):
             parallel_loops(sch, block, lanes)
         return sch
 
 
-def rules() -> list:
-    """cnnc's CPU rules, in the order they are tried."""
-    return [RegisterTile(), Loops()]
+class GpuThreads(_Rule):
+    """cnnc's GPU rule, for the kernels no DLight rule schedules (DLight declines a kernel
+    whose loops it cannot normalize: gathers and scatters written as opaque loops, RoiAlign,
+    long fused slice chains, zero-size tensors).  Left unscheduled, such a kernel would be
+    compiled as host code reading device memory.
+
+    Schedule: injective intermediates inlined (as on the CPU); then each remaining block's
+    longest run of leading loops that may run in parallel (the data-parallel ones, as TVM's
+    ``bind`` checks them) fused, split by ``threads`` and bound to ``blockIdx.x`` and
+    ``threadIdx.x``; the loops after them run serially in each thread.  A block with no
+    such loop runs in one thread of one GPU block.  No shared memory and no cross-thread
+    step, so it is correct wherever the serial loops are."""
+
+    def __init__(self, threads: int = 256):
+        super().__init__()
+        self.threads = threads
+
+    def is_target_available(self, target) -> bool:
+        return target is not None and target.kind.name == "cuda"
+
+    def apply(self, func, target, tunable=False):
+        sch = self._inlined(func, target)
+        if sch is None:
+            return None
+        threads = min(self.threads, int(target.attrs.get("max_num_threads", 1024)))
+        blocks = _root_blocks(sch)
+        if not blocks:
+            return None
+        for block in blocks:
+            sch = self._bind(sch, block, threads)
+        return sch
+
+    @staticmethod
+    def _bind(sch, block, threads: int):
+        """``sch`` (or a copy) with ``block``'s loops bound to GPU blocks and threads."""
+        loops = sch.get_loops(block)
+        for k in range(len(loops), 0, -1):
+            trial = sch.copy()
+            try:
+                fused = trial.fuse(*loops[:k]) if k > 1 else loops[0]
+                extent = _extent(trial, fused)
+                if not extent:      # zero steps, or not a constant: one thread instead
+                    continue
+                bx, tx = trial.split(fused, [None, min(threads, extent)])
+                trial.bind(bx, "blockIdx.x")
+                trial.bind(tx, "threadIdx.x")
+                return trial
+            except Exception:  # TVM's ScheduleError: these loops do not run in parallel
+                continue
+        top = loops[0] if loops else block
+        thread = sch.add_unit_loop(top)
+        sch.bind(sch.add_unit_loop(thread), "blockIdx.x")
+        sch.bind(thread, "threadIdx.x")
+        return sch
 
 
-def default_schedule():
-    """The Relax pass applying cnnc's CPU rules to every kernel a database has not
-    scheduled."""
-    from tvm.s_tir import dlight as dl
+class _Guarded:
+    """A rule that cannot schedule a kernel (it raises, or on a GPU its schedule holds a
+    cross-thread reduction TVM cannot lower, such as one with the pools' NaN-keeping max)
+    passes it on to the next rule."""
 
-    def wrap(rule):
-        class Rule(dl.ScheduleRule):
-            def apply(self, func, target, tunable):
-                try:
-                    return rule.apply(func, target, tunable)
-                except Exception:   # a rule that cannot schedule a kernel passes it on
-                    return None
-        Rule.__name__ = type(rule).__name__
-        return Rule()
+    def __init__(self, rule):
+        self.rule = rule
 
-    return dl.ApplyDefaultSchedule(*map(wrap, rules()))
+    def apply(self, func, target, tunable=False):
+        try:
+            sch = self.rule.apply(func, target, tunable)
+            if sch is not None and target.kind.name == "cuda":
+                from tvm.s_tir.transform import LowerCrossThreadReduction
+                for one in sch if isinstance(sch, list) else [sch]:
+                    LowerCrossThreadReduction()(one.mod)
+            return sch
+        except Exception:
+            return None
+
+
+def rules(target=None) -> list[tuple[str, object]]:
+    """The rules tried, in order, on a kernel for ``target``, by name: on a CPU (the
+    default) cnnc's; on a GPU DLight's defaults (those of TVM's CUDA pipeline, in its
+    order), then cnnc's :class:`GpuThreads` for what they leave."""
+    if target is not None and target.kind.name == "cuda":
+        from tvm.s_tir import dlight as dl
+        dlight = [dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction(), dl.gpu.Fallback()]
+        return [(f"dlight.{type(r).__name__}", _Guarded(r)) for r in dlight] + [("cnnc.GpuThreads", _Guarded(GpuThreads()))]
+    return [(f"cnnc.{type(r).__name__}", _Guarded(r)) for r in (RegisterTile(), Loops())]
+
+
+def schedule(func, target, tried=None):
+    """``(rule name, schedule)`` of the first of ``tried`` (default: :func:`rules`) that
+    schedules ``func`` for ``target``, or ``(None, None)``."""
+    for name, rule in tried if tried is not None else rules(target):
+        sch = rule.apply(func, target, False)
+        if sch is not None:
+            return name, sch[0] if isinstance(sch, list) else sch
+    return None, None
+
+
+#: :class:`Coverage`'s name for GPU kernels that their op's TOPI compute already wrote with
+#: thread launches (``scatter_elements_gpu``...): no rule schedules them again
+OWN_THREADS = "topi.gpu"
+
+
+def launches_threads(func) -> bool:
+    """Whether ``func`` already launches GPU threads (a ``thread_extent`` or a loop bound
+    to a thread)."""
+    import tvm_ffi
+    _, tirx = _tvm()
+    found = []
+    tvm_ffi.structural_walk(func.body, [
+        (tirx.AttrStmt, lambda n: found.append(n) if n.attr_key in ("thread_extent", "virtual_thread") else None),
+        (tirx.For, lambda n: found.append(n) if n.kind == tirx.ForKind.THREAD_BINDING else None)], order="post")
+    return bool(found)
+
+
+@dataclass
+class Coverage:
+    """Which rule scheduled each kernel of a build: ``by_rule`` maps a rule's name to its
+    kernels (in the order the rules are tried), ``database`` lists the kernels a
+    MetaSchedule database scheduled, ``unscheduled`` those nothing scheduled."""
+    by_rule: dict[str, list[str]] = field(default_factory=dict)
+    database: list[str] = field(default_factory=list)
+    unscheduled: list[str] = field(default_factory=list)
+
+    @property
+    def kernels(self) -> int:
+        return sum(map(len, self.by_rule.values())) + len(self.database) + len(self.unscheduled)
+
+    def counts(self) -> dict[str, int]:
+        """Kernels by what scheduled them (``database``, each rule, ``unscheduled``)."""
+        return {**({"database": len(self.database)} if self.database else {}),
+                **{k: len(v) for k, v in self.by_rule.items()}, "unscheduled": len(self.unscheduled)}
+
+    def line(self) -> str:
+        return describe(self.counts())
+
+
+def describe(counts: dict[str, int]) -> str:
+    """One line of :meth:`Coverage.counts` (a manifest's ``schedules``):
+    ``33 kernels: dlight.Matmul 28, dlight.Fallback 5; 0 unscheduled``."""
+    counts = dict(counts)
+    left = counts.pop("unscheduled", 0)
+    total = sum(counts.values()) + left
+    return f"{total} kernel{'s' * (total != 1)}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f"; {left} unscheduled"
+
+
+def apply_rules(mod, target, tried=None):
+    """``(mod, coverage)``: every kernel of ``mod`` that no database scheduled, scheduled by
+    the first of ``tried`` (default: :func:`rules`) that applies, and a :class:`Coverage`
+    saying which did.  Call it with ``target`` current (DLight's rules read it)."""
+    _, tirx = _tvm()
+    cover = Coverage()
+    updated = {}
+    for gv, func in mod.functions_items():
+        if not isinstance(func, tirx.PrimFunc):
+            continue
+        if func.attrs is not None and int(func.attrs.get("tirx.is_scheduled", 0)) == 1:
+            cover.database.append(gv.name_hint)
+            continue
+        if target.kind.name == "cuda" and launches_threads(func):
+            cover.by_rule.setdefault(OWN_THREADS, []).append(gv.name_hint)
+            continue
+        name, sch = schedule(func, target, tried)
+        if sch is None:
+            cover.unscheduled.append(gv.name_hint)
+            continue
+        cover.by_rule.setdefault(name, []).append(gv.name_hint)
+        updated[gv] = sch.mod["main"].with_attr("tirx.is_scheduled", True)
+    order = [OWN_THREADS] + [n for n, _ in (tried if tried is not None else rules(target))]
+    cover.by_rule = {n: cover.by_rule[n] for n in order if n in cover.by_rule}
+    for gv, func in updated.items():
+        mod[gv] = func
+    return mod, cover

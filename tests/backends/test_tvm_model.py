@@ -30,11 +30,13 @@ def test_every_op_has_a_lowering_rule():
 
 @pytest.mark.parametrize("model", LIGHT_MODELS)
 def test_light_models_build_for_cuda(model):
-    """tvm-cuda compiles every light model (optimized: fused ops too) to CUDA with the DLight
-    schedules, without a GPU; running needs one."""
+    """tvm-cuda compiles every light model (optimized: fused ops too) to CUDA, without a GPU
+    (running needs one); DLight's rules schedule every kernel of them."""
     g = cnnc.optimize(cnnc.load_onnx(LIGHT / f"light_{model}.onnx"))
     m = cnnc.compile(g, target="tvm-cuda")
     assert m.target == "tvm-cuda"
+    assert m.schedules["unscheduled"] == 0 and m.schedules.get("cnnc.GpuThreads", 0) == 0, m.schedules
+    assert m.schedules.get("dlight.Matmul", 0) >= 1, m.schedules
     def modules(mod):
         yield mod
         for imported in mod.imports:

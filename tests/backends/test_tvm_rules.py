@@ -45,7 +45,7 @@ def _model(spatial=None):
 
 def _kernels(g, layout="auto"):
     target = tb.host_target()
-    mod = tb._prepare(tb.lower(tb.blocked_graph(g, target, layout)), target, None, schedule=False)
+    mod = tb._prepare(tb.lower(tb.blocked_graph(g, target, layout)), target, None)
     return target, {gv.name_hint: f for gv, f in mod.functions.items() if isinstance(f, tirx.PrimFunc)}
 
 

@@ -69,7 +69,7 @@ def test_compile_applies_the_database(tuned, model_file, rng):
     g = graph(model_file)
     target = tb.host_target()
     mod = tb.lower(tb.blocked_graph(g, target))
-    plain, applied = tb._prepare(mod, target, None, schedule=False), tb._prepare(mod, target, db, schedule=False)
+    plain, applied = tb._prepare(mod, target, None), tb._prepare(mod, target, db)
     kernels = [gv.name_hint for gv, f in applied.functions.items() if "tirx.is_scheduled" in (f.attrs or {})]
     assert kernels, "MetaScheduleApplyDatabase applied no record"
     for name in kernels:  # the tuned schedule replaced the default kernel
