@@ -26,6 +26,7 @@ import importlib.metadata
 import importlib.util
 import inspect
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -214,9 +215,13 @@ def _prepare(mod, target, db: str | os.PathLike | None):
     if db is not None and not (Path(db) / "database_workload.json").is_file():
         raise CnncError(f"{db}: not a MetaSchedule database (no database_workload.json); "
                         "write one with `cnnc tune`")
-    with target:  # MetaScheduleApplyDatabase reads the current target when it is created
+    with target, contextlib.ExitStack() as scope:  # the pass reads the current target when made
         if db is not None:
-            passes.append(relax.transform.MetaScheduleApplyDatabase(str(db)))
+            # the database made here and current: given only a path, the pass makes it itself
+            # and warns on the terminal that it did
+            from tvm.s_tir import meta_schedule as ms
+            scope.enter_context(ms.database.JSONDatabase(work_dir=str(db), module_equality="structural"))
+            passes.append(relax.transform.MetaScheduleApplyDatabase())
         return tvm.transform.Sequential(passes)(mod)
 
 
@@ -324,6 +329,7 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
     runner = ms.runner.LocalRunner(timeout_sec=_TUNE_TIMEOUT_S)
     shown = progress.Progress(f"TVM: tuning {graph.name} for {kind}",
                               total=None if minutes is not None else trials)
+    state = None
     try:
         tasks = ms.relax_integration.extract_tasks(mod, target)
         database = ms.database.JSONDatabase(work_dir=str(db), module_equality="structural")
@@ -331,18 +337,21 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
         state.seed(target, builder, runner)
         shown.update(done=0, note=state.note())
         if not state.out_of_time():
-            ms.relax_integration.tune_relax(
-                mod, params={}, target=target, work_dir=str(db), max_trials_global=trials,
-                max_trials_per_task=per_task, num_trials_per_iter=min(trials_per_iter, per_task),
-                builder=builder, runner=runner, database=database,
-                measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"), state.callback()],
-                strategy=strategy, cost_model=cost_model, seed=0)
+            with _meta_schedule_logging():
+                ms.relax_integration.tune_relax(
+                    mod, params={}, target=target, work_dir=str(db), max_trials_global=trials,
+                    max_trials_per_task=per_task, num_trials_per_iter=min(trials_per_iter, per_task),
+                    builder=builder, runner=runner, database=database,
+                    measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"), state.callback()],
+                    strategy=strategy, cost_model=cost_model, seed=0)
     except CnncError:
         shown.finish("failed")
         raise
     except Exception as e:  # TVM's own error types, from C++ or the worker pools
-        shown.finish("failed")
-        raise CnncError(f"MetaSchedule tuning of {graph.name!r} for {kind} failed: {str(e).strip()[-2000:]}") from None
+        if state is None or not state.stopped:   # else --minutes ran out: the search ends there
+            shown.finish("failed")
+            raise CnncError(f"MetaSchedule tuning of {graph.name!r} for {kind} failed: "
+                            f"{str(e).strip()[-2000:]}") from None
     kernels, measured, failed = tuning_summary(db)
     shown.finish(f"{measured} candidates measured, {failed} failed, {kernels} kernels; {state.note()}")
     if not measured:
@@ -365,6 +374,7 @@ class _TuneState:
                 self.best[i] = _mean_secs(top[0].run_secs)
         self.done: set[int] = set()
         self.measured = 0
+        self.stopped = False
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
@@ -420,13 +430,37 @@ class _TuneState:
                 for i, rec in enumerate(task_scheduler.tasks_):
                     if rec.is_terminated:
                         state.done.add(i)
-                if state.out_of_time():
-                    for i in range(len(state.tasks)):
-                        if i not in state.done:
-                            task_scheduler.terminate_task(i)
-                            state.done.add(i)
                 state.shown.update(done=state.measured, note=state.note())
+                if state.out_of_time():
+                    # stop the search here: this round's records are in the database (its
+                    # callback ran first).  Terminating the tasks instead fails TVM's
+                    # scheduler, which picks tasks round-robin at first without checking.
+                    state.stopped = True
+                    raise _OutOfTime()
         return Progress()
+
+
+@contextlib.contextmanager
+def _meta_schedule_logging():
+    """MetaSchedule's loggers configured for ``tune``: its console handler, which prints the
+    task tables and every round on stdout, takes the level its logger has when they are
+    configured: WARNING here (the configuration sets the logger back to DEBUG for the log
+    files in ``db/logs``).  Handlers others put on that logger (pytest's capture) are set
+    aside meanwhile: MetaSchedule's configuration names every handler there as its own."""
+    log = logging.getLogger("tvm.s_tir.meta_schedule")
+    foreign = [h for h in log.handlers if not (h.get_name() or "").startswith("tvm.s_tir.meta_schedule")]
+    for h in foreign:
+        log.removeHandler(h)
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for h in foreign:
+            log.addHandler(h)
+
+
+class _OutOfTime(Exception):
+    """``tune``'s wall-clock budget is spent (raised through MetaSchedule's loop)."""
 
 
 def _mean_secs(run_secs) -> float:

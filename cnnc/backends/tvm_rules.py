@@ -14,8 +14,12 @@ returns a schedule, or ``None`` where the rule does not apply, and
   pixels times the block is accumulated with the reduction innermost of the outer loops,
   the epilogue (bias, activation, residual) is applied to the tile before it is stored,
   and the outer loops run in parallel.
-* :class:`Loops`: any other kernel (pools, global pools, softmax, layout transforms,
-  elementwise chains, plain convs and matmuls): injective intermediate blocks inlined,
+* :class:`PixelTile`: a reduction over plain operands whose result row is read by last
+  indices only (NCHW convs of any rank and group that stay unblocked: 3-D, grouped;
+  pools; the classifier's matmul): the row is the vector, ``rt`` output channels the
+  register tile, as :class:`RegisterTile` does it otherwise.
+* :class:`Loops`: any other kernel (global pools, softmax, layout transforms,
+  elementwise chains): injective intermediate blocks inlined,
   each remaining block's first data-parallel loop of more than one step run in parallel,
   and its innermost loop vectorized where it is a data-parallel loop of whole vectors.
 
@@ -174,6 +178,45 @@ class _Rule:
         return sch
 
 
+def _register_tile(sch, block, outer, mid, reduce, unrolled, vector, lanes: int, parallel_mid: bool = False) -> None:
+    """The register tile both tiling rules make of ``block``: loops ordered ``outer... mid |
+    reduce... | unrolled, vector``; the ``unrolled`` x ``vector`` tile accumulated in a
+    ``local`` buffer (LLVM keeps it in registers) whose store runs the epilogue blocks
+    inlined into it; the ``outer`` loops (and ``mid`` with ``parallel_mid``) fused and
+    parallel; the init decomposed out and vectorized; the kernel's other blocks (padding,
+    transforms after the store) as :func:`parallel_loops` schedules them."""
+    sch.reorder(*outer, mid, *reduce, unrolled, vector)
+    local = sch.cache_write(block, 0, "local")
+    # the epilogue: the consumer chain inlined into the tile's store
+    for _ in range(16):
+        consumers = sch.get_consumers(local)
+        if len(consumers) != 1:
+            break
+        try:
+            sch.reverse_compute_inline(consumers[0])
+        except Exception:  # not a pointwise consumer: it keeps its own loops
+            break
+    sch.reverse_compute_at(local, mid, preserve_unit_loops=True)
+    shared = [*outer, mid] if parallel_mid else list(outer)
+    if shared:
+        sch.parallel(sch.fuse(*shared) if len(shared) > 1 else shared[0])
+    sch.unroll(unrolled)
+    sch.vectorize(vector)
+    init = sch.decompose_reduction(block, reduce[0])
+    _, tirx = _tvm()
+    for b in (local, init):     # the store and the init: the tile's row unrolled, the vector vectorized
+        loops = sch.get_loops(b)
+        sch.vectorize(loops[-1])
+        # a unit tile row is not copied: then the loop before the vector is an outer one
+        if len(loops) > 1 and sch.get(loops[-2]).kind == tirx.ForKind.SERIAL and _extent(sch, loops[-2]) == \
+                _extent(sch, unrolled):
+            sch.unroll(loops[-2])
+    mine = [sch.get(b) for b in (block, local, init)]
+    for other in _root_blocks(sch):
+        if not any(sch.get(other).same_as(m) for m in mine):
+            parallel_loops(sch, other, lanes)
+
+
 class RegisterTile(_Rule):
     """A reduction ``Y[..., p, c] += ...`` whose innermost result axis ``c`` is a vector
     block (its extent a multiple of 4 lanes) that every operand reading it reads
@@ -211,59 +254,18 @@ class RegisterTile(_Rule):
         regs = _TILE_REGS.get(vector_registers(target), 12)
         rw = tile_width(width, max(1, regs // max(1, vector_extent // lanes)))
         po, pi = sch.split(last_pixel, [None, rw])
-        outer = spatial[:n_spatial - 2]
-        sch.reorder(*outer, po, *reduce, pi, vec)
-        local = sch.cache_write(block, 0, "local")
-        # the epilogue: the consumer chain inlined into the tile's store
-        for _ in range(16):
-            consumers = sch.get_consumers(local)
-            if len(consumers) != 1:
-                break
-            try:
-                sch.reverse_compute_inline(consumers[0])
-            except Exception:  # not a pointwise consumer: it keeps its own loops
-                break
-        sch.reverse_compute_at(local, po, preserve_unit_loops=True)
-        fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
-        sch.parallel(fused)
-        sch.unroll(pi)
-        sch.vectorize(vec)
-        w_loops = sch.get_loops(local)
-        sch.vectorize(w_loops[-1])
-        sch.unroll(w_loops[-2])
-        init = sch.decompose_reduction(block, reduce[0])
-        i_loops = sch.get_loops(init)
-        sch.vectorize(i_loops[-1])
-        sch.unroll(i_loops[-2])
-        # what else the kernel holds (padding, transforms after the store)
-        mine = [sch.get(b) for b in (block, local, init)]
-        for other in _root_blocks(sch):
-            if not any(sch.get(other).same_as(m) for m in mine):
-                parallel_loops(sch, other, lanes)
+        _register_tile(sch, block, spatial[:n_spatial - 2], po, reduce, pi, vec, lanes)
         return sch
 
     @staticmethod
     def _shape(sch, block):
         """(data-parallel axes, vector extent) of a block this rule tiles (it has at least one
         pixel axis), or None."""
-        blk = sch.get(block)
-        ivs = list(blk.iter_vars)
-        kinds = [int(iv.iter_type) for iv in ivs]
-        n_spatial = kinds.index(2) if 2 in kinds else len(kinds)
-        if any(k != 0 for k in kinds[:n_spatial]) or any(k != 2 for k in kinds[n_spatial:]) or n_spatial < 3:
+        nest = _reduction_nest(sch, block, 3)
+        if nest is None:
             return None
-        loops = sch.get_loops(block)
-        if len(loops) != len(ivs):
-            return None
-        for loop, iv in zip(loops, ivs):    # one loop per iterator, bound to it
-            if _extent(sch, loop) != (int(iv.dom.extent) if hasattr(iv.dom.extent, "value") else -1):
-                return None
-        if len(blk.writes) != 1:
-            return None
+        blk, ivs, n_spatial = nest
         vars_ = [iv.var for iv in ivs]
-        out = blk.writes[0].region
-        if len(out) != n_spatial or any(not r.min.same_as(v) for r, v in zip(out, vars_[:n_spatial])):
-            return None
         c = vars_[n_spatial - 1]
         extent = int(ivs[n_spatial - 1].dom.extent)
         if extent % 4 or extent > 64:
@@ -282,6 +284,112 @@ class RegisterTile(_Rule):
         if not any(not any(_uses(x.min, before) for x in r.region) for r in readers_c):
             return None
         return n_spatial, extent
+
+
+def _reduction_nest(sch, block, min_spatial: int):
+    """``(block, iterators, data-parallel count)`` where ``block`` is a reduction
+    ``Y[s...] op= ...`` of at least ``min_spatial`` data-parallel iterators, then only
+    reduction ones, each with one loop of its extent in that order, writing one buffer at
+    exactly its data-parallel iterators; else None."""
+    blk = sch.get(block)
+    ivs = list(blk.iter_vars)
+    kinds = [int(iv.iter_type) for iv in ivs]
+    n_spatial = kinds.index(2) if 2 in kinds else len(kinds)
+    if (any(k != 0 for k in kinds[:n_spatial]) or any(k != 2 for k in kinds[n_spatial:])
+            or n_spatial < min_spatial or n_spatial == len(kinds)):
+        return None
+    loops = sch.get_loops(block)
+    if len(loops) != len(ivs):
+        return None
+    for loop, iv in zip(loops, ivs):    # one loop per iterator, bound to it
+        if _extent(sch, loop) != (int(iv.dom.extent) if hasattr(iv.dom.extent, "value") else -1):
+            return None
+    if len(blk.writes) != 1:
+        return None
+    out = blk.writes[0].region
+    if len(out) != n_spatial or any(not r.min.same_as(iv.var) for r, iv in zip(out, ivs[:n_spatial])):
+        return None
+    return blk, ivs, n_spatial
+
+
+def _vector_width(width: int, lanes: int) -> int:
+    """Lanes of the vector along a row of ``width``: the whole row where it fits one
+    register, else the widest divisor of ``width`` from half a register up (no guarded
+    tail), else 1."""
+    if width <= lanes:
+        return width
+    fits = [d for d in range(lanes // 2, lanes + 1) if width % d == 0]
+    return max(fits) if fits else 1
+
+
+class PixelTile(_Rule):
+    """A reduction over plain (not channel-blocked) operands whose result's innermost axis
+    ``x`` is read only by last indices: the NCHW conv of any rank and group (the 3-D,
+    grouped and plain convs the layout pass leaves unblocked), pools, and the classifier's
+    ``Y[i, j] += X[i, k] * W[k, j]``.  The row ``x`` is the vector; the tile's other side is
+    the last data-parallel axis ``t`` that an operand not reading ``x`` uses (the output
+    channel: the weight's), ``rt`` of them, so a vector of inputs serves ``rt`` weights.
+
+    Schedule: ``x`` split by a vector width that divides it (or the whole row, up to a
+    register), ``t`` by ``rt`` (a divisor that fills the accumulator registers, else the
+    widest tile guarded); loops ``(outer..., t_outer, x_outer | reduction... | t_inner,
+    x_inner)`` with the outer ones fused and parallel, and the rest as :class:`RegisterTile`
+    does it (``_register_tile``).  Declines rows of fewer than 4 (a global pool) and
+    kernels of more than one reduction."""
+
+    def apply(self, func, target, tunable=False):
+        s_tir, tirx = _tvm()
+        if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
+            return None
+        sch = s_tir.Schedule(func)
+        reductions = [b for b in _root_blocks(sch) if _reduces(sch, b)]
+        if len(reductions) != 1:
+            return None
+        block = reductions[0]
+        found = self._shape(sch, block)
+        if found is None:
+            return None
+        n_spatial, t = found
+        lanes = self._lanes(target)
+        _inline_intermediates(sch)
+        loops = sch.get_loops(block)
+        spatial, reduce = loops[:n_spatial], loops[n_spatial:]
+        width = _extent(sch, spatial[-1])
+        vw = _vector_width(width, lanes)
+        xo, xi = sch.split(spatial[-1], [None, vw])
+        regs = _TILE_REGS.get(vector_registers(target), 12)
+        outer = list(spatial[:-1])
+        if t is None:
+            ti = sch.add_unit_loop(xi)
+            _register_tile(sch, block, outer, xo, reduce, ti, xi, lanes, parallel_mid=True)
+            return sch
+        to, ti = sch.split(spatial[t], [None, tile_width(_extent(sch, spatial[t]), regs)])
+        outer[t] = to
+        _register_tile(sch, block, outer, xo, reduce, ti, xi, lanes, parallel_mid=True)
+        return sch
+
+    @staticmethod
+    def _shape(sch, block):
+        """(data-parallel axes, the index of the tile's other axis or None), or None."""
+        nest = _reduction_nest(sch, block, 2)
+        if nest is None:
+            return None
+        blk, ivs, n_spatial = nest
+        x = ivs[n_spatial - 1].var
+        if int(ivs[n_spatial - 1].dom.extent) < 4:
+            return None
+        others = []
+        for r in blk.reads:
+            used = [_uses(e.min, x) for e in r.region]
+            if any(used[:-1]):
+                return None        # the row read other than by the last index
+            if not used[-1]:
+                others.append(r)
+        for i in range(n_spatial - 2, -1, -1):
+            v = ivs[i].var
+            if int(ivs[i].dom.extent) > 1 and any(_uses(e.min, v) for r in others for e in r.region):
+                return n_spatial, i
+        return n_spatial, None
 
 
 def _uses(expr, var) -> bool:
@@ -398,7 +506,7 @@ def rules(target=None) -> list[tuple[str, object]]:
         from tvm.s_tir import dlight as dl
         dlight = [dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction(), dl.gpu.Fallback()]
         return [(f"dlight.{type(r).__name__}", _Guarded(r)) for r in dlight] + [("cnnc.GpuThreads", _Guarded(GpuThreads()))]
-    return [(f"cnnc.{type(r).__name__}", _Guarded(r)) for r in (RegisterTile(), Loops())]
+    return [(f"cnnc.{type(r).__name__}", _Guarded(r)) for r in (RegisterTile(), PixelTile(), Loops())]
 
 
 def schedule(func, target, tried=None):

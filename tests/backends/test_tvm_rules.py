@@ -5,6 +5,8 @@ rule declines what it does not cover.  Then the tvm target end to end: the block
 grid, and ``threads=``."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from helpers import check_cases
@@ -122,30 +124,64 @@ def test_the_blocked_conv_grid_on_tvm(rng):
     check_cases(grid_cases(rng), backend="tvm", rtol=1e-4, atol=1e-4)
 
 
+def _grouped():
+    """Grouped convs (4 and 2 groups, one strided), the layout pass leaves them plain."""
+    import cnnc.dsl as nn
+    m = nn.Model("grouped", seed=0)
+    x = m.input("x", (1, 8, 14, 14))
+    y = nn.conv(x, 16, 3, padding=1, groups=4, activation="relu")
+    y = nn.conv(y, 16, 3, stride=2, padding=1, groups=2)
+    m.output(nn.max_pool(y, 2), "y")
+    return m.build()
+
+
+def test_pixel_tile_schedules_plain_convs_and_the_classifier(rng):
+    """Plain convs of every rank and group, pools and the classifier: the output row is the
+    vector, output channels the tile, same numbers; global pools, softmax and
+    layout transforms are declined."""
+    for g, layout in ((_model(), "nchw"), (_model((6, 10, 10)), "auto"), (_model((29,)), "nchw"), (_grouped(), "auto")):
+        target, kernels = _kernels(g, layout)
+        tiled = {n for n in kernels if "conv" in n or "matmul" in n}
+        assert tiled, sorted(kernels)
+        for name, func in kernels.items():
+            sch = tvm_rules.PixelTile().apply(func, target, False)
+            if name in tiled:
+                assert sch is not None, name
+                text = sch.mod["main"].script()
+                for what in ("T.parallel", "T.vectorized", "T.unroll", 'scope="local"'):
+                    assert what in text, (name, what)
+            elif any(k in name for k in ("softmax", "mean", "concatenate", "reshape")):
+                assert sch is None, name
+            if sch is not None:
+                _same_numbers(func, sch.mod["main"], target, rng)
+                text = sch.mod["main"].script()
+                # the outer loops run in parallel; only the tile's row is unrolled
+                assert "T.parallel" in text, name
+                assert all(int(n) <= 28 for n in re.findall(r"T\.unroll\(T\.int64\((\d+)\)\)", text)), name
+        cuda = tb.cuda_target()
+        assert all(tvm_rules.PixelTile().apply(f, cuda, False) is None for f in kernels.values())
+
+
+def test_vector_width():
+    # the whole row up to a register, else a divisor from half a register up, else 1
+    assert tvm_rules._vector_width(7, 16) == 7 and tvm_rules._vector_width(56, 16) == 14
+    assert tvm_rules._vector_width(112, 16) == 16 and tvm_rules._vector_width(55, 16) == 11
+    assert tvm_rules._vector_width(53, 8) == 1 and tvm_rules._vector_width(12, 8) == 6
+
+
 def test_models_on_tvm_use_the_rules(rng):
-    """1-, 2- and 3-D models end to end give the reference's outputs.  The 1-D and 2-D conv
-    kernels are tiled; 3-D convs have no blocked form (``conv_blocked``: 1-D and 2-D), so
-    they stay plain and take the Loops rule."""
-    for g, tiled in ((_model(), True), (_model((29,)), True), (_model((6, 10, 10)), False)):
+    """1-, 2- and 3-D models and grouped convs end to end give the reference's outputs.  The
+    1-D and 2-D conv kernels are channel-blocked and take RegisterTile; 3-D and grouped
+    convs have no blocked form (``conv_blocked``), so they stay plain and take PixelTile."""
+    for g, blocked in ((_model(), True), (_model((29,)), True), (_model((6, 10, 10)), False), (_grouped(), False)):
         target, kernels = _kernels(g)
         convs = [f for n, f in kernels.items() if "conv" in n]
-        assert convs and all((tvm_rules.RegisterTile().apply(f, target, False) is not None) == tiled for f in convs)
+        with target:
+            taken = {tvm_rules.schedule(f, target)[0] for f in convs}
+        assert taken == {"cnnc.RegisterTile" if blocked else "cnnc.PixelTile"}, taken
         (name, t), = g.input_types().items()
         feeds = {name: rng.standard_normal(t.shape).astype(np.float32)}
         want = cnnc.compile(g).run(feeds)
         got = cnnc.compile(g, "tvm").run(feeds)
         for k in want:
             np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-5)
-
-
-def test_threads_option(rng, tmp_path):
-    g = _model()
-    feeds = {"x": rng.standard_normal((1, 3, 20, 20)).astype(np.float32)}
-    one = cnnc.compile(g, "tvm", threads=1)
-    two = cnnc.compile(g, "tvm", threads=2)
-    assert (one.threads, two.threads) == (1, 2)
-    np.testing.assert_array_equal(one.run(feeds)["y"], two.run(feeds)["y"])
-    with pytest.raises(cnnc.CnncError, match="threads must be an int from 1 to 64"):
-        cnnc.compile(g, "tvm", threads=0)
-    folder, _ = tb.write_folder(g, tmp_path / "m", threads=1)
-    assert cnnc.backends.load(folder).threads == 1

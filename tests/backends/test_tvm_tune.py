@@ -58,6 +58,8 @@ def test_tune_writes_measured_records(tuned):
     assert kernels >= 1 and measured >= kernels and measured + failed <= TRIALS + kernels
     assert f"holds {measured} measured candidates ({failed} failed) of {kernels} kernels" in printed
     assert f"cnnc compile --target tvm --db {db}" in printed
+    assert "[INFO]" not in printed and "Total trials" not in printed   # MetaSchedule's logs go to db/logs only
+    assert any((db / "logs").iterdir())
     records = [json.loads(line) for line in (db / "database_tuning_record.json").read_text().splitlines()]
     timed = [min(r[1][1]) for r in records if min(r[1][1]) < 1e9]
     assert timed and all(0 < t < 1.0 for t in timed)  # seconds, measured on this CPU
@@ -98,6 +100,22 @@ def test_tune_starts_from_the_rules_and_resumes(tuned, model_file, tmp_path):
         assert main(["tune", str(model_file), "--db", str(again), "--minutes", "0.001", "-q"]) == 0
     after = (again / "database_tuning_record.json").read_text().splitlines()
     assert len(after) >= before and len(after) - before <= 64   # at most one search round, no new seeds
+
+
+def test_the_budget_running_out_mid_search_ends_it(model_file, tmp_path, monkeypatch):
+    """--minutes spent after the first measured round (TVM's scheduler still picking tasks
+    round-robin): the search stops there, that round recorded, and tune returns."""
+    checks = []
+
+    def out_of_time(self):   # not at the start; spent at the first round's end
+        checks.append(1)
+        return len(checks) > 1
+
+    monkeypatch.setattr(tb._TuneState, "out_of_time", out_of_time)
+    db = tb.tune(graph(model_file), tmp_path / "db", trials=16, trials_per_iter=4, minutes=30)
+    kernels, measured, failed = tb.tuning_summary(db)
+    assert len(checks) == 2 and kernels >= 2
+    assert kernels < measured + failed <= kernels + 4     # the seeds, then one round of 4
 
 
 def test_cli_compile_with_the_database(tuned, model_file, tmp_path, capsys, rng):
