@@ -167,6 +167,22 @@ class _Rule:
     def _lanes(self, target) -> int:
         return self.lanes or vector_lanes(target)
 
+    def _one_reduction(self, func, target):
+        """``(schedule, block, self._shape(block))`` where ``func`` has one reduction block,
+        which the rule's ``_shape`` accepts, its injective intermediates inlined; else None."""
+        s_tir, tirx = _tvm()
+        if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
+            return None
+        sch = s_tir.Schedule(func)
+        reductions = [b for b in _root_blocks(sch) if _reduces(sch, b)]
+        if len(reductions) != 1:
+            return None
+        shape = self._shape(sch, reductions[0])
+        if shape is None:
+            return None
+        _inline_intermediates(sch)
+        return sch, reductions[0], shape
+
     def _inlined(self, func, target):
         """A schedule of ``func`` with its injective intermediates inlined, or None where
         ``func`` is not a PrimFunc or the rule is not for ``target``."""
@@ -232,20 +248,11 @@ class RegisterTile(_Rule):
     fused and parallel.  Producers (padding) and unfusable consumers get :func:`parallel_loops`."""
 
     def apply(self, func, target, tunable=False):
-        s_tir, tirx = _tvm()
-        if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
+        found = self._one_reduction(func, target)
+        if found is None:
             return None
-        sch = s_tir.Schedule(func)
-        reductions = [b for b in _root_blocks(sch) if _reduces(sch, b)]
-        if len(reductions) != 1:
-            return None
-        block = reductions[0]
-        shape = self._shape(sch, block)
-        if shape is None:
-            return None
-        n_spatial, vector_extent = shape
+        sch, block, (n_spatial, vector_extent) = found
         lanes = self._lanes(target)
-        _inline_intermediates(sch)
         loops = sch.get_loops(block)
         spatial, reduce = loops[:n_spatial], loops[n_spatial:]
         vec = spatial[-1]
@@ -338,20 +345,11 @@ class PixelTile(_Rule):
     kernels of more than one reduction."""
 
     def apply(self, func, target, tunable=False):
-        s_tir, tirx = _tvm()
-        if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
-            return None
-        sch = s_tir.Schedule(func)
-        reductions = [b for b in _root_blocks(sch) if _reduces(sch, b)]
-        if len(reductions) != 1:
-            return None
-        block = reductions[0]
-        found = self._shape(sch, block)
+        found = self._one_reduction(func, target)
         if found is None:
             return None
-        n_spatial, t = found
+        sch, block, (n_spatial, t) = found
         lanes = self._lanes(target)
-        _inline_intermediates(sch)
         loops = sch.get_loops(block)
         spatial, reduce = loops[:n_spatial], loops[n_spatial:]
         width = _extent(sch, spatial[-1])
