@@ -16,9 +16,9 @@ returns a schedule, or ``None`` where the rule does not apply, and
   and the outer loops run in parallel.
 * :class:`PixelTile`: a reduction over plain operands whose result row is read by last
   indices only (NCHW convs of any rank and group that stay unblocked: 3-D, grouped;
-  pools; the classifier's matmul): the row is the vector, ``rt`` output channels the
+  the classifier's matmul): the row is the vector, ``rt`` output channels the
   register tile, as :class:`RegisterTile` does it otherwise.
-* :class:`Loops`: any other kernel (global pools, softmax, layout transforms,
+* :class:`Loops`: any other kernel (pools, global pools, softmax, layout transforms,
   elementwise chains): injective intermediate blocks inlined,
   each remaining block's first data-parallel loop of more than one step run in parallel,
   and its innermost loop vectorized where it is a data-parallel loop of whole vectors.
@@ -332,7 +332,7 @@ def _vector_width(width: int, lanes: int) -> int:
 class PixelTile(_Rule):
     """A reduction over plain (not channel-blocked) operands whose result's innermost axis
     ``x`` is read only by last indices: the NCHW conv of any rank and group (the 3-D,
-    grouped and plain convs the layout pass leaves unblocked), pools, and the classifier's
+    grouped and plain convs the layout pass leaves unblocked) and the classifier's
     ``Y[i, j] += X[i, k] * W[k, j]``.  The row ``x`` is the vector; the tile's other side is
     the last data-parallel axis ``t`` that an operand not reading ``x`` uses (the output
     channel: the weight's), ``rt`` of them, so a vector of inputs serves ``rt`` weights.
@@ -341,8 +341,9 @@ class PixelTile(_Rule):
     register), ``t`` by ``rt`` (a divisor that fills the accumulator registers, else the
     widest tile guarded); loops ``(outer..., t_outer, x_outer | reduction... | t_inner,
     x_inner)`` with the outer ones fused and parallel, and the rest as :class:`RegisterTile`
-    does it (``_register_tile``).  Declines rows of fewer than 4 (a global pool) and
-    kernels of more than one reduction."""
+    does it (``_register_tile``).  Declines rows of fewer than 4, kernels of more than one
+    reduction, and those whose every operand reads the row (pools: no weight to reuse;
+    they take :class:`Loops`)."""
 
     def apply(self, func, target, tunable=False):
         found = self._one_reduction(func, target)
@@ -383,11 +384,15 @@ class PixelTile(_Rule):
                 return None        # the row read other than by the last index
             if not used[-1]:
                 others.append(r)
+        if not others:
+            # a pool: no weight to reuse, and a strided row read as a vector is a gather;
+            # the Loops rule's scalar rows ran 10 % faster on SqueezeNet's pools
+            return None
         for i in range(n_spatial - 2, -1, -1):
             v = ivs[i].var
             if int(ivs[i].dom.extent) > 1 and any(_uses(e.min, v) for r in others for e in r.region):
                 return n_spatial, i
-        return n_spatial, None
+        return n_spatial, None     # a one-row tile: a matrix-vector product
 
 
 def _uses(expr, var) -> bool:
