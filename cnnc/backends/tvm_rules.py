@@ -167,13 +167,20 @@ class _Rule:
     def _lanes(self, target) -> int:
         return self.lanes or vector_lanes(target)
 
-    def _one_reduction(self, func, target):
-        """``(schedule, block, self._shape(block))`` where ``func`` has one reduction block,
-        which the rule's ``_shape`` accepts, its injective intermediates inlined; else None."""
+    def _start(self, func, target):
+        """A schedule of ``func``, or None where ``func`` is not a PrimFunc or the rule is
+        not for ``target``."""
         s_tir, tirx = _tvm()
         if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
             return None
-        sch = s_tir.Schedule(func)
+        return s_tir.Schedule(func)
+
+    def _one_reduction(self, func, target):
+        """``(schedule, block, self._shape(block))`` where ``func`` has one reduction block,
+        which the rule's ``_shape`` accepts, its injective intermediates inlined; else None."""
+        sch = self._start(func, target)
+        if sch is None:
+            return None
         reductions = [b for b in _root_blocks(sch) if _reduces(sch, b)]
         if len(reductions) != 1:
             return None
@@ -186,11 +193,9 @@ class _Rule:
     def _inlined(self, func, target):
         """A schedule of ``func`` with its injective intermediates inlined, or None where
         ``func`` is not a PrimFunc or the rule is not for ``target``."""
-        s_tir, tirx = _tvm()
-        if not isinstance(func, tirx.PrimFunc) or not self.is_target_available(target):
-            return None
-        sch = s_tir.Schedule(func)
-        _inline_intermediates(sch)
+        sch = self._start(func, target)
+        if sch is not None:
+            _inline_intermediates(sch)
         return sch
 
 
@@ -358,12 +363,10 @@ class PixelTile(_Rule):
         xo, xi = sch.split(spatial[-1], [None, vw])
         regs = _TILE_REGS.get(vector_registers(target), 12)
         outer = list(spatial[:-1])
-        if t is None:
+        if t is None:     # a one-row tile
             ti = sch.add_unit_loop(xi)
-            _register_tile(sch, block, outer, xo, reduce, ti, xi, lanes, parallel_mid=True)
-            return sch
-        to, ti = sch.split(spatial[t], [None, tile_width(_extent(sch, spatial[t]), regs)])
-        outer[t] = to
+        else:
+            outer[t], ti = sch.split(spatial[t], [None, tile_width(_extent(sch, spatial[t]), regs)])
         _register_tile(sch, block, outer, xo, reduce, ti, xi, lanes, parallel_mid=True)
         return sch
 
@@ -548,10 +551,6 @@ class Coverage:
     database: list[str] = field(default_factory=list)
     unscheduled: list[str] = field(default_factory=list)
 
-    @property
-    def kernels(self) -> int:
-        return sum(map(len, self.by_rule.values())) + len(self.database) + len(self.unscheduled)
-
     def counts(self) -> dict[str, int]:
         """Kernels by what scheduled them (``database``, each rule, ``unscheduled``)."""
         return {**({"database": len(self.database)} if self.database else {}),
@@ -575,6 +574,7 @@ def apply_rules(mod, target, tried=None):
     the first of ``tried`` (default: :func:`rules`) that applies, and a :class:`Coverage`
     saying which did.  Call it with ``target`` current (DLight's rules read it)."""
     _, tirx = _tvm()
+    tried = rules(target) if tried is None else tried
     cover = Coverage()
     updated = {}
     for gv, func in mod.functions_items():
@@ -592,7 +592,7 @@ def apply_rules(mod, target, tried=None):
             continue
         cover.by_rule.setdefault(name, []).append(gv.name_hint)
         updated[gv] = sch.mod["main"].with_attr("tirx.is_scheduled", True)
-    order = [OWN_THREADS] + [n for n, _ in (tried if tried is not None else rules(target))]
+    order = [OWN_THREADS] + [n for n, _ in tried]
     cover.by_rule = {n: cover.by_rule[n] for n in order if n in cover.by_rule}
     for gv, func in updated.items():
         mod[gv] = func
