@@ -9,8 +9,8 @@ returns a schedule, or ``None`` where the rule does not apply, and
 :func:`default_schedule` tries them in order, first match wins:
 
 * :class:`RegisterTile`: a reduction whose result's innermost axis is a channel block
-  (the NCHW<b>c convs that the layout pass makes: dense, depthwise, reading a plain
-  input; 1- or 2-D).  The block is the vector; a register tile of ``rw`` output
+  (the NCHW<b>c convs and pools that the layout pass makes: dense, depthwise, reading a
+  plain input; 1- or 2-D).  The block is the vector; a register tile of ``rw`` output
   pixels times the block is accumulated with the reduction innermost of the outer loops,
   the epilogue (bias, activation, residual) is applied to the tile before it is stored,
   and the outer loops run in parallel.
@@ -241,9 +241,11 @@ def _register_tile(sch, block, outer, mid, reduce, unrolled, vector, lanes: int,
 class RegisterTile(_Rule):
     """A reduction ``Y[..., p, c] += ...`` whose innermost result axis ``c`` is a vector
     block (its extent a multiple of 4 lanes) that every operand reading it reads
-    innermost, and whose last data-parallel axes before ``c`` are pixels (axes that some
-    operand reading ``c``, the weight, does not use).  The NCHW<b>c conv is
-    ``Y[n, m, *o, c] += X[n, rc, *(o*s + k*d), rb] * W[m, rc, *k, rb, c]``.
+    innermost and alone, ``p`` the data-parallel axis before it.  The NCHW<b>c conv is
+    ``Y[n, m, *o, c] += X[n, rc, *(o*s + k*d), rb] * W[m, rc, *k, rb, c]`` (``p`` a pixel
+    axis, which the weight does not read: the tile reuses each weight vector ``rw``
+    times); the pool on NCHW<b>c is ``Y[n, cb, *o, c] max= X[n, cb, *(o*s + k*d), c]`` (no
+    reuse, but ``rw`` independent accumulators and the epilogue in registers).
 
     Schedule: the last pixel axis split by ``rw`` (a divisor of its extent that fills the
     accumulator registers, else the widest tile with a guarded last step); loops ordered
@@ -271,14 +273,12 @@ class RegisterTile(_Rule):
 
     @staticmethod
     def _shape(sch, block):
-        """(data-parallel axes, vector extent) of a block this rule tiles (it has at least one
-        pixel axis), or None."""
+        """(data-parallel axes, vector extent) of a block this rule tiles, or None."""
         nest = _reduction_nest(sch, block, 3)
         if nest is None:
             return None
         blk, ivs, n_spatial = nest
-        vars_ = [iv.var for iv in ivs]
-        c = vars_[n_spatial - 1]
+        c = ivs[n_spatial - 1].var
         extent = int(ivs[n_spatial - 1].dom.extent)
         if extent % 4 or extent > 64:
             return None
@@ -290,10 +290,6 @@ class RegisterTile(_Rule):
                     return None        # the block axis read other than innermost and alone
                 readers_c.append(r)
         if not readers_c:
-            return None
-        # a pixel axis: the data-parallel axis right before c, which some reader of c does not use
-        before = vars_[n_spatial - 2]
-        if not any(not any(_uses(x.min, before) for x in r.region) for r in readers_c):
             return None
         return n_spatial, extent
 

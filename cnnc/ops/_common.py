@@ -81,3 +81,21 @@ def legacy_binary_import(node, b):
         raise ShapeError(f"operands {b.type(x).shape} and {b.type(y).shape} differ, and broadcast=0 "
                          f"(opset {node.opset}) asks for equal shapes")
     return b.op(node.op_type, [x, y])
+
+
+#: a float type's bits as an integer type, all bits but the sign, and +inf: a value is NaN
+#: when its bits past the sign exceed infinity's
+_NAN_BITS = {"float16": ("int16", 0x7FFF, 0x7C00), "bfloat16": ("int16", 0x7FFF, 0x7F80),
+             "float32": ("int32", 0x7FFF_FFFF, 0x7F80_0000),
+             "float64": ("int64", 0x7FFF_FFFF_FFFF_FFFF, 0x7FF0_0000_0000_0000)}
+
+
+def tvm_is_nan(tir, x):
+    """TIR: whether the float ``x`` is NaN, by its bits.  TIR's ``isnan`` makes a loop
+    that TVM vectorizes into gathers and scatters (and ``x != x`` is simplified to false),
+    so a NaN-propagating max reducer written with it runs lane by lane."""
+    bits = _NAN_BITS.get(str(x.ty))
+    if bits is None:
+        return tir.isnan(x)
+    itype, mask, inf = bits
+    return (tir.reinterpret(itype, x) & tir.const(mask, itype)) > tir.const(inf, itype)

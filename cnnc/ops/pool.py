@@ -45,11 +45,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import REQUIRED, Attr, Impl, Kernel, OnnxMap, OpDef, ShapeError, register
+from ..ir import ACT, REQUIRED, Attr, Blocked, Impl, Kernel, OnnxMap, OpDef, ShapeError, register
 from . import _spatial as sp
 from ._c import SHORT, cfn, contiguous_strides, ctype, neg_infinity, num, parallel_tasks
 from ._c_rows import RowPlanes, fits
-from ._common import require_float
+from ._common import require_float, tvm_is_nan
 
 _BIT = Attr("int", 0, choices=(0, 1))
 #: LpPool's and GlobalLpPool's exponent
@@ -173,23 +173,42 @@ def _export_function(kind):
     return hook
 
 
-def _export_onnx_pool(node, operands, b):
-    """Max/Average/LpPool with explicit buffer pads and ``ceil_mode=0``: the same windows
-    (``buffer_pads`` grows the end pads over a ceil_mode window's overhang) without ONNX's
-    ceil-mode shape rule, which onnx's shape inference and onnxruntime disagree on.  An
-    AveragePool counting its padding must not count the overhang: it is written as the
-    average over the taps on the input times the constant ratio of the two counts."""
-    a, t = node.attrs, b.type(operands[0])
-    nd = t.rank - 2
-    pads = sp.buffer_pads(t.shape[2:], a, ceil_mode=bool(a["ceil_mode"]))
-    flat = {"pads": pads, "auto_pad": "NOTSET", "ceil_mode": 0}
-    if node.op != "AveragePool" or not a["count_include_pad"] or not a["ceil_mode"]:
-        return b.generic(attrs=flat)
+def _flat_pool(op, a, shape):
+    """``(attributes, ratio)`` of Max/Average/LpPool ``op`` written with explicit buffer pads
+    and ``ceil_mode=0``: the same windows (``buffer_pads`` grows the end pads over a
+    ceil_mode window's overhang) without ONNX's ceil-mode shape rule, which onnx's shape
+    inference and onnxruntime disagree on.  An AveragePool counting its padding must not
+    count the overhang: it is written as the average over the taps on the input times the
+    constant ``ratio`` of the two counts (else None)."""
+    nd = len(shape) - 2
+    flat = {"pads": sp.buffer_pads(shape[2:], a, ceil_mode=bool(a["ceil_mode"])), "auto_pad": "NOTSET",
+            "ceil_mode": 0}
+    if op != "AveragePool" or not a["count_include_pad"] or not a["ceil_mode"]:
+        return flat, None
     kernel_axes = tuple(range(nd, 2 * nd))
-    ratio = (_valid(t.shape[2:], a).sum(kernel_axes)
-             / _on_padded_input(t.shape[2:], a).sum(kernel_axes)).astype(t.dtype)
-    (avg,) = b.generic(attrs={**flat, "count_include_pad": 0}, outputs=[b.fresh("avg")])
-    return b.emit("Mul", [avg, b.const(ratio[None, None], "count_ratio")], outputs=b.outputs)
+    ratio = _valid(shape[2:], a).sum(kernel_axes) / _on_padded_input(shape[2:], a).sum(kernel_axes)
+    return {**flat, "count_include_pad": 0}, ratio[None, None]
+
+
+def _export_onnx_pool(node, operands, b):
+    """The pool as the ONNX op of its name (:func:`_flat_pool`)."""
+    t = b.type(operands[0])
+    flat, ratio = _flat_pool(node.op, node.attrs, t.shape)
+    if ratio is None:
+        return b.generic(attrs=flat)
+    (avg,) = b.generic(attrs=flat, outputs=[b.fresh("avg")])
+    return b.emit("Mul", [avg, b.const(ratio.astype(t.dtype), "count_ratio")], outputs=b.outputs)
+
+
+def onnx_pool(b, op, x, a, shape) -> list[str]:
+    """Max or AveragePool ``op`` (canonical attributes ``a``) of ``x``, of ``shape``, emitted
+    into the ONNX builder ``b`` as :func:`_export_onnx_pool` writes the node."""
+    flat, ratio = _flat_pool(op, a, shape)
+    attrs = {k: a[k] for k in ("kernel_shape", "strides", "dilations")}
+    if op == "AveragePool":
+        attrs["count_include_pad"] = a["count_include_pad"]
+    (y,) = b.emit(op, [x], {**attrs, **flat})
+    return [y] if ratio is None else b.emit("Mul", [y, b.const(ratio.astype(np.float32))])
 
 
 # ------------------------------------------------------------------ C kernel
@@ -213,7 +232,7 @@ def _weight_table(n, one, valid):
     return {"w": (w / w.sum(axis=1, keepdims=True)).reshape(-1)}
 
 
-def _axis_tables(kind, n, k, s, d, pb, pe, a):
+def window_tables(kind, n, k, s, d, pb, pe, a):
     """Tables of one spatial axis of input extent ``n`` (pads resolved to ``pb``, ``pe``)."""
     one = a.replace(kernel_shape=(k,), strides=(s,), dilations=(d,), pads=(pb, pe),
                     auto_pad="NOTSET")
@@ -244,7 +263,7 @@ def _c_kernel(kind):
                                a["auto_pad"], a["pads"])
         tables = {}
         for i, (n, k, s, d) in enumerate(zip(xs, a["kernel_shape"], a["strides"], a["dilations"])):
-            for key, arr in _axis_tables(kind, n, k, s, d, pads[i], pads[nd + i], a).items():
+            for key, arr in window_tables(kind, n, k, s, d, pads[i], pads[nd + i], a).items():
                 tables[f"{key}{i}"] = arr
         assert tuple(len(tables[f"win{i}"]) for i in range(nd)) == ys
         # 2-D: the output columns whose every tap lies on the input, if any
@@ -334,7 +353,7 @@ def _rows_kernel(kind):
         tables = {"koff": np.asarray(koff, np.int64)}
         if kind.c_rows == "sum":
             for i, (n, k, s, d) in enumerate(zip(geo.ishape, geo.kernel, geo.strides, geo.dilations)):
-                cnt = _axis_tables(kind, n, k, s, d, geo.pads[i], geo.pads[nd + i], a)["cnt"]
+                cnt = window_tables(kind, n, k, s, d, geo.pads[i], geo.pads[nd + i], a)["cnt"]
                 tables[f"cnt{i + 2 - nd}"] = cnt.astype(np.float32)
             if nd == 1:
                 tables["cnt0"] = np.ones(1, np.float32)
@@ -375,29 +394,32 @@ def _c_table(kind):
 
 def nan_max(b):
     """The TE max reducer of numpy's max: NaN propagates, the identity is -inf."""
-    return b.te.comm_reducer(lambda u, v: b.tir.Select(b.tir.isnan(u) | (u > v), u, v),
+    return b.te.comm_reducer(lambda u, v: b.tir.Select(tvm_is_nan(b.tir, u) | (u > v), u, v),
                              lambda t: b.tir.const(float("-inf"), t), name="nan_max")
 
 
 def window_reduce(b, x, kernel, strides, dilations, pads, out, *, pad_value, reducer, tap=None,
                   extra=(), dtype=None, name="pool"):
-    """TE ``(N, C, *out)``: ``reducer`` over the taps of each window of ``x`` padded with
-    ``pad_value`` by ``pads`` (begins, ends).  ``tap(v, (n, c, *o), ks, *extra)`` maps a tap's
-    value (cast to ``dtype`` if given) before the reduction; ``extra`` are more Relax operands
-    it reads."""
+    """TE ``(N, C, *out, *tail)``: ``reducer`` over the taps of each window of ``x`` (N, C,
+    *spatial, *tail) padded with ``pad_value`` by ``pads`` (begins, ends); trailing axes past
+    the spatial ones (a channel block) ride along.  ``tap(v, (n, c, *o, *tail), ks, *extra)``
+    maps a tap's value (cast to ``dtype`` if given) before the reduction; ``extra`` are more
+    Relax operands it reads."""
     nd = len(kernel)
     te, topi = b.te, b.topi
 
     def fn(xt, *ext):
+        tail = list(xt.shape[2 + nd:])
         if any(pads):
-            xt = topi.nn.pad(xt, [0, 0, *pads[:nd]], [0, 0, *pads[nd:]], pad_value)
+            zeros = [0] * len(tail)
+            xt = topi.nn.pad(xt, [0, 0, *pads[:nd], *zeros], [0, 0, *pads[nd:], *zeros], pad_value)
 
         def body(n, c, *o):
             ks = [te.reduce_axis((0, k), name=f"k{i}") for i, k in enumerate(kernel)]
-            v = xt[(n, c, *(o[i] * strides[i] + ks[i] * dilations[i] for i in range(nd)))]
+            v = xt[(n, c, *(o[i] * strides[i] + ks[i] * dilations[i] for i in range(nd)), *o[nd:])]
             v = v if dtype is None else v.astype(dtype)
             return reducer(v if tap is None else tap(v, (n, c, *o), ks, *ext), axis=ks)
-        return te.compute((*xt.shape[:2], *out), body, name=name)
+        return te.compute((*xt.shape[:2], *out, *tail), body, name=name)
     return b.emit_te(fn, x, *extra, name=name)
 
 
@@ -408,7 +430,9 @@ def _max_tvm(b, x, window, xs, a, dtype, name):
 def _average_tvm(b, x, window, xs, a, dtype, name):
     kernel_axes = tuple(range(len(xs), 2 * len(xs)))
     total = window_reduce(b, x, *window, pad_value=0.0, reducer=b.te.sum, name=name)
-    return b.R.divide(total, b.const(_count(xs, a).sum(kernel_axes), dtype))
+    count = _count(xs, a).sum(kernel_axes)
+    tail = len(b.shape(x)) - 2 - len(xs)       # a channel block after the spatial axes
+    return b.R.divide(total, b.const(count.reshape(count.shape + (1,) * tail), dtype))
 
 
 def _lp_tvm(b, x, window, xs, a, dtype, name):
@@ -432,7 +456,7 @@ def _weighted_average_tvm(b, x, window, xs, a, dtype, name):
     w = _weights(xs, a)
     w = w / w.sum(kernel_axes, keepdims=True)
     total = window_reduce(b, x, *window, pad_value=0.0, reducer=b.te.sum, dtype="float64", name=name,
-                          tap=lambda v, o, ks, wt: v * wt[(*o[2:], *ks)], extra=(b.const(w, "float64"),))
+                          tap=lambda v, o, ks, wt: v * wt[(*o[2:2 + len(ks)], *ks)], extra=(b.const(w, "float64"),))
     return b.R.astype(total, dtype)
 
 
@@ -492,6 +516,22 @@ class PoolKind:
 
 
 POOLS: dict[str, PoolKind] = {}
+#: the pools with a channel-blocked form (``BlockedPool``, ``cnnc.ops.blocked_pool``), and the
+#: attributes it drops: ``storage_order`` orders MaxPool's Indices, which cnnc does not make
+BLOCKED_POOLS = ("MaxPool", "AveragePool")
+NOT_BLOCKED = ("storage_order",)
+
+
+def _blocked(kind: str):
+    """``OpDef.blocked`` of pool ``kind``: a BlockedPool of 1-D or 2-D maps (one window per
+    channel, so the windows are the same on a channel-blocked tensor; no form that changes
+    layout, which would cost a transform's traffic in the pool)."""
+    def form(in_types, a, block, x_plain: bool = False, y_plain: bool = False):
+        if x_plain or y_plain or in_types[0].rank not in (3, 4):
+            return None
+        own = {k: v for k, v in a.items() if k not in NOT_BLOCKED}
+        return Blocked(op="BlockedPool", attrs={**own, "pool": kind, "block": block}, operands=(ACT,))
+    return form if kind in BLOCKED_POOLS else None
 
 for _kind in (
     PoolKind("MaxPool", "maxpool", {"storage_order": _BIT}, -np.inf, lambda win, xs, a, axes: win.max(axes),
@@ -508,4 +548,5 @@ for _kind in (
     register(OpDef(name=_kind.name, inputs=("X",), attrs={**_window_attrs(), **_kind.attrs},
                    canonicalize=_canon, infer=_infer, reference=_reference(_kind),
                    onnx=OnnxMap(exporter=_kind.export), kernels={"c": _c_table(_kind)}, tvm=_pool_tvm(_kind.name),
-                   zero_padded=_kind.zero_padded, doc=f"N-D {_kind.name} over sliding windows"))
+                   zero_padded=_kind.zero_padded, blocked=_blocked(_kind.name),
+                   doc=f"N-D {_kind.name} over sliding windows"))

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..ir import Attr, OnnxMap, OpDef, ShapeError, register
 from ._c_reduce import reduce_over
-from ._common import FLOATS, normalize_axes
+from ._common import FLOATS, normalize_axes, tvm_is_nan
 from .elementwise import NUMERIC, trunc_divide
 
 
@@ -102,7 +102,7 @@ def _tvm_extreme(b, x, axes, kind: str):
 
     def combine(acc, v):
         better = v > acc if kind == "max" else v < acc
-        return tir.Select(tir.Or(better, tir.isnan(v)) if is_float else better, v, acc)
+        return tir.Select(tir.Or(better, tvm_is_nan(tir, v)) if is_float else better, v, acc)
 
     reducer = te.comm_reducer(combine, lambda dt: tir.const(init, dt), name=f"nan_{kind}")
 

@@ -40,6 +40,7 @@ def test_the_tables():
     assert TABLES["Gemm"] == TABLES["MatMul"] == ["direct", "gemm"]
     assert TABLES["MaxPool"] == TABLES["AveragePool"] == ["direct", "rows"]
     assert TABLES["BlockedConv"] == ["nchwc"]
+    assert TABLES["BlockedPool"] == ["blocked"]
     assert TABLES["LayoutTransform"] == ["gather", "blocks"]
 
 
@@ -131,7 +132,7 @@ GRIDS = {"LayoutTransform": importlib.import_module("test_c_nchwc").layout_cases
 #: implementations that apply to part of their op's grid only -> the test module with their
 #: own grid (and its tolerance): the Winograd plans (3x3, stride 1), the depthwise plan
 OWN_GRIDS = {"winograd_f2": "test_c_winograd", "winograd_f4": "test_c_winograd", "depthwise": "test_c_depthwise",
-             "nchwc": "test_c_nchwc"}
+             "nchwc": "test_c_nchwc", "blocked": "test_blocked_pool"}
 
 
 @pytest.mark.parametrize("cpu", ["generic", "native", "x86-64-v3"])
@@ -141,9 +142,9 @@ def test_every_implementation_over_its_grid(rng, op, impl, cpu):
     on an AVX-512 machine too."""
     if not isa.runs_here(isa.resolve(cpu)):
         pytest.skip(f"this CPU cannot run a {cpu} build")
-    if impl == "nchwc" and isa.resolve(cpu).vector == 0:
-        pytest.skip("the blocked conv is written with GNU C vector extensions: generic C99 has no blocked conv "
-                    "(the layout pass blocks nothing there)")
+    if impl in ("nchwc", "blocked") and isa.resolve(cpu).vector == 0:
+        pytest.skip("the blocked conv and pool are written with GNU C vector extensions: generic C99 has no "
+                    "blocked kernels (the layout pass blocks nothing there)")
     if impl in OWN_GRIDS:
         grid_cases = importlib.import_module(OWN_GRIDS[impl]).grid_cases
         check_cases(grid_cases(rng, op), impl={op: impl}, cpu=cpu, backend="c", rtol=1e-4, atol=1e-4)

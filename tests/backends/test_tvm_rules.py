@@ -72,10 +72,10 @@ def _same_numbers(func, scheduled, target, rng):
         np.testing.assert_allclose(h, w, rtol=1e-5, atol=1e-5)
 
 
-def test_register_tile_schedules_every_blocked_conv(rng):
+def test_register_tile_schedules_every_blocked_conv_and_pool(rng):
     target, kernels = _kernels(_model())
-    convs = {n: f for n, f in kernels.items() if "nchw" in n and "conv" in n}
-    assert len(convs) >= 5, sorted(kernels)
+    convs = {n: f for n, f in kernels.items() if ("nchw" in n and "conv" in n) or "maxpool" in n}
+    assert len(convs) >= 6 and any("maxpool" in n for n in convs), sorted(kernels)
     for name, func in convs.items():
         sch = tvm_rules.RegisterTile().apply(func, target, False)
         assert sch is not None, name
@@ -90,7 +90,7 @@ def test_register_tile_declines_what_it_does_not_tile():
     target, kernels = _kernels(_model(), layout="nchw")
     assert all(tvm_rules.RegisterTile().apply(f, target, False) is None for f in kernels.values())
     target, kernels = _kernels(_model())
-    others = [f for n, f in kernels.items() if "conv" not in n]
+    others = [f for n, f in kernels.items() if "conv" not in n and "maxpool" not in n]
     assert others and all(tvm_rules.RegisterTile().apply(f, target, False) is None for f in others)
     cuda = tb.cuda_target()
     assert all(tvm_rules.RegisterTile().apply(f, cuda, False) is None for f in kernels.values())

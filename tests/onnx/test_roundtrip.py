@@ -147,9 +147,22 @@ def _blocked_graph():
     return assign_layouts(_fused_graph(), 4, mode="nchwc")
 
 
+def _blocked_pools():
+    """Max and average pools (one counting its padding, in ceil mode) on NCHW4c: BlockedPool."""
+    from cnnc.passes.layout import assign_layouts
+    g = cnnc.Graph("pools")
+    x = g.add_input("x", cnnc.TensorType((1, 8, 7, 7)))
+    (y,) = g.add_node("MaxPool", [x], {"kernel_shape": (3, 3), "strides": (2, 2), "pads": (1, 1, 1, 1)})
+    (y,) = g.add_node("AveragePool", [y], {"kernel_shape": (2, 2), "strides": (2, 2), "pads": (1, 1, 0, 0),
+                                           "ceil_mode": 1, "count_include_pad": 1})
+    g.add_output(y, "y")
+    return assign_layouts(g, 4, mode="nchwc")
+
+
 EXTRA = {  # ops whose conformance cases are outside the subset: (graph, input shape)
     "fused_conv": (_fused_graph, (1, 4, 6, 6)),
     "blocked_conv": (_blocked_graph, (1, 4, 6, 6)),
+    "blocked_pool": (_blocked_pools, (1, 8, 7, 7)),
     "layout_transform": (lambda: _one_op("LayoutTransform", (2, 8, 3, 5), {"src": "NCHW", "dst": "NCHW4c"}),
                          (2, 8, 3, 5)),
     "logic": (_logic_graph, (2, 3, 4)),
