@@ -192,7 +192,7 @@ def cmd_tune(args) -> int:
     from .backends import tvm as tvm_backend
     t0 = time.perf_counter()
     db = tvm_backend.tune(g, args.db, kind=args.target, trials=args.trials, trials_per_task=args.trials_per_task,
-                          arch=args.arch, minutes=args.minutes)
+                          arch=args.arch, minutes=args.minutes, threads=args.threads)
     kernels, measured, failed = tvm_backend.tuning_summary(db)
     print(f"{g.name}: tuned for {args.target} in {time.perf_counter() - t0:.0f} s; {db} holds {measured} measured "
           f"candidates ({failed} failed) of {kernels} kernels; apply it with "
@@ -350,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wall-clock budget: stop the search after M minutes (with --trials, at whichever "
                         "comes first); run again on the same --db to resume")
     t.add_argument("--trials-per-task", type=int, metavar="K", help="at most K of them for one kernel")
+    t.add_argument("--threads", type=int, metavar="N", help="tvm: time the candidates on N worker threads, the "
+                   "threads the model will run on (default: this machine's cores)")
     t.add_argument("--arch", metavar="SM", help="tvm-cuda: GPU architecture, e.g. sm_80 or sm_90")
     t.set_defaults(fn=cmd_tune)
     r = sub.add_parser("run", help="optimize, compile and run a model once (random inputs unless "

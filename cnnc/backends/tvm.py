@@ -273,7 +273,8 @@ def build(graph: Graph, kind: str = "tvm", *, arch: str | None = None, db: str |
 
 def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int | None = None,
          arch: str | None = None, trials_per_task: int | None = None, trials_per_iter: int = 64,
-         workers: int | None = None, layout: str = "auto", minutes: float | None = None) -> Path:
+         workers: int | None = None, layout: str = "auto", minutes: float | None = None,
+         threads: int | None = None) -> Path:
     """Run MetaSchedule on every fused kernel of ``graph`` and store its JSON database
     (``database_workload.json``, ``database_tuning_record.json``, ``logs/``) in ``db``;
     later builds apply it with ``db=``.
@@ -292,8 +293,10 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
     recorded kernels are not re-seeded and the search goes on from the best records.
 
     Candidates are built and timed on this machine by MetaSchedule's local builder and
-    runner (``workers`` processes: one per CPU by default); tvm-cuda times them on the GPU,
-    so it needs one.  The search's cost model is XGBoost where the xgboost package is
+    runner (``workers`` build processes: one per CPU by default); the tvm target times them
+    on ``threads`` workers (default: this machine's cores), which should be the ``threads``
+    the model will run on: the fastest schedule of a kernel at 1 thread is not always the
+    fastest at 16.  tvm-cuda times them on the GPU, so it needs one.  The search's cost model is XGBoost where the xgboost package is
     installed, else MetaSchedule's random model."""
     tvm = _tvm()
     if trials is None and minutes is None:
@@ -304,6 +307,9 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
             raise CnncError(f"{name} must be a positive integer, got {n!r}")
     if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0):
         raise CnncError(f"--minutes must be a positive number, got {minutes!r}")
+    if threads is not None and kind != "tvm":
+        raise CnncError("--threads applies to the tvm target (CPU workers), not to tvm-cuda")
+    threads = check_threads(threads)
     trials = trials or 1_000_000   # a time budget alone
     target = _target(kind, arch)
     if kind == "tvm-cuda" and not _device(kind).exist:
@@ -329,7 +335,8 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
     strategy = ms.search_strategy.EvolutionarySearch(population_size=population,
                                                      init_min_unmeasured=min(50, population // 2))
     builder = ms.builder.LocalBuilder(max_workers=workers, timeout_sec=_TUNE_TIMEOUT_S, f_build=_ms_build)
-    runner = ms.runner.LocalRunner(timeout_sec=_TUNE_TIMEOUT_S)
+    runner = ms.runner.LocalRunner(timeout_sec=_TUNE_TIMEOUT_S,
+                                   initializer=functools.partial(_use_threads, threads) if kind == "tvm" else None)
     shown = progress.Progress(f"TVM: tuning {graph.name} for {kind}",
                               total=None if minutes is not None else trials)
     state = None

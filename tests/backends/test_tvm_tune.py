@@ -37,11 +37,13 @@ def model_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tuned(model_file, tmp_path_factory):
-    """``cnnc tune`` once for the module: the database folder and what the command printed."""
+    """``cnnc tune`` once for the module (candidates timed on 1 thread): the database folder
+    and what the command printed."""
     db = tmp_path_factory.mktemp("tune") / "db"
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        rc = main(["tune", str(model_file), "--target", "tvm", "--trials", str(TRIALS), "--db", str(db), "-q"])
+        rc = main(["tune", str(model_file), "--target", "tvm", "--trials", str(TRIALS), "--db", str(db), "-q",
+                   "--threads", "1"])
     assert rc == 0, out.getvalue()[-3000:]
     return db, out.getvalue()
 
@@ -145,6 +147,10 @@ def test_cli_tune_errors(model_file, tmp_path, capsys):
     one_line_error(capsys, "--minutes must be a positive number")
     assert main(tune + ["--trials-per-task", "-3"]) == 1
     one_line_error(capsys, "--trials-per-task must be a positive integer")
+    assert main(tune + ["--threads", "0"]) == 1
+    one_line_error(capsys, "threads must be an int from 1 to 64")
+    assert main(tune + ["--target", "tvm-cuda", "--threads", "2"]) == 1
+    one_line_error(capsys, "--threads applies to the tvm target")
     assert main(tune + ["--arch", "sm_80"]) == 1
     one_line_error(capsys, "--arch applies to GPU targets")
     assert main(tune + ["--target", "tvm-cuda", "--arch", "volta"]) == 1
