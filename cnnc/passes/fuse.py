@@ -215,3 +215,37 @@ def fuse_conv_norm_act(g: Graph) -> Graph:
     while _sweep(g):
         pass
     return g
+
+
+def norms_as_depthwise(g: Graph) -> Graph:
+    """``g`` with every inference BatchNormalization that no conv folded (constant
+    parameters, a 1-D or 2-D float32 map: DenseNet's pre-activation ones) made a depthwise
+    1x1 FusedConv (weight ``k = s / sqrt(v + eps)``, bias ``b - m * k``, computed in
+    float64), then :func:`fuse_conv_norm_act`'s rules applied (the activation after it goes
+    into its epilogue).  For the TVM target's layout pass: a depthwise conv has a
+    channel-blocked form and a normalization has none, so a blocked region now reaches
+    through it instead of stopping on both sides (an unblock, a float64 normalization and
+    a reblock a layer).
+
+    Contract: outputs keep their names and types; values agree within float rounding (the
+    folded weight and bias round once to float32).  ``g`` is left unchanged."""
+    from .cleanup import eliminate_dead_code
+    out = g.copy()
+    for n in list(out.nodes()):
+        if n.op != "BatchNormalization":
+            continue
+        x, *params = out.operands(n.name)
+        consts = [out.constant(v) for v in params]
+        t = out.type_of(x)
+        if any(c is None for c in consts) or t.rank not in (3, 4) or t.dtype != "float32":
+            continue
+        scale, beta, mean, var = (c.astype(np.float64) for c in consts)
+        k = scale / np.sqrt(var + n.attrs["epsilon"])
+        nd = t.rank - 2
+        w = out.add_constant(k.reshape((-1, 1) + (1,) * nd).astype(np.float32), f"{n.label}.weight")
+        b = out.add_constant((beta - mean * k).astype(np.float32), f"{n.label}.bias")
+        (y,) = out.add_node("FusedConv", [x, w, b], {"kernel_shape": (1,) * nd, "group": t.shape[1]},
+                            label=n.label, source=n.source)
+        out.replace_all_uses(Value(n.name, 0), y)
+        out.remove_node(n.name)
+    return fuse_conv_norm_act(eliminate_dead_code(out))

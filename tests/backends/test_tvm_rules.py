@@ -185,3 +185,23 @@ def test_models_on_tvm_use_the_rules(rng):
         got = cnnc.compile(g, "tvm").run(feeds)
         for k in want:
             np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-5)
+
+
+def test_pre_activation_batch_norms_stay_in_the_blocked_region(rng):
+    """DenseNet's BN-ReLU before a conv (``fuse.norms_as_depthwise``): the tvm target's blocked
+    graph has no normalization and no layout transform inside; its outputs are the
+    reference's."""
+    import cnnc.dsl as nn
+    m = nn.Model("dense", seed=0)
+    x = m.input("x", (1, 3, 12, 12))
+    s = nn.conv(x, 16, 3, padding=1)
+    y = nn.concat([s, nn.conv(nn.relu(nn.batch_norm(s, random_stats=True)), 16, 3, padding=1)])
+    y = nn.conv(nn.relu(nn.batch_norm(y, random_stats=True)), 16, 1)
+    m.output(y, "y")
+    g = cnnc.optimize(m.build())
+    blocked = tb.blocked_graph(g, tb.host_target())
+    ops = [n.op for n in blocked.nodes()]
+    assert "BatchNormalization" not in ops and "LayoutTransform" not in ops, ops
+    feeds = {"x": rng.standard_normal((1, 3, 12, 12)).astype(np.float32)}
+    np.testing.assert_allclose(cnnc.compile(g, "tvm").run(feeds)["y"], cnnc.compile(g).run(feeds)["y"],
+                               rtol=1e-4, atol=1e-5)

@@ -94,6 +94,35 @@ def test_bn_with_non_constant_weights_is_not_folded():
     assert ops(out) == {"Conv": 1, "BatchNormalization": 1, "Relu": 1}
 
 
+# ---------------------------------------------------------------- norms_as_depthwise
+def test_a_lone_batch_norm_becomes_a_depthwise_conv_with_its_activation():
+    """DenseNet's pre-activation BN (after a Concat, before a ReLU and a conv): a depthwise
+    1x1 FusedConv with the ReLU in its epilogue; a conv's own BN still folds into it; a BN
+    with run-time parameters, or on a 3-D map, stays."""
+    from cnnc.passes.fuse import norms_as_depthwise
+    m, x = model((2, 8, 6, 5))
+    y = nn.concat([nn.conv(x, 8, 3, padding="same"), x])
+    y = nn.conv(nn.relu(nn.batch_norm(y, random_stats=True)), 4, 1)
+    g = cnnc.optimize(build(m, nn.relu(nn.batch_norm(y, random_stats=True))))
+    assert ops(g)["BatchNormalization"] == 1
+    text = g.dump()
+    out = norms_as_depthwise(g)
+    assert g.dump() == text
+    assert ops(out) == {"Conv": 1, "FusedConv": 2, "Concat": 1}
+    (dw,) = [f for f in fused(out) if f.attrs["group"] == 16]
+    assert dw.attrs["kernel_shape"] == (1, 1) and dw.attrs["activation"] == "Relu"
+    assert out.constant(out.operands(dw.name)[1]).shape == (16, 1, 1, 1)
+    assert PROPERTIES["conv_norm_act_fused"](out)
+    assert_equivalent(g, out)
+    m = nn.Model("m")
+    x, s = m.input("x", (1, 4, 3, 4, 5)), m.input("s", (4,))
+    b = m.graph.add_node("BatchNormalization", [x.value, s.value, *[m.graph.add_constant(np.ones(4, np.float32))
+                                                                    for _ in range(3)]])[0]
+    y = nn.batch_norm(nn.Tensor(m, b), random_stats=True)
+    g = build(m, y)
+    assert ops(norms_as_depthwise(g)) == ops(g)
+
+
 # ---------------------------------------------------------------- the Mul/Add form
 @pytest.mark.parametrize("scale_shape,swap", [((6, 1, 1), False), ((1, 6, 1, 1), True), ((), False),
                                               ((1,), True), ((1, 1, 1, 1), False)])
