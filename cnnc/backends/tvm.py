@@ -244,7 +244,7 @@ def blocked_graph(graph: Graph, target, layout: str = "auto") -> Graph:
     :class:`~cnnc.backends.tvm_rules.RegisterTile` vectorizes.  CUDA targets and
     ``layout="nchw"`` keep the graph plain; TVM's CPU rules tile channel-blocked convs, so
     ``auto`` blocks every region that can be, as ``nchwc`` does.  Batch norms that no conv
-    folded (DenseNet's pre-activation ones) first become depthwise 1x1 convs
+    folded (DenseNet's pre-activation ones), on maps it can block, first become depthwise 1x1 convs
     (``fuse.norms_as_depthwise``), which have a blocked form: on DenseNet-121 they were 62
     kernels of unblock, float64 normalization and reblock, 30 % of its kernel time."""
     from . import isa as isa_mod
@@ -257,7 +257,7 @@ def blocked_graph(graph: Graph, target, layout: str = "auto") -> Graph:
     lanes = tvm_rules.vector_lanes(target)
     # the pass asks the C tables which convs have a blocked form; the ISA of these lanes says
     like = isa_mod.CPUS["x86-64-v4" if lanes == 16 else "x86-64-v3"]
-    return assign_layouts(norms_as_depthwise(graph), lanes, isa=like, mode="nchwc")
+    return assign_layouts(norms_as_depthwise(graph, lanes), lanes, isa=like, mode="nchwc")
 
 
 def build(graph: Graph, kind: str = "tvm", *, arch: str | None = None, db: str | os.PathLike | None = None,

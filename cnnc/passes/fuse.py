@@ -191,11 +191,11 @@ def _apply(g: Graph, conv: Node, user: Node, f: Fused) -> str:
     return y.node
 
 
-def _sweep(g: Graph) -> int:
-    """Fuse every conv, in topological order, until no rule applies to it; returns the number
-    of rewrites."""
+def _sweep(g: Graph, names=None) -> int:
+    """Fuse every conv (of ``names``, default all), in topological order, until no rule
+    applies to it; returns the number of rewrites."""
     count = 0
-    for name in g.topo_order():
+    for name in g.topo_order() if names is None else names:
         while name in g and (m := _match(g, name)) is not None:
             name = _apply(g, g.node(name), *m)
             count += 1
@@ -217,27 +217,29 @@ def fuse_conv_norm_act(g: Graph) -> Graph:
     return g
 
 
-def norms_as_depthwise(g: Graph) -> Graph:
-    """``g`` with every inference BatchNormalization that no conv folded (constant
-    parameters, a 1-D or 2-D float32 map: DenseNet's pre-activation ones) made a depthwise
-    1x1 FusedConv (weight ``k = s / sqrt(v + eps)``, bias ``b - m * k``, computed in
-    float64), then :func:`fuse_conv_norm_act`'s rules applied (the activation after it goes
-    into its epilogue).  For the TVM target's layout pass: a depthwise conv has a
-    channel-blocked form and a normalization has none, so a blocked region now reaches
-    through it instead of stopping on both sides (an unblock, a float64 normalization and
-    a reblock a layer).
+def norms_as_depthwise(g: Graph, block: int) -> Graph:
+    """``g`` with every inference BatchNormalization that no conv folded (DenseNet's
+    pre-activation ones: constant parameters, on a map the layout pass can block by
+    ``block``) made a depthwise 1x1 FusedConv (weight ``k = s / sqrt(v + eps)``, bias
+    ``b - m * k``, computed in float64), then :func:`fuse_conv_norm_act`'s rules applied to
+    those convs (the activation after one goes into its epilogue); other nodes stay as they
+    are.  For the TVM target's layout pass: a depthwise conv has a channel-blocked form and
+    a normalization has none, so a blocked region reaches through it instead of stopping on
+    both sides (an unblock, a float64 normalization and a reblock a layer).
 
     Contract: outputs keep their names and types; values agree within float rounding (the
     folded weight and bias round once to float32).  ``g`` is left unchanged."""
     from .cleanup import eliminate_dead_code
+    from .layout import blockable
     out = g.copy()
+    made = []
     for n in list(out.nodes()):
         if n.op != "BatchNormalization":
             continue
         x, *params = out.operands(n.name)
         consts = [out.constant(v) for v in params]
         t = out.type_of(x)
-        if any(c is None for c in consts) or t.rank not in (3, 4) or t.dtype != "float32":
+        if any(c is None for c in consts) or not blockable(t, block):
             continue
         scale, beta, mean, var = (c.astype(np.float64) for c in consts)
         k = scale / np.sqrt(var + n.attrs["epsilon"])
@@ -248,4 +250,9 @@ def norms_as_depthwise(g: Graph) -> Graph:
                             label=n.label, source=n.source)
         out.replace_all_uses(Value(n.name, 0), y)
         out.remove_node(n.name)
-    return fuse_conv_norm_act(eliminate_dead_code(out))
+        made.append(y.node)
+    if not made:
+        return g
+    out = eliminate_dead_code(out)
+    _sweep(out, made)
+    return out

@@ -98,7 +98,8 @@ def test_bn_with_non_constant_weights_is_not_folded():
 def test_a_lone_batch_norm_becomes_a_depthwise_conv_with_its_activation():
     """DenseNet's pre-activation BN (after a Concat, before a ReLU and a conv): a depthwise
     1x1 FusedConv with the ReLU in its epilogue; a conv's own BN still folds into it; a BN
-    with run-time parameters, or on a 3-D map, stays."""
+    with run-time parameters, on a 3-D map, or of channels the block does not divide,
+    stays."""
     from cnnc.passes.fuse import norms_as_depthwise
     m, x = model((2, 8, 6, 5))
     y = nn.concat([nn.conv(x, 8, 3, padding="same"), x])
@@ -106,7 +107,8 @@ def test_a_lone_batch_norm_becomes_a_depthwise_conv_with_its_activation():
     g = cnnc.optimize(build(m, nn.relu(nn.batch_norm(y, random_stats=True))))
     assert ops(g)["BatchNormalization"] == 1
     text = g.dump()
-    out = norms_as_depthwise(g)
+    assert ops(norms_as_depthwise(g, 32)) == ops(g)        # 16 channels: not blocked by 32
+    out = norms_as_depthwise(g, 8)
     assert g.dump() == text
     assert ops(out) == {"Conv": 1, "FusedConv": 2, "Concat": 1}
     (dw,) = [f for f in fused(out) if f.attrs["group"] == 16]
@@ -120,7 +122,7 @@ def test_a_lone_batch_norm_becomes_a_depthwise_conv_with_its_activation():
                                                                     for _ in range(3)]])[0]
     y = nn.batch_norm(nn.Tensor(m, b), random_stats=True)
     g = build(m, y)
-    assert ops(norms_as_depthwise(g)) == ops(g)
+    assert ops(norms_as_depthwise(g, 4)) == ops(g)
 
 
 # ---------------------------------------------------------------- the Mul/Add form
