@@ -244,9 +244,10 @@ def blocked_graph(graph: Graph, target, layout: str = "auto") -> Graph:
     :class:`~cnnc.backends.tvm_rules.RegisterTile` vectorizes.  CUDA targets and
     ``layout="nchw"`` keep the graph plain; TVM's CPU rules tile channel-blocked convs, so
     ``auto`` blocks every region that can be, as ``nchwc`` does.  Batch norms that no conv
-    folded (DenseNet's pre-activation ones), on maps it can block, first become depthwise 1x1 convs
-    (``fuse.norms_as_depthwise``), which have a blocked form: on DenseNet-121 they were 62
-    kernels of unblock, float64 normalization and reblock, 30 % of its kernel time."""
+    folded (DenseNet's pre-activation ones), on maps it can block, first become depthwise
+    1x1 convs (``fuse.norms_as_depthwise``), which have a blocked form: on DenseNet-121
+    they were 62 kernels of unblock, float64 normalization and reblock, 30 % of its kernel
+    time."""
     from . import isa as isa_mod
     from ..passes.layout import MODES, assign_layouts
     if layout not in MODES:
@@ -300,8 +301,9 @@ def tune(graph: Graph, db: str | os.PathLike, *, kind: str = "tvm", trials: int 
     runner (``workers`` build processes: one per CPU by default); the tvm target times them
     on ``threads`` workers (default: this machine's cores), which should be the ``threads``
     the model will run on: the fastest schedule of a kernel at 1 thread is not always the
-    fastest at 16.  tvm-cuda times them on the GPU, so it needs one.  The search's cost model is XGBoost where the xgboost package is
-    installed, else MetaSchedule's random model."""
+    fastest at 16.  tvm-cuda times them on the GPU, so it needs one.  The search's cost
+    model is XGBoost where the xgboost package is installed, else MetaSchedule's random
+    model."""
     tvm = _tvm()
     if trials is None and minutes is None:
         trials = 64

@@ -26,7 +26,6 @@ from ._c import contiguous_strides, neg_infinity, parallel_tasks
 from .layout import activation_layout, emit_transform, plan, transform
 
 
-
 def pool_attrs(a) -> dict:
     """The pool's own attributes of a BlockedPool's ``a``."""
     names = get_op(a["pool"]).attrs
@@ -132,11 +131,7 @@ def _c_plan(req):
     kind = pool.POOLS[a["pool"]]
     own = _own(a, plain)
     nd, blk = len(xs), a["block"]
-    pads = sp.resolve_pads(xs, own["kernel_shape"], own["strides"], own["dilations"], own["auto_pad"], own["pads"])
-    tables = {}
-    for i, (n, k, s, d) in enumerate(zip(xs, own["kernel_shape"], own["strides"], own["dilations"])):
-        for key, arr in pool.window_tables(kind, n, k, s, d, pads[i], pads[nd + i], own).items():
-            tables[f"{key}{i}"] = arr
+    pads, tables = pool.window_table_set(kind, xs, own)
     items, taps = _items(req)
     tasks = parallel_tasks(items, items * taps, req.workers)
     params = {"avg": kind.name == "AveragePool", "nd": nd, "B": blk, "out": ys, "rows": items,

@@ -140,6 +140,15 @@ def _bn_canon(attrs, types):
     return attrs
 
 
+def bn_affine(scale, bias, mean, var, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Inference batch norm as ``y = x * mul + add`` per channel: ``mul = scale / sqrt(var +
+    eps)``, ``add = bias - mean * mul``, in float64 (the C kernel's tables, and what the
+    conv fusion folds into a conv's weights)."""
+    scale, bias, mean, var = (np.asarray(v, np.float64) for v in (scale, bias, mean, var))
+    mul = scale / np.sqrt(var + eps)
+    return mul, bias - mean * mul
+
+
 def _bn_ref(inputs, a):
     x, scale, b, mean, var = inputs
     y = _standardize(x, (), a["epsilon"], _per_channel(mean, x.ndim), _per_channel(var, x.ndim))
@@ -159,8 +168,7 @@ def _bn_c(req):
     eps = num(req.attrs["epsilon"], "float64")
     comment = f"BatchNormalization epsilon {req.attrs['epsilon']} on {x}"
     if all(v is not None for v in req.constants[1:]):
-        scale, b, mean, var = (v.astype(np.float64) for v in req.constants[1:])
-        mul = scale / np.sqrt(var + req.attrs["epsilon"])
+        mul, add = bn_affine(*req.constants[1:], req.attrs["epsilon"])
         n = x.shape[0]
         spatial = math.prod(x.shape[2:])
         tasks = parallel_tasks(n * c, x.size, req.workers)
@@ -168,7 +176,7 @@ def _bn_c(req):
                       f"cnnc_batchnorm_{SHORT[x.dtype]}_{n}x{c}x{spatial}",
                       {"n": n, "c": c, "s": spatial, "size": x.size, "ctype": ctype(x.dtype),
                        "tasks": tasks, "chunk": -(-(n * c) // tasks)},
-                      tables={"mul": mul, "add": b - mean * mul}, comment=comment + " (folded)",
+                      tables={"mul": mul, "add": add}, comment=comment + " (folded)",
                       parallel=tasks > 1)
     per_channel = [t.with_shape((c,) + (1,) * (x.rank - 2)) for t in req.in_types[1:]]
     shaped = KernelRequest(req.node, [x, *per_channel], req.out_types, req.constants)

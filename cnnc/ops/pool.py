@@ -247,6 +247,18 @@ def window_tables(kind, n, k, s, d, pb, pe, a):
     return tables
 
 
+def window_table_set(kind, xs, a) -> tuple[tuple[int, ...], dict]:
+    """``(pads, tables)`` of a pool's C kernels over the spatial input shape ``xs``: the
+    resolved pads and every axis's :func:`window_tables`, keyed ``<table><axis>``."""
+    nd = len(xs)
+    pads = sp.resolve_pads(xs, a["kernel_shape"], a["strides"], a["dilations"], a["auto_pad"], a["pads"])
+    tables = {}
+    for i, (n, k, s, d) in enumerate(zip(xs, a["kernel_shape"], a["strides"], a["dilations"])):
+        for key, arr in window_tables(kind, n, k, s, d, pads[i], pads[nd + i], a).items():
+            tables[f"{key}{i}"] = arr
+    return pads, tables
+
+
 def _x(v):
     return "x".join(map(str, v))
 
@@ -259,12 +271,7 @@ def _c_kernel(kind):
         t = x.dtype
         xs, ys = x.shape[2:], y.shape[2:]
         nd = len(xs)
-        pads = sp.resolve_pads(xs, a["kernel_shape"], a["strides"], a["dilations"],
-                               a["auto_pad"], a["pads"])
-        tables = {}
-        for i, (n, k, s, d) in enumerate(zip(xs, a["kernel_shape"], a["strides"], a["dilations"])):
-            for key, arr in window_tables(kind, n, k, s, d, pads[i], pads[nd + i], a).items():
-                tables[f"{key}{i}"] = arr
+        pads, tables = window_table_set(kind, xs, a)
         assert tuple(len(tables[f"win{i}"]) for i in range(nd)) == ys
         # 2-D: the output columns whose every tap lies on the input, if any
         cols = fast_columns(req)

@@ -47,6 +47,7 @@ import numpy as np
 
 from ..ir import Graph, Node, TensorType, Value, get_op
 from ..ops.fused_conv import ACT_PARAMS, fusable_activation
+from ..ops.norm import bn_affine
 from .manager import graph_pass, graph_property
 
 
@@ -102,9 +103,7 @@ def fold_batch_norm(g: Graph, f: Fused, bn: Node, others: list[Value]) -> Fused 
     params = [g.constant(v) for v in others]
     if any(p is None for p in params):
         return None
-    scale, beta, mean, var = (p.astype(np.float64) for p in params)
-    k = scale / np.sqrt(var + bn.attrs["epsilon"])
-    return _fold(g, f, k, beta - mean * k)
+    return _fold(g, f, *bn_affine(*params, bn.attrs["epsilon"]))
 
 
 def fold_mul(g: Graph, f: Fused, mul: Node, others: list[Value]) -> Fused | None:
@@ -241,11 +240,10 @@ def norms_as_depthwise(g: Graph, block: int) -> Graph:
         t = out.type_of(x)
         if any(c is None for c in consts) or not blockable(t, block):
             continue
-        scale, beta, mean, var = (c.astype(np.float64) for c in consts)
-        k = scale / np.sqrt(var + n.attrs["epsilon"])
+        k, c = bn_affine(*consts, n.attrs["epsilon"])
         nd = t.rank - 2
         w = out.add_constant(k.reshape((-1, 1) + (1,) * nd).astype(np.float32), f"{n.label}.weight")
-        b = out.add_constant((beta - mean * k).astype(np.float32), f"{n.label}.bias")
+        b = out.add_constant(c.astype(np.float32), f"{n.label}.bias")
         (y,) = out.add_node("FusedConv", [x, w, b], {"kernel_shape": (1,) * nd, "group": t.shape[1]},
                             label=n.label, source=n.source)
         out.replace_all_uses(Value(n.name, 0), y)
